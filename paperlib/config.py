@@ -1,0 +1,255 @@
+"""Frozen configuration dataclasses and the named profiles (DESIGN §5).
+
+A profile names one frozen :class:`Config` per dataset. ``get(profile, dataset=..., **overrides)`` returns it,
+with any field replaced by name (``seg_epochs=3``) and every value validated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DATASETS = ("glas", "cub")
+
+
+class ConfigError(ValueError):
+    """A profile, field name or field value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images are and how they are shown to the network."""
+
+    dataset: str = "glas"  # "glas" or "cub" (the folder layout the loader reads)
+    data_root: str = ""  # folder in that layout; empty: the synthetic benchmark under results/
+    synthetic: bool = True  # write the synthetic benchmark to data_root when it is missing
+    synthetic_scale: float = 1.0  # fraction of the synthetic benchmark's default image count
+    valid_fraction: float = 0.2  # per-class share of the training images held out for validation
+    split: str = ""  # optional folder of train/valid/test split CSVs (reference format)
+    min_side: int = 432  # images are upscaled so that their shorter side is at least this
+    crop: int = 416  # training crop size (square)
+    scale: float = 0.9  # crops (and evaluation images) are resized by this factor before the network
+    hflip: bool = True  # random horizontal flips in training (image and mask together)
+    vflip: bool = True  # random vertical flips in training (image and mask together)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """JointNet: ResNet-18 + WILDCAT + U-Net-style segmentation head."""
+
+    pretrained: str = ""  # "" random init, "imagenet" torchvision weights, or a path to a state-dict file
+    modalities: int = 5  # WILDCAT modalities per class
+    kmax: float = 0.1  # WILDCAT top fraction (or count when >= 1)
+    kmin: float = 0.1  # WILDCAT bottom fraction (or count when >= 1)
+    alpha: float = 0.6  # WILDCAT weight of the min term
+    seg_width: int = 32  # base channel width of the segmentation head
+    seg_dropout: float = 0.0  # dropout at the head's dropout sites while training
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Both training stages (Table 5): SGD with Nesterov momentum and a step learning-rate decay."""
+
+    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    cl_lr: float = 1e-4  # classifier (WSL) stage
+    cl_epochs: int = 1000
+    cl_batch: int = 20
+    cl_step: int = 100  # epochs between learning-rate decays
+    cl_gamma: float = 0.9
+    seg_lr: float = 0.1  # segmentation stage
+    seg_epochs: int = 1000
+    seg_batch: int = 20
+    seg_step: int = 100
+    seg_gamma: float = 0.9
+    eval_every: int = 1  # validate every this many epochs (and after the last)
+    eval_batch: int = 8  # images per batch at evaluation (same-size images only)
+
+
+@dataclass(frozen=True)
+class ALConfig:
+    """Active-learning protocol (Table 1, Algorithm 1)."""
+
+    init_per_class: int = 4  # oracle queries per class at the first round
+    per_class: int = 1  # oracle queries per class at every later round
+    rounds: int = 25  # max_r
+    k: int = 40  # neighbours for Label_prop's U''
+    lam: float = 0.1  # lambda, weight of the pseudo-labeled loss (Eq. 1)
+    mc_passes: int = 50  # MC dropout passes
+    mc_p: float = 0.2  # MC dropout probability
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One profile on one dataset."""
+
+    profile: str = "glas"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    al: ALConfig = field(default_factory=ALConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = ("data", "model", "train", "al")
+
+
+def _paper(dataset: str) -> Config:
+    """Table 5 settings of the paper on the real data (meant for a GPU)."""
+    if dataset == "glas":
+        return Config(
+            profile="glas",
+            data=DataConfig(dataset="glas", synthetic=False, vflip=True),
+            model=ModelConfig(pretrained="imagenet", seg_width=32),
+            train=TrainConfig(cl_lr=1e-4, cl_epochs=1000, cl_batch=20, cl_step=100, cl_gamma=0.9,
+                              seg_lr=0.1, seg_epochs=1000, seg_batch=20, seg_step=100, seg_gamma=0.9),
+            al=ALConfig(init_per_class=4, per_class=1, rounds=25, k=40, lam=0.1),
+        )
+    return Config(
+        profile="cub",
+        data=DataConfig(dataset="cub", synthetic=False, vflip=False),
+        model=ModelConfig(pretrained="imagenet", seg_width=16),
+        train=TrainConfig(cl_lr=1e-2, cl_epochs=90, cl_batch=8, cl_step=10, cl_gamma=0.9,
+                          seg_lr=0.1, seg_epochs=30, seg_batch=8, seg_step=10, seg_gamma=0.95),
+        al=ALConfig(init_per_class=1, per_class=1, rounds=20, k=40, lam=0.001),
+    )
+
+
+def _synthetic(profile: str, dataset: str) -> Config:
+    """Small CPU settings on the synthetic benchmarks: same protocol, fewer rounds, epochs and pixels."""
+    smoke = profile == "smoke"
+    base = _paper(dataset)
+    data = replace(base.data, synthetic=True, synthetic_scale=0.35 if smoke else 1.0,
+                   min_side=64 if smoke else 96, crop=64 if smoke else 96, scale=0.75 if smoke else 0.75)
+    model = replace(base.model, pretrained="", seg_width=8 if smoke else 16)
+    train = replace(base.train, cl_lr=0.01, cl_epochs=3 if smoke else 30, cl_batch=16, cl_step=10, cl_gamma=0.9,
+                    seg_lr=0.05, seg_epochs=3 if smoke else 15, seg_batch=8, seg_step=10, seg_gamma=0.9,
+                    eval_every=1)
+    al = replace(base.al, rounds=3 if smoke else 8, k=5 if smoke else 10, mc_passes=4 if smoke else 20,
+                 init_per_class=2 if dataset == "glas" else 1, seeds=(0,) if smoke else (0, 1, 2))
+    return Config(profile=profile, data=data, model=model, train=train, al=al)
+
+
+PROFILES: dict[str, tuple[str, ...]] = {
+    "smoke": DATASETS,  # committed notebook default: nbval and CI, a few CPU minutes
+    "demo": DATASETS,  # `make reproduce`: both synthetic benchmarks, minutes on 2 CPU cores
+    "glas": ("glas",),  # the paper's Table 5 settings on real GlaS under data_root (GPU)
+    "cub": ("cub",),  # the paper's Table 5 settings on real CUB-200-2011 under data_root (GPU)
+}
+
+
+def datasets(profile: str) -> tuple[str, ...]:
+    """The datasets a profile covers."""
+    _check_profile(profile)
+    return PROFILES[profile]
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
+
+
+def field_names() -> dict[str, str]:
+    """Every overridable field name mapped to its section (``data``, ``model``, ``train`` or ``al``)."""
+    out: dict[str, str] = {}
+    for section in _SECTIONS:
+        for f in fields(Config.__dataclass_fields__[section].default_factory()):  # type: ignore[misc]
+            out[f.name] = section
+    return out
+
+
+def get(profile: str, dataset: str | None = None, **overrides: Any) -> Config:
+    """The frozen config of ``profile`` on ``dataset`` (default: the profile's first), with fields overridden.
+
+    Overrides are given by field name, e.g. ``get("demo", dataset="cub", seg_epochs=2, lam=0.01)``.
+    Unknown names and invalid values raise :class:`ConfigError` naming the field.
+    """
+    _check_profile(profile)
+    dataset = dataset or PROFILES[profile][0]
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
+    if profile in ("glas", "cub") and dataset != profile:
+        raise ConfigError(f"profile {profile!r} covers only dataset {profile!r}, not {dataset!r}")
+    cfg = _paper(dataset) if profile in ("glas", "cub") else _synthetic(profile, dataset)
+    names = field_names()
+    by_section: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    for name, value in overrides.items():
+        if name not in names:
+            raise ConfigError(f"unknown config field {name!r}; known fields: {', '.join(sorted(names))}")
+        if name == "dataset":
+            raise ConfigError("field 'dataset' is chosen by get(profile, dataset=...), not overridden")
+        section = names[name]
+        current = getattr(getattr(cfg, section), name)
+        by_section[section][name] = _coerce(name, value, current)
+    cfg = replace(cfg, **{s: replace(getattr(cfg, s), **kw) for s, kw in by_section.items() if kw})
+    validate(cfg)
+    return cfg
+
+
+def _coerce(name: str, value: Any, current: Any) -> Any:
+    """Convert an override to the type of the field's current value (papermill passes strings and numbers)."""
+    try:
+        if isinstance(current, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1")
+            return bool(value)
+        if isinstance(current, tuple):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(int(v) for v in items)
+        if isinstance(current, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config field {name!r}: cannot use {value!r} (expected {type(current).__name__})") from exc
+
+
+def validate(cfg: Config) -> None:
+    """Raise :class:`ConfigError` naming the first field whose value cannot work."""
+    d, m, t, a = cfg.data, cfg.model, cfg.train, cfg.al
+    checks = [
+        ("valid_fraction", 0.0 < d.valid_fraction < 1.0, "must be in (0, 1)"),
+        ("synthetic_scale", 0.0 < d.synthetic_scale <= 10.0, "must be in (0, 10]"),
+        ("min_side", d.min_side >= 32, "must be >= 32"),
+        ("crop", 32 <= d.crop <= d.min_side, "must be in [32, min_side]"),
+        ("scale", 0.1 <= d.scale <= 1.0, "must be in [0.1, 1]"),
+        ("modalities", m.modalities >= 1, "must be >= 1"),
+        ("kmax", m.kmax > 0, "must be > 0"),
+        ("kmin", m.kmin >= 0, "must be >= 0"),
+        ("alpha", m.alpha >= 0, "must be >= 0"),
+        ("seg_width", m.seg_width >= 4, "must be >= 4"),
+        ("seg_dropout", 0.0 <= m.seg_dropout < 1.0, "must be in [0, 1)"),
+        ("device", t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
+         "must be 'auto', 'cpu' or 'cuda[:N]'"),
+        ("k", a.k >= 1, "must be >= 1"),
+        ("lam", a.lam >= 0, "must be >= 0"),
+        ("init_per_class", a.init_per_class >= 1, "must be >= 1"),
+        ("per_class", a.per_class >= 1, "must be >= 1"),
+        ("rounds", a.rounds >= 1, "must be >= 1"),
+        ("mc_passes", a.mc_passes >= 2, "must be >= 2"),
+        ("mc_p", 0.0 < a.mc_p < 1.0, "must be in (0, 1)"),
+        ("seeds", len(a.seeds) >= 1, "must name at least one seed"),
+    ]
+    for stage in ("cl", "seg"):
+        checks += [
+            (f"{stage}_lr", getattr(t, f"{stage}_lr") > 0, "must be > 0"),
+            (f"{stage}_epochs", getattr(t, f"{stage}_epochs") >= 1, "must be >= 1"),
+            (f"{stage}_batch", getattr(t, f"{stage}_batch") >= 1, "must be >= 1"),
+            (f"{stage}_step", getattr(t, f"{stage}_step") >= 1, "must be >= 1"),
+            (f"{stage}_gamma", 0 < getattr(t, f"{stage}_gamma") <= 1, "must be in (0, 1]"),
+        ]
+    checks += [("eval_every", t.eval_every >= 1, "must be >= 1"), ("eval_batch", t.eval_batch >= 1, "must be >= 1")]
+    for name, ok, why in checks:
+        if not ok:
+            raise ConfigError(f"config field {name!r} {why}")

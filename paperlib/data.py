@@ -1,0 +1,377 @@
+"""GlaS and CUB-200-2011 loaders over their published folder layouts, splits, and joint image+mask transforms.
+
+Items are ``(image, label, mask)``: image float32 ``3xHxW`` in [0, 1], label int, mask float32 ``1xHxW`` in {0, 1},
+at the file's own resolution. Augmentation and resizing belong to :class:`TrainTransform` and :func:`eval_size`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import functional as TF
+
+GLAS_CLASSES = ["benign", "malignant"]
+
+
+class DataError(ValueError):
+    """A data file or field that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image of a dataset: its id (file stem), image and mask files, class index."""
+
+    id: str
+    image: Path
+    mask: Path
+    label: int
+
+
+class SegDataset(Dataset):
+    """Images with a class label and a foreground mask, read from disk on access.
+
+    ``mask_rule`` is ``"nonzero"`` (GlaS instance maps) or ``"majority"`` (CUB soft masks: value > 127.5).
+    """
+
+    def __init__(self, records: Sequence[Record], class_names: Sequence[str], mask_rule: str) -> None:
+        if mask_rule not in ("nonzero", "majority"):
+            raise ValueError(f"unknown mask_rule {mask_rule!r}")
+        self.records = list(records)
+        self.class_names = list(class_names)
+        self.mask_rule = mask_rule
+
+    @property
+    def ids(self) -> list[str]:
+        """File stem of each item."""
+        return [r.id for r in self.records]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index of each item, ``(N,)`` int64."""
+        return np.array([r.label for r in self.records], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        rec = self.records[index]
+        image = read_image(rec.image)
+        mask = read_mask(rec.mask, self.mask_rule)
+        if image.shape[1:] != mask.shape[1:]:
+            raise DataError(f"{rec.mask}: mask size {tuple(mask.shape[1:])} differs from image size "
+                            f"{tuple(image.shape[1:])} of {rec.image}")
+        return image, rec.label, mask
+
+    def subset(self, indices: Sequence[int]) -> SegDataset:
+        """A dataset over the given items, in that order."""
+        return SegDataset([self.records[i] for i in indices], self.class_names, self.mask_rule)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The train, valid and test datasets of one dataset."""
+
+    train: SegDataset
+    valid: SegDataset
+    test: SegDataset
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.train.class_names
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DataError(f"{path}: unreadable image ({exc})") from exc
+    return img
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """An RGB image file as float32 ``3xHxW`` in [0, 1]."""
+    arr = np.asarray(_open(path).convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def read_mask(path: Path, rule: str) -> torch.Tensor:
+    """A mask file as float32 ``1xHxW`` in {0, 1}: nonzero (instance map) or > 127.5 (soft mask)."""
+    img = _open(path)
+    arr = np.asarray(img if img.mode in ("L", "I", "I;16", "P", "1") else img.convert("L"))
+    if arr.ndim == 3:
+        arr = arr[..., 0]
+    fg = arr != 0 if rule == "nonzero" else arr.astype(np.float64) > 127.5
+    return torch.from_numpy(fg.astype(np.float32))[None]
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DataError(f"{path}: unreadable image ({exc})") from exc
+
+
+def check_records(records: Sequence[Record]) -> None:
+    """Every image and mask exists, opens as an image, and has the same size as its partner."""
+    for rec in records:
+        isize, msize = _image_size(rec.image), _image_size(rec.mask)
+        if isize != msize:
+            raise DataError(f"{rec.mask}: mask size {msize[::-1]} differs from image size {isize[::-1]} "
+                            f"of {rec.image}")
+
+
+def stratified_split(labels: np.ndarray, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded per-class split of indices ``(N,)`` into train and valid (``ceil(fraction * n_c)`` per class).
+
+    A class keeps at least one training image.
+    """
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    rng = np.random.default_rng(seed)
+    train, valid = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(idx.size)]
+        n_valid = min(math.ceil(valid_fraction * idx.size - 1e-9), idx.size - 1)
+        valid.extend(idx[:n_valid].tolist())
+        train.extend(idx[n_valid:].tolist())
+    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(valid, dtype=np.int64))
+
+
+def _read_split_csv(path: Path, root: Path, class_names: Sequence[str], mask_root: Path) -> list[Record]:
+    """Rows ``id,img,mask,label,tag`` (reference format; an optional header row is skipped)."""
+    if not path.is_file():
+        raise DataError(f"{path}: split file not found")
+    records: list[Record] = []
+    with open(path, newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            row = [c.strip() for c in row]
+            if not row or all(not c for c in row):
+                continue
+            if lineno == 1 and row[0].lower() == "id":
+                continue
+            if len(row) != 5:
+                raise DataError(f"{path}, line {lineno}: expected 5 fields id,img,mask,label,tag, got {len(row)}")
+            _, img, mask, label, tag = row
+            if label not in class_names:
+                raise DataError(f"{path}, line {lineno}: unknown class {label!r} in field 'label'")
+            if tag not in ("0", "1", "2"):
+                raise DataError(f"{path}, line {lineno}: field 'tag' must be 0, 1 or 2, got {tag!r}")
+            records.append(Record(Path(img).stem, root / img, mask_root / mask, class_names.index(label)))
+    if not records:
+        raise DataError(f"{path}: split file holds no rows")
+    return records
+
+
+def _split_files(split: str | Path | Mapping[str, str | Path]) -> dict[str, Path]:
+    """``{'train', 'valid', 'test'} -> csv``, from a mapping or a folder holding ``train*.csv`` etc."""
+    if isinstance(split, Mapping):
+        missing = {"train", "valid", "test"} - set(split)
+        if missing:
+            raise DataError(f"split: missing entries {sorted(missing)}")
+        return {k: Path(split[k]) for k in ("train", "valid", "test")}
+    folder = Path(split)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: split folder not found")
+    out = {}
+    for part in ("train", "valid", "test"):
+        found = sorted(folder.glob(f"{part}*.csv"))
+        if len(found) != 1:
+            raise DataError(f"{folder}: expected one {part}*.csv split file, found {len(found)}")
+        out[part] = found[0]
+    return out
+
+
+def _from_split(split: str | Path | Mapping[str, str | Path], root: Path, mask_root: Path,
+                class_names: Sequence[str], mask_rule: str, check: bool) -> Splits:
+    files = _split_files(split)
+    parts = {k: _read_split_csv(p, root, class_names, mask_root) for k, p in files.items()}
+    seen: dict[str, str] = {}
+    for part, recs in parts.items():
+        for r in recs:
+            if r.id in seen:
+                raise DataError(f"{files[part]}: image {r.id!r} is also in the {seen[r.id]} split")
+            seen[r.id] = part
+        if check:
+            check_records(recs)
+    return Splits(*(SegDataset(parts[k], class_names, mask_rule) for k in ("train", "valid", "test")))
+
+
+def _split_train(records: list[Record], test: list[Record], class_names: Sequence[str], mask_rule: str,
+                 seed: int, valid_fraction: float, check: bool) -> Splits:
+    if not records:
+        raise DataError("no training images found")
+    if check:
+        check_records(records)
+        check_records(test)
+    labels = np.array([r.label for r in records])
+    tr, va = stratified_split(labels, valid_fraction, seed)
+    full = SegDataset(records, class_names, mask_rule)
+    return Splits(full.subset(tr), full.subset(va), SegDataset(test, class_names, mask_rule))
+
+
+def load_glas(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
+              split: str | Path | Mapping[str, str | Path] | None = None, check: bool = True) -> Splits:
+    """GlaS (Warwick QU) from its published folder: ``Grade.csv``, ``train_N.bmp`` / ``train_N_anno.bmp``,
+    ``testA_N``, ``testB_N``. Class = the ``grade (GlaS)`` column; test = testA + testB.
+
+    ``split``: optional folder (or mapping) of train/valid/test CSVs with rows ``id,img,mask,label,tag``;
+    otherwise a stratified seeded ``valid_fraction`` split of the training images.
+    """
+    root = Path(root)
+    grade = root / "Grade.csv"
+    if not grade.is_file():
+        raise DataError(f"{grade}: file not found (is {root} a GlaS folder?)")
+    if split is not None:
+        return _from_split(split, root, root, GLAS_CLASSES, "nonzero", check)
+    with open(grade, newline="") as fh:
+        rows = [[c.strip() for c in row] for row in csv.reader(fh) if any(c.strip() for c in row)]
+    if not rows:
+        raise DataError(f"{grade}: empty file")
+    header = [h.lower() for h in rows[0]]
+    if "name" not in header:
+        raise DataError(f"{grade}: header has no 'name' column (got {rows[0]})")
+    col_name = header.index("name")
+    col_grade = next((i for i, h in enumerate(header) if h.startswith("grade (glas)")), None)
+    if col_grade is None:
+        raise DataError(f"{grade}: header has no 'grade (GlaS)' column (got {rows[0]})")
+    train, test = [], []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if len(row) <= max(col_name, col_grade):
+            raise DataError(f"{grade}, line {lineno}: too few fields")
+        name, label = row[col_name], row[col_grade]
+        if label not in GLAS_CLASSES:
+            raise DataError(f"{grade}, line {lineno}: unknown class {label!r} in field 'grade (GlaS)' "
+                            f"(known: {', '.join(GLAS_CLASSES)})")
+        rec = Record(name, root / f"{name}.bmp", root / f"{name}_anno.bmp", GLAS_CLASSES.index(label))
+        if name.startswith("train"):
+            train.append(rec)
+        elif name.startswith("test"):
+            test.append(rec)
+        else:
+            raise DataError(f"{grade}, line {lineno}: image name {name!r} is neither train_* nor test*_*")
+    return _split_train(train, test, GLAS_CLASSES, "nonzero", seed, valid_fraction, check)
+
+
+def _read_pairs(path: Path) -> list[tuple[int, str]]:
+    """Rows ``<int> <text>`` of a CUB metadata file."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (is {path.parent} a CUB-200-2011 folder?)")
+    out = []
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise DataError(f"{path}, line {lineno}: expected '<id> <value>', got {line.strip()!r}")
+            out.append((int(parts[0]), parts[1].strip()))
+    return out
+
+
+def load_cub(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
+             split: str | Path | Mapping[str, str | Path] | None = None, check: bool = True) -> Splits:
+    """CUB-200-2011 from its published folder: ``images.txt``, ``image_class_labels.txt``,
+    ``train_test_split.txt``, ``classes.txt``, ``images/<class>/<name>.jpg`` and soft masks in
+    ``segmentations/<class>/<name>.png`` (foreground = value > 127.5). Test = the official test images.
+    """
+    root = Path(root)
+    classes = _read_pairs(root / "classes.txt")
+    class_ids = [cid for cid, _ in classes]
+    class_names = [name for _, name in sorted(classes)]
+    index_of = {cid: i for i, cid in enumerate(sorted(class_ids))}
+    if split is not None:
+        return _from_split(split, root, root, class_names, "majority", check)
+    images = dict(_read_pairs(root / "images.txt"))
+    labels_path, split_path = root / "image_class_labels.txt", root / "train_test_split.txt"
+    labels = dict(_read_pairs(labels_path))
+    is_train = dict(_read_pairs(split_path))
+    train, test = [], []
+    for iid, rel in sorted(images.items()):
+        if iid not in labels:
+            raise DataError(f"{labels_path}: no class for image id {iid}")
+        if iid not in is_train or is_train[iid] not in ("0", "1"):
+            raise DataError(f"{split_path}: image id {iid} needs a 0/1 entry")
+        if not labels[iid].isdigit() or int(labels[iid]) not in index_of:
+            raise DataError(f"{labels_path}: image id {iid}: unknown class {labels[iid]!r}")
+        rel_path = Path(rel)
+        rec = Record(rel_path.stem, root / "images" / rel_path,
+                     (root / "segmentations" / rel_path).with_suffix(".png"), index_of[int(labels[iid])])
+        (train if is_train[iid] == "1" else test).append(rec)
+    return _split_train(train, test, class_names, "majority", seed, valid_fraction, check)
+
+
+def load(dataset: str, root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
+         split: str | Path | None = None) -> Splits:
+    """``load_glas`` or ``load_cub`` by name; an empty ``split`` means the seeded stratified split."""
+    loaders = {"glas": load_glas, "cub": load_cub}
+    if dataset not in loaders:
+        raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(loaders)}")
+    return loaders[dataset](root, seed=seed, valid_fraction=valid_fraction, split=split or None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Joint transforms
+
+
+def eval_size(height: int, width: int, min_side: int, scale: float) -> tuple[int, int]:
+    """Network input size of a whole ``height x width`` image: upscale to ``min_side`` then resize by ``scale``."""
+    up = max(1.0, min_side / min(height, width))
+    return max(1, round(height * up * scale)), max(1, round(width * up * scale))
+
+
+def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear (antialiased) resize of ``...x3xHxW`` to ``size``."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return TF.resize(tv_tensors.Image(image), list(size), antialias=True).as_subclass(torch.Tensor)
+
+
+class TrainTransform:
+    """Training augmentation applied to an image and its mask together.
+
+    Upscale so the shorter side is at least ``min_side``, random ``crop x crop`` crop, random flips, resize by
+    ``scale``. Randomness comes only from the generator passed to :meth:`__call__`.
+    """
+
+    def __init__(self, min_side: int, crop: int, scale: float, hflip: bool, vflip: bool) -> None:
+        self.min_side, self.crop, self.scale, self.hflip, self.vflip = min_side, crop, scale, hflip, vflip
+        self.out_size = max(1, round(crop * scale))
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``image`` ``3xHxW``, ``mask`` ``1xHxW`` -> both at ``out_size x out_size`` (mask stays in {0, 1})."""
+        img, msk = tv_tensors.Image(image), tv_tensors.Mask(mask)
+        h, w = img.shape[-2:]
+        up = max(1.0, self.min_side / min(h, w))
+        if up > 1.0:
+            size = [max(self.crop, round(h * up)), max(self.crop, round(w * up))]
+            img, msk = TF.resize(img, size, antialias=True), TF.resize(msk, size)
+        h, w = img.shape[-2:]
+        top = int(torch.randint(0, h - self.crop + 1, (1,), generator=generator))
+        left = int(torch.randint(0, w - self.crop + 1, (1,), generator=generator))
+        img, msk = TF.crop(img, top, left, self.crop, self.crop), TF.crop(msk, top, left, self.crop, self.crop)
+        flips = torch.rand(2, generator=generator)
+        if self.hflip and flips[0] < 0.5:
+            img, msk = TF.horizontal_flip(img), TF.horizontal_flip(msk)
+        if self.vflip and flips[1] < 0.5:
+            img, msk = TF.vertical_flip(img), TF.vertical_flip(msk)
+        if self.out_size != self.crop:
+            size = [self.out_size, self.out_size]
+            img, msk = TF.resize(img, size, antialias=True), TF.resize(msk, size)
+        return img.as_subclass(torch.Tensor).clamp_(0, 1), msk.as_subclass(torch.Tensor)

@@ -1,0 +1,335 @@
+"""Synthetic GlaS-like and CUB-like benchmarks, written to disk in the real datasets' folder layouts.
+
+They are a benchmark, not a target: they carry the real data's difficulties (stain variation across groups of
+images, irregular shapes, clutter, soft annotator masks) and are not shaped toward any method.
+Everything is deterministic from the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+MARKER = "paperlib_synthetic.json"
+
+# Optical densities of haematoxylin and eosin (Ruifrok & Johnston), perturbed per stain group.
+_H = np.array([0.65, 0.70, 0.29])
+_E = np.array([0.07, 0.99, 0.11])
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Smooth noise ``HxW`` with zero mean and unit std."""
+    n = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="wrap")
+    return (n - n.mean()) / (n.std() + 1e-8)
+
+
+def _blobs(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blobs of peak ~1 centred on the given points, ``HxW``."""
+    img = np.zeros(shape)
+    ok = (ys >= 0) & (ys < shape[0]) & (xs >= 0) & (xs < shape[1])
+    np.add.at(img, (ys[ok].astype(int), xs[ok].astype(int)), 1.0)
+    return np.clip(ndimage.gaussian_filter(img, sigma) * 2 * np.pi * sigma**2, 0, 1.5)
+
+
+def _gland(yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator, cy: float, cx: float, radius: float,
+           malignant: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised radius map of one gland (< 1 inside) and its polar angle, both ``HxW``."""
+    angle = rng.uniform(0, np.pi)
+    stretch = rng.uniform(1.0, 1.9 if malignant else 1.5)
+    dy, dx = yy - cy, xx - cx
+    u = (dx * np.cos(angle) + dy * np.sin(angle)) / stretch
+    v = -dx * np.sin(angle) + dy * np.cos(angle)
+    theta, rho = np.arctan2(v, u), np.hypot(u, v)
+    harmonics = np.arange(2, 8 if malignant else 5)
+    amps = rng.uniform(0.0, 0.16 if malignant else 0.05, harmonics.size) / np.sqrt(harmonics - 1)
+    phases = rng.uniform(0, 2 * np.pi, harmonics.size)
+    r = radius * (1 + (amps[:, None, None] * np.cos(harmonics[:, None, None] * theta + phases[:, None, None])).sum(0))
+    return rho / np.maximum(r, 1e-3), theta
+
+
+def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarray, np.ndarray, float]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """One H&E-like image ``HxWx3`` uint8 and its gland instance map ``HxW`` uint8."""
+    h, w = int(rng.integers(84, 109)), int(rng.integers(112, 153))
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    inst = np.zeros((h, w), np.uint8)
+    epi = np.zeros((h, w))
+    lumen = np.zeros((h, w))
+    nuclei_pts: list[tuple[np.ndarray, np.ndarray]] = []
+    n_glands = int(rng.integers(4, 10) if malignant else rng.integers(3, 7))
+    for g in range(n_glands):
+        radius = rng.uniform(8, 20) if malignant else rng.uniform(11, 19)
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        rn, theta = _gland(yy, xx, rng, cy, cx, radius, malignant)
+        inside = (rn < 1) & (inst == 0)
+        if inside.sum() < 30:
+            continue
+        inst[inside] = g + 1
+        if malignant:  # cribriform: several small irregular lumens, disorderly thick epithelium
+            lum = np.zeros((h, w), bool)
+            for _ in range(int(rng.integers(1, 4))):
+                ly, lx = cy + rng.normal(0, radius * 0.25), cx + rng.normal(0, radius * 0.25)
+                lum |= np.hypot(yy - ly, xx - lx) < rng.uniform(0.12, 0.35) * radius
+            lum &= inside & (rn < 0.8)
+            n_nuc = int(inside.sum() * rng.uniform(0.08, 0.14))
+            cand = np.flatnonzero(inside & ~lum)
+            pick = rng.choice(cand, size=min(n_nuc, cand.size), replace=False) if cand.size else cand
+            nuclei_pts.append((pick // w + rng.uniform(-.5, .5, pick.size), pick % w + rng.uniform(-.5, .5, pick.size)))
+        else:  # one round lumen, a regular ring of basal nuclei
+            lum = inside & (rn < rng.uniform(0.45, 0.65))
+            n_nuc = int(2 * np.pi * radius / rng.uniform(2.2, 3.0))
+            ang = np.linspace(0, 2 * np.pi, n_nuc, endpoint=False) + rng.normal(0, 0.03, n_nuc)
+            ring = np.zeros((h, w), bool)
+            ring[inside & (rn > 0.8)] = True
+            ys, xs = np.nonzero(ring)
+            if ys.size:
+                th = np.arctan2(ys - cy, xs - cx)
+                order = np.abs(((th[None, :] - ang[:, None]) + np.pi) % (2 * np.pi) - np.pi).argmin(1)
+                nuclei_pts.append((ys[order] + rng.normal(0, .4, n_nuc), xs[order] + rng.normal(0, .4, n_nuc)))
+        epi += inside & ~lum
+        lumen += lum
+    if inst.max() == 0:  # at least one gland
+        return _glas_image(rng, malignant, stain)
+    stroma = inst == 0
+    n_str = int(stroma.sum() * rng.uniform(0.01, 0.025))
+    cand = np.flatnonzero(stroma)
+    pick = rng.choice(cand, size=min(n_str, cand.size), replace=False)
+    nuc = _blobs((h, w), pick // w, pick % w, 0.7) * 0.8
+    for ys, xs in nuclei_pts:
+        nuc = np.maximum(nuc, _blobs((h, w), ys, xs, 1.1 if malignant else 0.9))
+    h_vec, e_vec, strength = stain
+    tex = _smooth_noise(rng, (h, w), 2.0)
+    conc_h = 0.12 + 1.1 * nuc + 0.18 * epi + 0.05 * tex
+    conc_e = (0.55 + 0.12 * tex) * stroma + 0.75 * epi + 0.06 * lumen + 0.1 * _smooth_noise(rng, (h, w), 6.0)
+    od = strength * (conc_h[..., None] * h_vec + np.clip(conc_e, 0, None)[..., None] * e_vec)
+    rgb = 0.96 * np.exp(-od) + rng.normal(0, 0.02, (h, w, 3))
+    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8), inst
+
+
+def _stain_groups(rng: np.random.Generator, n: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    groups = []
+    for _ in range(n):
+        hv = np.clip(_H + rng.normal(0, 0.08, 3), 0.05, None)
+        ev = np.clip(_E + rng.normal(0, 0.08, 3), 0.02, None)
+        groups.append((hv / np.linalg.norm(hv), ev / np.linalg.norm(ev), float(rng.uniform(0.7, 1.5))))
+    return groups
+
+
+def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> Path:
+    """Write a GlaS-like benchmark (``Grade.csv``, ``train_N.bmp``/``_anno.bmp``, ``testA_N``, ``testB_N``).
+
+    Two grades told apart by gland morphology (benign: round regular glands with one lumen and a basal ring of
+    nuclei; malignant: irregular, crowded glands with several lumens and disorderly nuclei), H&E-like stain with
+    four stain groups independent of the grade, non-square images of varying size, instance masks.
+    At ``scale=1`` the counts are GlaS's: 85 training and 80 (60 testA + 20 testB) test images.
+    Returns ``root``.
+    """
+    n_train, n_test = max(10, round(85 * scale)), max(8, round(80 * scale))
+    n_test_a = round(n_test * 0.75)
+    names = ([f"train_{i + 1}" for i in range(n_train)] + [f"testA_{i + 1}" for i in range(n_test_a)]
+             + [f"testB_{i + 1}" for i in range(n_test - n_test_a)])
+    rng = np.random.default_rng([seed, 1])
+    groups = _stain_groups(rng, 4)
+    sub_grades = {"benign": ("healthy", "adenomatous"),
+                  "malignant": ("moderately differentiated", "poorly differentiated")}
+
+    def write(tmp: Path) -> None:
+        rows = ["name,Patient ID,grade (GlaS),grade (Sirinukunwattana et al. 2015)"]
+        for i, name in enumerate(names):
+            r = np.random.default_rng([seed, 2, i])
+            grade = "malignant" if r.random() < 0.56 else "benign"
+            img, inst = _glas_image(r, grade == "malignant", groups[int(r.integers(len(groups)))])
+            Image.fromarray(img, "RGB").save(tmp / f"{name}.bmp")
+            Image.fromarray(inst, "L").save(tmp / f"{name}_anno.bmp")
+            rows.append(f"{name}, {int(r.integers(1, 17))} , {grade}, {sub_grades[grade][int(r.integers(2))]}")
+        (tmp / "Grade.csv").write_text("\n".join(rows) + "\n")
+
+    return _write_atomic(Path(root), {"kind": "glas", "seed": seed, "scale": scale}, write)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CUB-like
+
+_SPECIES = ["Crimson_Finch", "Azure_Jay", "Olive_Warbler", "Banded_Tern", "Golden_Oriole", "Slate_Junco",
+            "Rusty_Sparrow", "Spotted_Thrush", "Ivory_Gull", "Ember_Tanager", "Dusky_Wren", "Teal_Kingfisher"]
+
+
+def _polygon_ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 32) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+
+
+def _species(rng: np.random.Generator) -> dict:
+    """Colours and proportions of one species."""
+    return {
+        "body": rng.uniform(0.1, 0.9, 3), "wing": rng.uniform(0.05, 0.9, 3), "head": rng.uniform(0.05, 0.95, 3),
+        "belly": rng.uniform(0.3, 1.0, 3), "aspect": rng.uniform(0.45, 0.7), "tail": rng.uniform(0.3, 0.7),
+        "beak": rng.uniform(0.12, 0.35), "head_r": rng.uniform(0.28, 0.4), "stripes": bool(rng.random() < 0.5),
+    }
+
+
+def _bird_parts(sp: dict, rng: np.random.Generator) -> list[tuple[np.ndarray, str]]:
+    """Polygons of a bird in canonical coordinates (body centred at 0, length ~2, facing +x), with part names."""
+    a = sp["aspect"] * rng.uniform(0.9, 1.1)
+    hr = sp["head_r"] * rng.uniform(0.9, 1.1)
+    tail = sp["tail"] * rng.uniform(0.85, 1.15)
+    return [
+        (np.array([[-0.85, -0.1 * a], [-0.85 - tail, -0.35 * a], [-0.85 - tail, 0.25 * a], [-0.85, 0.15 * a]]), "wing"),
+        (_polygon_ellipse(0, 0, 1.0, a), "body"),
+        (_polygon_ellipse(0.1, 0.35 * a, 0.6, 0.45 * a), "belly"),
+        (_polygon_ellipse(-0.15, -0.15 * a, 0.65, 0.5 * a), "wing"),
+        (_polygon_ellipse(0.85, -0.75 * a, hr, hr), "head"),
+        (np.array([[0.85 + hr * 0.8, -0.8 * a - 0.06], [0.85 + hr + sp["beak"], -0.72 * a],
+                   [0.85 + hr * 0.8, -0.66 * a + 0.04]]), "beak"),
+    ]
+
+
+def _cub_image(rng: np.random.Generator, sp: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One bird on a cluttered background: image ``HxWx3`` uint8 and soft mask ``HxW`` uint8 (0-255)."""
+    h, w = int(rng.integers(80, 113)), int(rng.integers(96, 145))
+    ss = 2  # supersampling for anti-aliased edges
+    H, W = h * ss, w * ss
+    # Background: foliage/sky/bark fields plus branches and leaves whose colours may match any bird's.
+    base = rng.uniform(0.15, 0.85, (3, 3))
+    f1, f2 = _smooth_noise(rng, (H, W), 10 * ss), _smooth_noise(rng, (H, W), 3 * ss)
+    wts = np.stack([f1, -f1, 0.6 * f2], -1)
+    wts = np.exp(2 * wts) / np.exp(2 * wts).sum(-1, keepdims=True)
+    bg = wts @ base + 0.06 * _smooth_noise(rng, (H, W), 1.0)[..., None]
+    canvas = Image.fromarray((np.clip(bg, 0, 1) * 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.integers(2, 6))):  # branches
+        x0, y0 = rng.uniform(0, W), rng.uniform(0, H)
+        x1, y1 = x0 + rng.normal(0, W), y0 + rng.normal(0, H / 2)
+        col = tuple(int(c) for c in rng.uniform(40, 200, 3))
+        draw.line([(x0, y0), (x1, y1)], fill=col, width=int(rng.integers(2, 6) * ss))
+    for _ in range(int(rng.integers(10, 30))):  # leaves
+        cx, cy, r = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(2, 7) * ss
+        col = tuple(int(c) for c in rng.uniform(20, 230, 3))
+        draw.polygon([tuple(p) for p in _polygon_ellipse(cx, cy, r, r * rng.uniform(0.3, 0.7), 12)], fill=col)
+    # Bird pose.
+    size = rng.uniform(0.2, 0.34) * min(H, W)
+    ang = rng.uniform(-0.5, 0.5)
+    flip = -1.0 if rng.random() < 0.5 else 1.0
+    cx, cy = rng.uniform(0.35, 0.65) * W, rng.uniform(0.4, 0.65) * H
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+
+    def place(poly: np.ndarray) -> list[tuple[float, float]]:
+        p = poly * size
+        p[:, 0] *= flip
+        p = p @ rot.T + [cx, cy]
+        return [tuple(q) for q in p]
+
+    mask = Image.new("L", (W, H), 0)
+    mdraw = ImageDraw.Draw(mask)
+    tint = np.clip(rng.normal(1.0, 0.08, 3), 0.7, 1.3)
+    layer = Image.new("RGB", (W, H))
+    ldraw = ImageDraw.Draw(layer)
+    for poly, part in _bird_parts(sp, rng):
+        col = tuple(int(c) for c in np.clip(sp[part] * tint, 0, 1) * 255)
+        ldraw.polygon(place(poly), fill=col)
+        mdraw.polygon(place(poly), fill=255)
+    m = np.asarray(mask) > 127
+    feather = 1 + 0.12 * _smooth_noise(rng, (H, W), 1.5 * ss)
+    if sp["stripes"]:
+        yy, xx = np.mgrid[0:H, 0:W]
+        feather *= 1 + 0.18 * np.sign(np.sin((xx * np.cos(ang) + yy * np.sin(ang)) / (0.12 * size) * np.pi))
+    bird = np.asarray(layer, float) / 255 * feather[..., None]
+    img = np.where(m[..., None], bird, np.asarray(canvas, float) / 255)
+    # An occluding twig in front of the bird now and then: annotators leave it out of the mask.
+    if rng.random() < 0.3:
+        occ = Image.new("L", (W, H), 0)
+        x0 = cx + rng.normal(0, size / 2)
+        ImageDraw.Draw(occ).line([(x0 - size, 0), (x0 + size, H)], fill=255, width=int(rng.integers(2, 4) * ss))
+        o = np.asarray(occ) > 127
+        img[o] = rng.uniform(0.2, 0.5, 3)
+        m &= ~o
+    img = np.asarray(Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).resize((w, h), Image.BOX))
+    img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+    # Soft mask: the mean of five annotators, each a little dilated or eroded.
+    small = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((w, h), Image.BOX)) > 127
+    votes = np.zeros((h, w))
+    for _ in range(5):
+        it = int(rng.integers(-1, 2))
+        a = small if it == 0 else (ndimage.binary_dilation(small, iterations=it) if it > 0
+                                   else ndimage.binary_erosion(small, iterations=-it))
+        votes += a
+    return img, (votes / 5 * 255).round().astype(np.uint8)
+
+
+def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_classes: int = 6) -> Path:
+    """Write a CUB-like benchmark in the CUB-200-2011 layout (``images.txt``, ``classes.txt``,
+    ``image_class_labels.txt``, ``train_test_split.txt``, ``images/``, ``segmentations/`` with soft masks).
+
+    Several species (colour patterns and proportions), each bird posed at random on a cluttered textured
+    background whose colours may match the birds', sometimes occluded. At ``scale=1``: 30 training and 20
+    test images per species. Returns ``root``.
+    """
+    if not 2 <= n_classes <= len(_SPECIES):
+        raise ValueError(f"n_classes must be in [2, {len(_SPECIES)}], got {n_classes}")
+    n_train, n_test = max(5, round(30 * scale)), max(3, round(20 * scale))
+    rng = np.random.default_rng([seed, 11])
+    species = [_species(rng) for _ in range(n_classes)]
+    classes = [f"{c + 1:03d}.{_SPECIES[c]}" for c in range(n_classes)]
+
+    def write(tmp: Path) -> None:
+        images, labels, split = [], [], []
+        iid = 0
+        for c, cname in enumerate(classes):
+            (tmp / "images" / cname).mkdir(parents=True)
+            (tmp / "segmentations" / cname).mkdir(parents=True)
+            for j in range(n_train + n_test):
+                iid += 1
+                r = np.random.default_rng([seed, 12, c, j])
+                img, soft = _cub_image(r, species[c])
+                stem = f"{_SPECIES[c]}_{j + 1:04d}_{iid}"
+                Image.fromarray(img, "RGB").save(tmp / "images" / cname / f"{stem}.jpg", quality=92)
+                Image.fromarray(soft, "L").save(tmp / "segmentations" / cname / f"{stem}.png")
+                images.append(f"{iid} {cname}/{stem}.jpg")
+                labels.append(f"{iid} {c + 1}")
+                split.append(f"{iid} {int(j < n_train)}")
+        (tmp / "classes.txt").write_text("".join(f"{c + 1} {n}\n" for c, n in enumerate(classes)))
+        (tmp / "images.txt").write_text("\n".join(images) + "\n")
+        (tmp / "image_class_labels.txt").write_text("\n".join(labels) + "\n")
+        (tmp / "train_test_split.txt").write_text("\n".join(split) + "\n")
+
+    return _write_atomic(Path(root), {"kind": "cub", "seed": seed, "scale": scale, "n_classes": n_classes}, write)
+
+
+def _write_atomic(root: Path, params: dict, write) -> Path:
+    """Write into a temporary sibling folder and rename it to ``root``; reuse ``root`` when it already holds the
+    same benchmark. A different benchmark or foreign files at ``root`` are an error, never overwritten."""
+    marker = root / MARKER
+    if marker.is_file():
+        found = json.loads(marker.read_text())
+        if found == params:
+            return root
+        raise FileExistsError(f"{root}: holds another synthetic benchmark {found}, not {params}")
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root}: exists and is not a paperlib synthetic benchmark; choose another folder")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        write(tmp)
+        (tmp / MARKER).write_text(json.dumps(params, sort_keys=True) + "\n")
+        if root.exists():
+            root.rmdir()
+        os.replace(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root
+
+
+def ensure(dataset: str, root: str | Path, *, seed: int = 0, scale: float = 1.0) -> Path:
+    """The synthetic benchmark of ``dataset`` (``"glas"`` or ``"cub"``) at ``root``, written when missing."""
+    writers = {"glas": write_glas_like, "cub": write_cub_like}
+    if dataset not in writers:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(writers)}")
+    return writers[dataset](root, seed=seed, scale=scale)
