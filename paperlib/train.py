@@ -1,0 +1,355 @@
+"""Training and evaluation: classifier stage (WSL), segmentation stage with Eq. (1), model selection on
+validation, threshold estimation, batched prediction, WSL masks from CAMs, Full_sup.
+
+Randomness comes only from the ``seed`` arguments: every function that draws numbers forks the global RNG and
+restores it, so calling it never changes the caller's random state.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from .config import Config
+from .data import SegDataset, TrainTransform, eval_size, resize_image
+from .metrics import dice
+from .model import JointNet
+
+THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.01), 2)  # the threshold grid searched on validation
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else the CPU; otherwise the named device (an error if CUDA is missing)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device='auto' or 'cpu'")
+    return device
+
+
+def build_model(cfg: Config, num_classes: int, seed: int) -> JointNet:
+    """A fresh :class:`JointNet` from the config's model section."""
+    m = cfg.model
+    return JointNet(num_classes, pretrained=m.pretrained, modalities=m.modalities, kmax=m.kmax, kmin=m.kmin,
+                    alpha=m.alpha, seg_width=m.seg_width, seg_dropout=m.seg_dropout, seed=seed)
+
+
+def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's state dict (e.g. theta0)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class SegItems(Dataset):
+    """Segmentation training items ``(image, label, mask, weight)``.
+
+    ``masks`` replaces the dataset's mask of some items (pseudo-labels, ``HxW`` or ``1xHxW`` in {0, 1});
+    ``weight`` is the item's factor in Eq. (1) (1 for oracle masks, lambda for pseudo-masks).
+    """
+
+    def __init__(self, dataset: SegDataset, indices: Sequence[int] | None = None,
+                 masks: Sequence[torch.Tensor] | None = None, weight: float = 1.0) -> None:
+        self.dataset = dataset
+        self.indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+        if masks is not None and len(masks) != len(self.indices):
+            raise ValueError(f"SegItems: {len(masks)} masks for {len(self.indices)} items")
+        self.masks = masks
+        self.weight = float(weight)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, torch.Tensor, float]:
+        image, label, mask = self.dataset[self.indices[i]]
+        if self.masks is not None:
+            mask = self.masks[i].float().reshape(mask.shape)
+        return image, label, mask, self.weight
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-epoch record of a training stage and the epoch whose weights were kept."""
+
+    epochs: list[dict]
+    best_epoch: int
+    best_metric: float
+
+
+def _batch(items: Dataset, idxs: Sequence[int], transform: TrainTransform, seed: int, epoch: int
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Augmented batch: images ``Bx3xSxS``, labels ``B``, masks ``Bx1xSxS``, weights ``B``.
+
+    Each item's augmentation is seeded by (seed, epoch, item), so it does not depend on batch composition.
+    """
+    xs, ys, ms, ws = [], [], [], []
+    for i in idxs:
+        item = items[i]
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, int(i)]).generate_state(1)[0]))
+        x, m = transform(item[0], item[2], gen)
+        xs.append(x)
+        ms.append(m)
+        ys.append(item[1])
+        ws.append(item[3] if len(item) > 3 else 1.0)
+    return torch.stack(xs), torch.tensor(ys), torch.stack(ms), torch.tensor(ws, dtype=torch.float32)
+
+
+def _transform(cfg: Config) -> TrainTransform:
+    d = cfg.data
+    return TrainTransform(d.min_side, d.crop, d.scale, d.hflip, d.vflip)
+
+
+def _sgd(params: list[torch.nn.Parameter], lr: float, cfg: Config) -> torch.optim.SGD:
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.train.momentum, nesterov=True,
+                           weight_decay=cfg.train.weight_decay)
+
+
+def _fit(model: JointNet, items: Dataset, cfg: Config, *, stage: str, seed: int, device: torch.device,
+         step_fn, select_fn, progress: bool) -> History:
+    """Shared epoch loop: SGD (Nesterov), step decay per epoch, validation every ``eval_every`` epochs, the best
+    (``>=``, so the latest of equals) weights restored at the end."""
+    t = cfg.train
+    lr, epochs, batch = getattr(t, f"{stage}_lr"), getattr(t, f"{stage}_epochs"), getattr(t, f"{stage}_batch")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = _sgd(params, lr, cfg)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=getattr(t, f"{stage}_step"),
+                                            gamma=getattr(t, f"{stage}_gamma"))
+    transform = _transform(cfg)
+    if len(items) == 0:
+        raise ValueError(f"{stage} stage: no training items")
+    records: list[dict] = []
+    best, best_epoch, best_state = -math.inf, -1, None
+    with _seeded(seed, device):
+        order_gen = torch.Generator().manual_seed(seed)
+        bar = tqdm(range(epochs), desc=f"{stage} stage", disable=not progress, leave=False)
+        for epoch in bar:
+            model.train()
+            perm = torch.randperm(len(items), generator=order_gen).tolist()
+            total, count = 0.0, 0
+            for start in range(0, len(perm), batch):
+                x, y, m, w = (v.to(device) for v in _batch(items, perm[start:start + batch], transform, seed, epoch))
+                loss = step_fn(model, x, y, m, w)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total, count = total + loss.item() * len(x), count + len(x)
+            sched.step()
+            rec = {"epoch": epoch, "loss": total / count, "lr": opt.param_groups[0]["lr"]}
+            if (epoch + 1) % t.eval_every == 0 or epoch == epochs - 1:
+                metric = select_fn(model)
+                rec["valid"] = metric
+                if metric >= best:
+                    best, best_epoch, best_state = metric, epoch, snapshot(model)
+            records.append(rec)
+            bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}")
+    model.load_state_dict(best_state)
+    return History(records, best_epoch, best)
+
+
+def train_classifier(model: JointNet, train_set: SegDataset, valid_set: SegDataset, cfg: Config, *, seed: int,
+                     device: torch.device | None = None, progress: bool = True) -> History:
+    """Classifier (WSL) stage: cross-entropy on image labels of every training image, whole backbone and
+    WILDCAT head trained, the epoch with the best validation accuracy kept. Masks are not used."""
+    device = device or resolve_device(cfg.train.device)
+    model.to(device)
+    if model.frozen:
+        raise ValueError("train_classifier: the classifier is frozen")
+    head = set(model.head_parameters())
+    for p in model.parameters():
+        p.requires_grad_(p not in head)
+
+    def step(m: JointNet, x: torch.Tensor, y: torch.Tensor, _mask: torch.Tensor, _w: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(m.classify(x)[0], y)
+
+    def select(m: JointNet) -> float:
+        return evaluate(m, valid_set, cfg, device=device, segmentation=False)["accuracy"]
+
+    try:
+        return _fit(model, train_set_items(train_set), cfg, stage="cl", seed=seed, device=device, step_fn=step,
+                    select_fn=select, progress=progress)
+    finally:
+        for p in head:
+            p.requires_grad_(True)
+
+
+def train_set_items(dataset: SegDataset) -> SegItems:
+    """Every item of ``dataset`` with its own mask and weight 1."""
+    return SegItems(dataset)
+
+
+def seg_loss(logits: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Eq. (1): per-image pixel BCE times the item weight (1 oracle, lambda pseudo), summed, divided by the
+    batch size. ``logits``/``masks`` ``Bx1xHxW``, ``weights`` ``B``."""
+    per_image = F.binary_cross_entropy_with_logits(logits, masks, reduction="none").flatten(1).mean(1)
+    return (weights * per_image).sum() / logits.shape[0]
+
+
+def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, cfg: Config, *, seed: int,
+                       device: torch.device | None = None, progress: bool = True) -> History:
+    """Segmentation stage: backbone and classifier frozen, only the segmentation head learns with Eq. (1) on
+    ``items`` (``(image, label, mask, weight)``); the epoch with the best validation Dice at 0.5 is kept."""
+    device = device or resolve_device(cfg.train.device)
+    model.to(device)
+    model.freeze_classifier()
+
+    def step(m: JointNet, x: torch.Tensor, _y: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return seg_loss(m.segment(x), mask, w)
+
+    def select(m: JointNet) -> float:
+        return evaluate(m, valid_set, cfg, device=device, classification=False)["dice"]
+
+    return _fit(model, items, cfg, stage="seg", seed=seed, device=device, step_fn=step, select_fn=select,
+                progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Prediction and evaluation
+
+
+@dataclass
+class ImagePrediction:
+    """One image's outputs at its own resolution."""
+
+    index: int
+    label: int
+    mask: torch.Tensor  # HxW ground truth in {0, 1}
+    scores: torch.Tensor | None  # C class scores
+    prob: torch.Tensor | None  # HxW foreground probability of the segmentation head
+    cam_mask: torch.Tensor | None  # HxW bool: CAM arg-max equals the predicted class (WSL mask)
+
+
+def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indices: Sequence[int] | None = None,
+                     device: torch.device | None = None, classification: bool = True,
+                     segmentation: bool = True) -> Iterator[ImagePrediction]:
+    """Whole-image predictions in eval mode, batched by network input size (``eval_batch`` at most).
+
+    Each image is upscaled to ``min_side``, resized by ``scale``, and the outputs are resized back to the
+    image's own ``HxW``.
+    """
+    device = device or resolve_device(cfg.train.device)
+    indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+    d = cfg.data
+    sizes: dict[tuple[int, int], list[int]] = {}
+    shape_of = {}
+    for i in indices:
+        w, h = _record_size(dataset, i)
+        shape_of[i] = (h, w)
+        sizes.setdefault(eval_size(h, w, d.min_side, d.scale), []).append(i)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for size, group in sizes.items():
+                for start in range(0, len(group), cfg.train.eval_batch):
+                    chunk = group[start:start + cfg.train.eval_batch]
+                    loaded = [dataset[i] for i in chunk]
+                    x = torch.stack([resize_image(img, size) for img, _, _ in loaded]).to(device)
+                    xn = model.normalize(x)
+                    feats = model.features(xn)
+                    scores = maps = seg = None
+                    if classification:
+                        scores, maps = model.classifier(feats[-1])
+                    if segmentation:
+                        seg = model.seg_head(xn, feats)
+                    for j, (i, (_, label, mask)) in enumerate(zip(chunk, loaded, strict=True)):
+                        hw = shape_of[i]
+                        pred = ImagePrediction(i, label, mask[0], None, None, None)
+                        if classification:
+                            pred.scores = scores[j].float().cpu()
+                            up = F.interpolate(maps[j:j + 1].float(), size=hw, mode="bilinear", align_corners=False)
+                            pred.cam_mask = (up[0].argmax(0) == pred.scores.argmax()).cpu()
+                        if segmentation:
+                            up = F.interpolate(seg[j:j + 1].float(), size=hw, mode="bilinear", align_corners=False)
+                            pred.prob = torch.sigmoid(up[0, 0]).cpu()
+                        yield pred
+    finally:
+        model.train(was_training)
+
+
+def _record_size(dataset: SegDataset, i: int) -> tuple[int, int]:
+    with Image.open(dataset.records[i].image) as img:
+        return img.size
+
+
+def evaluate(model: JointNet, dataset: SegDataset, cfg: Config, *, threshold: float = 0.5,
+             device: torch.device | None = None, classification: bool = True,
+             segmentation: bool = True) -> dict[str, float]:
+    """Classification accuracy, WSL (CAM) Dice and segmentation Dice at ``threshold``, each the mean over
+    images (Dice per image at its own resolution), as fractions in [0, 1]."""
+    correct, wsl, seg, n = 0, [], [], 0
+    for p in iter_predictions(model, dataset, cfg, device=device, classification=classification,
+                              segmentation=segmentation):
+        n += 1
+        if classification:
+            correct += int(p.scores.argmax()) == p.label
+            wsl.append(dice(p.cam_mask, p.mask))
+        if segmentation:
+            seg.append(dice(p.prob >= threshold, p.mask))
+    if n == 0:
+        raise ValueError("evaluate: empty dataset")
+    out: dict[str, float] = {"n": n}
+    if classification:
+        out.update(accuracy=correct / n, wsl_dice=float(np.mean(wsl)))
+    if segmentation:
+        out.update(dice=float(np.mean(seg)), threshold=threshold)
+    return out
+
+
+def threshold_dice(prob: torch.Tensor, mask: torch.Tensor, thresholds: np.ndarray = THRESHOLDS) -> np.ndarray:
+    """Dice of ``prob >= t`` against ``mask`` for every ``t`` of ``thresholds`` (ascending), ``(T,)``."""
+    p = prob.reshape(-1).numpy().astype(np.float64)
+    g = mask.reshape(-1).numpy() > 0.5
+    # number of thresholds <= each probability: the pixel is predicted foreground for the first that many
+    count = np.searchsorted(thresholds, p, side="right")
+    n_t = thresholds.size
+    pred = np.bincount(count, minlength=n_t + 1)[::-1].cumsum()[::-1][1:]
+    inter = np.bincount(count[g], minlength=n_t + 1)[::-1].cumsum()[::-1][1:]
+    total = pred + g.sum()
+    return np.where(total == 0, 1.0, 2.0 * inter / np.maximum(total, 1))
+
+
+def estimate_threshold(model: JointNet, valid_set: SegDataset, cfg: Config, *,
+                       device: torch.device | None = None) -> float:
+    """The threshold of ``THRESHOLDS`` (0.05 to 0.99) with the best mean validation Dice (the lowest of ties)."""
+    scores = np.zeros(THRESHOLDS.size)
+    for p in iter_predictions(model, valid_set, cfg, device=device, classification=False):
+        scores += threshold_dice(p.prob, p.mask)
+    return float(THRESHOLDS[int(scores.argmax())])
+
+
+def predict_masks(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config, *,
+                  threshold: float, device: torch.device | None = None) -> list[torch.Tensor]:
+    """Binary segmentation masks ``HxW`` (uint8, {0, 1}) of the given items, in the given order."""
+    out = {p.index: (p.prob >= threshold).to(torch.uint8)
+           for p in iter_predictions(model, dataset, cfg, indices=indices, device=device, classification=False)}
+    return [out[int(i)] for i in indices]
+
+
+def full_sup(theta0: dict[str, torch.Tensor], splits, cfg: Config, *, seed: int, num_classes: int,
+             device: torch.device | None = None, progress: bool = True) -> tuple[JointNet, dict[str, float]]:
+    """Full_sup: from theta0, train the segmentation head on every training image with its true mask; return
+    the model and its test metrics at the threshold estimated on validation."""
+    model = build_model(cfg, num_classes, seed)
+    model.load_state_dict(copy.deepcopy(theta0))
+    train_segmentation(model, train_set_items(splits.train), splits.valid, cfg, seed=seed, device=device,
+                       progress=progress)
+    t = estimate_threshold(model, splits.valid, cfg, device=device)
+    return model, evaluate(model, splits.test, cfg, threshold=t, device=device, classification=False)
