@@ -1,0 +1,56 @@
+import dataclasses
+
+import pytest
+
+from paperlib import config
+from paperlib.config import ConfigError
+
+
+def test_profiles_and_paper_settings():
+    assert set(config.PROFILES) >= {"smoke", "demo", "glas", "cub"}
+    assert config.datasets("demo") == ("glas", "cub")
+    g, c = config.get("glas"), config.get("cub")
+    # Table 5
+    assert (g.train.seg_lr, g.train.seg_epochs, g.train.seg_batch, g.train.seg_step, g.train.seg_gamma) == \
+        (0.1, 1000, 20, 100, 0.9)
+    assert (g.train.cl_lr, c.train.cl_lr, c.train.cl_epochs, c.train.seg_epochs, c.train.seg_gamma) == \
+        (1e-4, 1e-2, 90, 30, 0.95)
+    assert (g.data.crop, g.data.vflip, c.data.vflip, g.al.lam, c.al.lam, g.al.k) == (416, True, False, 0.1, 0.001, 40)
+    assert (g.model.modalities, g.model.kmax, g.model.kmin, g.model.alpha) == (5, 0.1, 0.1, 0.6)
+    assert (g.train.momentum, g.train.weight_decay) == (0.9, 1e-4)
+    # Table 1
+    assert (g.al.init_per_class, g.al.per_class, g.al.rounds) == (4, 1, 25)
+    assert (c.al.init_per_class, c.al.per_class, c.al.rounds) == (1, 1, 20)
+    assert g.model.pretrained == "imagenet" and config.get("smoke").model.pretrained == ""
+
+
+def test_overrides_are_typed_and_frozen():
+    cfg = config.get("smoke", dataset="cub", seg_epochs="4", lam=0.5, hflip="false", seeds="0,2")
+    assert (cfg.train.seg_epochs, cfg.al.lam, cfg.data.hflip, cfg.al.seeds) == (4, 0.5, False, (0, 2))
+    assert cfg.data.dataset == "cub" and cfg.profile == "smoke"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.seg_epochs = 3  # type: ignore[misc]
+    assert cfg.to_dict()["al"]["lam"] == 0.5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"k": 0}, "'k' must be >= 1"),
+    ({"lam": -0.1}, "'lam' must be >= 0"),
+    ({"no_such_field": 1}, "unknown config field 'no_such_field'"),
+    ({"seg_epochs": 2.5}, "'seg_epochs': cannot use 2.5"),
+    ({"crop": 500}, "'crop' must be in"),
+    ({"device": "tpu"}, "'device'"),
+    ({"hflip": "maybe"}, "'hflip'"),
+])
+def test_bad_values_name_the_field(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        config.get("smoke", **kwargs)
+
+
+def test_unknown_profile_and_dataset():
+    with pytest.raises(ConfigError, match="unknown profile 'full'"):
+        config.get("full")
+    with pytest.raises(ConfigError, match="unknown dataset 'voc'"):
+        config.get("demo", dataset="voc")
+    with pytest.raises(ConfigError, match="covers only dataset 'glas'"):
+        config.get("glas", dataset="cub")

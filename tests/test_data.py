@@ -1,0 +1,186 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from paperlib.data import DataError, TrainTransform, eval_size, load_cub, load_glas, stratified_split
+
+from .conftest import write_cub
+
+
+def test_load_glas_layout(glas_root: Path):
+    s = load_glas(glas_root, seed=0)
+    assert s.train.class_names == ["benign", "malignant"]
+    assert len(s.train) + len(s.valid) == 10
+    assert len(s.test) == 4
+    assert set(s.test.ids) == {"testA_1", "testA_2", "testB_1", "testB_2"}
+    assert not set(s.train.ids) & set(s.valid.ids)
+    image, label, mask = s.train[0]
+    assert image.dtype == torch.float32 and image.shape[0] == 3
+    assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+    assert mask.shape == (1, *image.shape[1:])
+    assert set(mask.unique().tolist()) == {0.0, 1.0}  # instance ids 1..4 all become foreground
+    expected = Image.open(glas_root / f"{s.train.ids[0]}_anno.bmp")
+    assert torch.equal(mask[0].bool(), torch.from_numpy(np.asarray(expected) != 0))
+    assert label == (0 if int(s.train.ids[0].split("_")[1]) % 2 == 1 else 1)  # grade with stray spaces parsed
+
+
+def test_load_cub_layout(cub_root: Path):
+    s = load_cub(cub_root, seed=0)
+    assert s.train.class_names == ["001.Bird_0", "002.Bird_1", "003.Bird_2"]
+    assert len(s.train) + len(s.valid) == 18 and len(s.test) == 6
+    assert np.bincount(s.valid.labels).tolist() == [2, 2, 2]  # ceil(0.2 * 6) per class
+    _, label, mask = s.test[0]
+    assert label == 0
+    # soft mask: 255 and 153 are foreground (> 127.5), 102 is not
+    assert mask[0, 12, 5:15].eq(1).all() and mask[0, 3, 5:15].eq(0).all() and mask[0, 4:12, 5:15].eq(1).all()
+    assert s.test.ids[0].startswith("Bird_0_")
+
+
+def test_split_is_seeded_and_stratified():
+    labels = np.array([0] * 29 + [1] * 38 + [2] * 5)
+    tr, va = stratified_split(labels, 0.2, seed=3)
+    tr2, va2 = stratified_split(labels, 0.2, seed=3)
+    assert np.array_equal(tr, tr2) and np.array_equal(va, va2)
+    assert np.bincount(labels[va]).tolist() == [6, 8, 1]
+    assert sorted(np.concatenate([tr, va]).tolist()) == list(range(labels.size))
+    _, va3 = stratified_split(labels, 0.2, seed=4)
+    assert not np.array_equal(va, va3)
+
+
+def test_glas_split_matches_paper_counts(tmp_path: Path):
+    # GlaS fold 0 of the paper: 37 benign / 48 malignant training images -> valid 8 / 10, train 29 / 38
+    labels = np.array([0] * 37 + [1] * 48)
+    tr, va = stratified_split(labels, 0.2, seed=0)
+    assert np.bincount(labels[tr]).tolist() == [29, 38] and np.bincount(labels[va]).tolist() == [8, 10]
+
+
+def _write_split(folder: Path, rows: dict[str, list[str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, lines in rows.items():
+        (folder / f"{part}_s_0_f_0.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_user_split_csv(glas_root: Path, tmp_path: Path):
+    split = _write_split(tmp_path / "split", {
+        "train": ["1,train_1.bmp,train_1_anno.bmp,benign,1", "2,train_2.bmp,train_2_anno.bmp,malignant,1",
+                  "3,train_3.bmp,train_3_anno.bmp,benign,1"],
+        "valid": ["id,img,mask,label,tag", "4,train_4.bmp,train_4_anno.bmp,malignant,1"],
+        "test": ["5,testA_1.bmp,testA_1_anno.bmp,benign,0"],
+    })
+    s = load_glas(glas_root, split=split)
+    assert s.train.ids == ["train_1", "train_2", "train_3"] and s.train.labels.tolist() == [0, 1, 0]
+    assert s.valid.ids == ["train_4"] and s.test.ids == ["testA_1"]
+
+
+@pytest.mark.parametrize("row, match", [
+    ("1,train_1.bmp,train_1_anno.bmp,cancerous,1", "unknown class 'cancerous' in field 'label'"),
+    ("1,train_1.bmp,train_1_anno.bmp,benign", "expected 5 fields"),
+    ("1,train_1.bmp,train_1_anno.bmp,benign,7", "field 'tag'"),
+    ("1,train_99.bmp,train_99_anno.bmp,benign,1", "train_99.bmp: file not found"),
+])
+def test_bad_split_csv(glas_root: Path, tmp_path: Path, row: str, match: str):
+    split = _write_split(tmp_path / "split", {
+        "train": ["2,train_2.bmp,train_2_anno.bmp,malignant,1", row],
+        "valid": ["4,train_4.bmp,train_4_anno.bmp,malignant,1"],
+        "test": ["5,testA_1.bmp,testA_1_anno.bmp,benign,0"],
+    })
+    with pytest.raises(DataError, match=match) as err:
+        load_glas(glas_root, split=split)
+    assert "train_s_0_f_0.csv" in str(err.value) or "train_99" in str(err.value)
+
+
+def test_split_folder_problems(glas_root: Path, tmp_path: Path):
+    with pytest.raises(DataError, match="split folder not found"):
+        load_glas(glas_root, split=tmp_path / "nowhere")
+    split = _write_split(tmp_path / "dup", {
+        "train": ["1,train_1.bmp,train_1_anno.bmp,benign,1"],
+        "valid": ["1,train_1.bmp,train_1_anno.bmp,benign,1"],
+        "test": ["5,testA_1.bmp,testA_1_anno.bmp,benign,0"],
+    })
+    with pytest.raises(DataError, match="also in the train split"):
+        load_glas(glas_root, split=split)
+
+
+def test_glas_missing_file(glas_root: Path):
+    (glas_root / "train_3_anno.bmp").unlink()
+    with pytest.raises(DataError, match=r"train_3_anno\.bmp: file not found"):
+        load_glas(glas_root)
+    with pytest.raises(DataError, match=r"Grade\.csv: file not found"):
+        load_glas(glas_root / "nowhere")
+
+
+def test_glas_unreadable_image(glas_root: Path):
+    (glas_root / "train_2.bmp").write_bytes(b"not an image at all")
+    with pytest.raises(DataError, match=r"train_2\.bmp: unreadable image"):
+        load_glas(glas_root)
+
+
+def test_glas_truncated_image_fails_on_read(glas_root: Path):
+    data = (glas_root / "train_2.bmp").read_bytes()
+    s = load_glas(glas_root, check=False)
+    (glas_root / "train_2.bmp").write_bytes(data[:80])
+    ds = s.train if "train_2" in s.train.ids else s.valid
+    with pytest.raises(DataError, match=r"train_2\.bmp"):
+        ds[ds.ids.index("train_2")]
+
+
+def test_glas_size_mismatch(glas_root: Path):
+    Image.fromarray(np.zeros((5, 5), np.uint8), "L").save(glas_root / "testB_1_anno.bmp")
+    with pytest.raises(DataError, match=r"testB_1_anno\.bmp: mask size \(5, 5\) differs from image size"):
+        load_glas(glas_root)
+
+
+def test_glas_unknown_class(glas_root: Path):
+    text = (glas_root / "Grade.csv").read_text().replace("train_4, 3 , malignant", "train_4, 3 , dubious")
+    (glas_root / "Grade.csv").write_text(text)
+    with pytest.raises(DataError, match=r"Grade\.csv, line 5: unknown class 'dubious' in field 'grade \(GlaS\)'"):
+        load_glas(glas_root)
+
+
+def test_cub_bad_inputs(tmp_path: Path):
+    root = write_cub(tmp_path / "a")
+    (root / "image_class_labels.txt").write_text(
+        (root / "image_class_labels.txt").read_text().replace("1 1\n", "1 9\n", 1))
+    with pytest.raises(DataError, match=r"image_class_labels\.txt: image id 1: unknown class '9'"):
+        load_cub(root)
+    root = write_cub(tmp_path / "b")
+    (root / "train_test_split.txt").unlink()
+    with pytest.raises(DataError, match=r"train_test_split\.txt: file not found"):
+        load_cub(root)
+    root = write_cub(tmp_path / "c")
+    next((root / "segmentations").rglob("*.png")).unlink()
+    with pytest.raises(DataError, match=r"segmentations/.*\.png: file not found"):
+        load_cub(root)
+    root = write_cub(tmp_path / "d")
+    (root / "images.txt").write_text("one two three\n")
+    with pytest.raises(DataError, match=r"images\.txt, line 1: expected '<id> <value>'"):
+        load_cub(root)
+
+
+def test_train_transform_moves_image_and_mask_together():
+    h, w = 30, 40
+    image = torch.zeros(3, h, w)
+    mask = torch.zeros(1, h, w)
+    image[:, 5:12, 3:20] = 1.0
+    mask[:, 5:12, 3:20] = 1.0
+    tf = TrainTransform(min_side=30, crop=24, scale=1.0, hflip=True, vflip=True)
+    for s in range(20):
+        g = torch.Generator().manual_seed(s)
+        x, m = tf(image, mask, g)
+        assert x.shape == (3, 24, 24) and m.shape == (1, 24, 24)
+        assert torch.equal(x[0] > 0.5, m[0] > 0.5)  # same crop, same flips
+        assert set(m.unique().tolist()) <= {0.0, 1.0}
+        x2, m2 = tf(image, mask, torch.Generator().manual_seed(s))
+        assert torch.equal(x, x2) and torch.equal(m, m2)  # the generator alone decides
+
+
+def test_train_transform_upscales_and_scales():
+    tf = TrainTransform(min_side=48, crop=40, scale=0.5, hflip=False, vflip=False)
+    x, m = tf(torch.rand(3, 20, 30), torch.ones(1, 20, 30), torch.Generator().manual_seed(0))
+    assert x.shape == (3, 20, 20) and m.shape == (1, 20, 20) and m.eq(1).all()
+    assert eval_size(20, 30, 48, 0.5) == (24, 36)
+    assert eval_size(100, 200, 48, 1.0) == (100, 200)

@@ -1,0 +1,87 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from paperlib.metrics import accuracy, dice, dice_auc, mean_dice, mean_std, paired_difference
+
+from .conftest import SHARED
+
+# The paper's Table 3 (AUC mean +- population std over 5 seeds, in %).
+TABLE3 = {
+    "glas": {"WSL": (66.44, 0.20), "Random": (78.57, 0.93), "Entropy": (79.13, 0.26), "MC_Dropout": (77.92, 0.49),
+             "Label_prop": (81.48, 1.03), "Full_sup": (86.53, 0.31)},
+    "cub": {"WSL": (39.22, 0.19), "Random": (68.15, 0.61), "Entropy": (68.25, 0.29), "MC_Dropout": (67.69, 0.27),
+            "Label_prop": (71.73, 0.67), "Full_sup": (75.29, 1.50)},
+}
+
+
+def test_dice_values():
+    a = np.zeros((4, 4), bool)
+    b = np.zeros((4, 4), bool)
+    a[:2] = True  # 8 pixels
+    b[1:3] = True  # 8 pixels, 4 shared
+    assert dice(a, b) == pytest.approx(0.5)
+    assert dice(a, a) == 1.0
+    assert dice(a, ~a) == 0.0
+    assert dice(torch.from_numpy(a)[None], torch.from_numpy(b)[None].float()) == pytest.approx(0.5)
+
+
+def test_dice_empty_masks():
+    empty = np.zeros((3, 5))
+    full = np.ones((3, 5))
+    assert dice(empty, empty) == 1.0  # nothing to find, nothing predicted
+    assert dice(empty, full) == 0.0
+    assert dice(full, empty) == 0.0
+
+
+def test_dice_shape_mismatch():
+    with pytest.raises(ValueError, match="shape"):
+        dice(np.zeros((3, 4)), np.zeros((4, 3)))
+
+
+def test_mean_dice_is_per_image_mean():
+    big_p, big_g = np.ones((10, 10)), np.ones((10, 10))
+    small_p, small_g = np.zeros((2, 2)), np.ones((2, 2))
+    assert mean_dice([big_p, small_p], [big_g, small_g]) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        mean_dice([], [])
+
+
+def test_dice_auc_edges():
+    assert dice_auc([0.7]) == pytest.approx(0.7)  # one round: the value itself
+    assert dice_auc([42.0] * 6) == pytest.approx(42.0)  # flat curve
+    assert dice_auc([0.0, 1.0]) == pytest.approx(0.5)
+    assert dice_auc([0.0, 1.0, 1.0]) == pytest.approx(0.75)
+    with pytest.raises(ValueError):
+        dice_auc([])
+    with pytest.raises(ValueError):
+        dice_auc([0.5, float("nan")])
+
+
+def test_dice_auc_recomputes_table3_from_reference_curves():
+    curves = json.loads((SHARED / "reference" / "reference-dice-curves.json").read_text())
+    for dataset, methods in TABLE3.items():
+        for method, (mean, std) in methods.items():
+            aucs = [dice_auc(seed_curve) for seed_curve in curves[dataset][method]]
+            m, s = mean_std(aucs)
+            assert round(m, 2) == pytest.approx(mean, abs=1e-9), (dataset, method)
+            assert round(s, 2) == pytest.approx(std, abs=1e-9), (dataset, method)
+
+
+def test_reference_curves_give_table4_means():
+    curves = json.loads((SHARED / "reference" / "reference-dice-curves.json").read_text())
+    q = np.asarray(curves["glas"]["Label_prop"])[:, 1:6]  # queries q2..q6 are rounds 1..5
+    # Table 4 prints truncated two-decimal values: 71.02 74.07 76.52 77.63 78.41
+    assert np.floor(q.mean(0) * 100) / 100 == pytest.approx([71.02, 74.07, 76.52, 77.63, 78.41])
+
+
+def test_accuracy_and_summaries():
+    assert accuracy([0, 1, 1, 0], torch.tensor([0, 1, 0, 0])) == pytest.approx(0.75)
+    with pytest.raises(ValueError):
+        accuracy([0, 1], [0])
+    m, s = mean_std([1.0, 3.0])
+    assert (m, s) == (2.0, 1.0)  # population std
+    assert mean_std([5.0]) == (5.0, 0.0)
+    assert paired_difference([2.0, 4.0], [1.0, 1.0]) == (2.0, 1.0)

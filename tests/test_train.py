@@ -1,0 +1,139 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from paperlib import train
+from paperlib.data import load_glas
+from paperlib.metrics import dice
+from paperlib.model import JointNet
+
+
+@pytest.fixture(scope="module")
+def splits(synth_glas: Path):
+    return load_glas(synth_glas, seed=0)
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_segmentation_head_overfits_a_tiny_batch(splits):
+    torch.manual_seed(0)
+    net = JointNet(2, seg_width=8, seed=0)
+    net.freeze_classifier()
+    net.train()
+    items = [splits.train[i] for i in range(4)]
+    x = torch.stack([train.resize_image(im, (32, 32)) for im, _, _ in items])
+    m = torch.stack([torch.nn.functional.interpolate(mk[None], size=(32, 32))[0] for _, _, mk in items])
+    opt = torch.optim.Adam(net.head_parameters(), lr=1e-2)
+    w = torch.ones(4)
+    first = None
+    for _ in range(150):
+        loss = train.seg_loss(net.segment(x), m, w)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        pred = net.segment(x) > 0
+    assert loss.item() < 0.2 * first
+    assert np.mean([dice(pred[i], m[i]) for i in range(4)]) > 0.9
+
+
+def test_seg_loss_is_eq1():
+    logits = torch.randn(3, 1, 4, 4)
+    masks = (torch.rand(3, 1, 4, 4) > 0.5).float()
+    per = torch.nn.functional.binary_cross_entropy_with_logits(logits, masks, reduction="none").mean((1, 2, 3))
+    w = torch.tensor([1.0, 1.0, 0.1])  # two oracle masks, one pseudo-mask with lambda = 0.1
+    assert train.seg_loss(logits, masks, w).item() == pytest.approx(((per[0] + per[1] + 0.1 * per[2]) / 3).item())
+
+
+def test_classifier_stage(splits, tiny_cfg):
+    net = train.build_model(tiny_cfg, 2, seed=0)
+    head0 = {k: v.clone() for k, v in net.seg_head.state_dict().items()}
+    conv0 = net.layer0[0].weight.clone()
+    rng_before = torch.random.get_rng_state()
+    hist = train.train_classifier(net, splits.train, splits.valid, tiny_cfg, seed=1, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), rng_before)  # the caller's RNG is untouched
+    assert len(hist.epochs) == 2 and all("valid" in e for e in hist.epochs)
+    assert hist.best_metric == max(e["valid"] for e in hist.epochs)
+    assert not torch.equal(net.layer0[0].weight, conv0)  # the backbone learned
+    assert _states_equal(net.seg_head.state_dict(), head0)  # the segmentation head did not
+    again = train.build_model(tiny_cfg, 2, seed=0)
+    train.train_classifier(again, splits.train, splits.valid, tiny_cfg, seed=1, progress=False)
+    assert _states_equal(train.snapshot(net), train.snapshot(again))  # same seed, same result on the CPU
+    res = train.evaluate(net, splits.test, tiny_cfg, segmentation=False)
+    assert 0 <= res["accuracy"] <= 1 and 0 <= res["wsl_dice"] <= 1 and res["n"] == len(splits.test)
+
+
+def test_segmentation_stage(splits, tiny_cfg):
+    net = train.build_model(tiny_cfg, 2, seed=0)
+    theta0 = train.snapshot(net)
+    items = train.SegItems(splits.train, indices=[0, 1, 2, 3])
+    hist = train.train_segmentation(net, items, splits.valid, tiny_cfg, seed=0, progress=False)
+    assert hist.best_epoch in (0, 1)
+    after = train.snapshot(net)
+    frozen = [k for k in after if not k.startswith("seg_head.")]
+    assert all(torch.equal(after[k], theta0[k]) for k in frozen)  # backbone, BN statistics and classifier
+    assert not torch.equal(after["seg_head.last.weight"], theta0["seg_head.last.weight"])
+    again = train.build_model(tiny_cfg, 2, seed=0)
+    train.train_segmentation(again, items, splits.valid, tiny_cfg, seed=0, progress=False)
+    assert _states_equal(after, train.snapshot(again))
+    other = train.build_model(tiny_cfg, 2, seed=0)
+    train.train_segmentation(other, items, splits.valid, tiny_cfg, seed=5, progress=False)
+    assert not _states_equal(after, train.snapshot(other))
+
+
+def test_pseudo_masks_and_weights_reach_the_loss(splits, tiny_cfg):
+    zeros = [torch.zeros(splits.train[i][2].shape[1:]) for i in range(2)]
+    items = train.SegItems(splits.train, indices=[0, 1], masks=zeros, weight=0.25)
+    image, label, mask, weight = items[1]
+    assert mask.shape == splits.train[1][2].shape and mask.sum() == 0 and weight == 0.25
+    assert label == splits.train[1][1]
+    with pytest.raises(ValueError):
+        train.SegItems(splits.train, indices=[0, 1], masks=zeros[:1])
+
+
+def test_threshold_dice_matches_direct_computation():
+    rng = np.random.default_rng(0)
+    prob = torch.from_numpy(rng.random((13, 17)).astype(np.float32))
+    mask = torch.from_numpy(rng.random((13, 17)) > 0.6)
+    fast = train.threshold_dice(prob, mask)
+    direct = [dice(prob >= t, mask) for t in train.THRESHOLDS]
+    assert fast == pytest.approx(direct)
+    exact = torch.full((2, 2), 0.3)  # a probability equal to a grid value counts as foreground at it
+    assert train.threshold_dice(exact, torch.ones(2, 2))[train.THRESHOLDS.tolist().index(0.3)] == 1.0
+    empty = train.threshold_dice(torch.zeros(3, 3), torch.zeros(3, 3))
+    assert np.all(empty == 1.0)
+
+
+def test_evaluate_threshold_and_masks(splits, tiny_cfg):
+    net = train.build_model(tiny_cfg, 2, seed=0)
+    t = train.estimate_threshold(net, splits.valid, tiny_cfg)
+    assert t in train.THRESHOLDS
+    res = train.evaluate(net, splits.valid, tiny_cfg, threshold=t)
+    best = max(train.evaluate(net, splits.valid, tiny_cfg, threshold=u, classification=False)["dice"]
+               for u in (0.05, 0.5, 0.99))
+    assert res["dice"] >= best - 1e-9
+    masks = train.predict_masks(net, splits.test, [3, 0], tiny_cfg, threshold=t)
+    assert [m.shape for m in masks] == [splits.test[3][2].shape[1:], splits.test[0][2].shape[1:]]
+    assert all(set(m.unique().tolist()) <= {0, 1} for m in masks)
+
+
+def test_resolve_device():
+    assert train.resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert train.resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            train.resolve_device("cuda")
+
+
+def test_full_sup(splits, tiny_cfg):
+    net = train.build_model(tiny_cfg, 2, seed=0)
+    model, res = train.full_sup(train.snapshot(net), splits, tiny_cfg, seed=0, num_classes=2, progress=False)
+    assert 0.0 <= res["dice"] <= 1.0 and res["threshold"] in train.THRESHOLDS
+    assert model.frozen
