@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint clean
+.PHONY: install test lint reproduce clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check paperlib tests
 	$(PY) -m pytest -q
+
+reproduce: $(STAMP)
+	$(PY) -m paperlib.baseline --profile $(or $(PROFILE),demo)
 
 lint: $(STAMP)
 	$(PY) -m ruff check paperlib tests

@@ -126,7 +126,7 @@ def _synthetic(profile: str, dataset: str) -> Config:
     smoke = profile == "smoke"
     base = _paper(dataset)
     data = replace(base.data, synthetic=True, synthetic_scale=0.35 if smoke else 1.0,
-                   min_side=64 if smoke else 96, crop=64 if smoke else 96, scale=0.75 if smoke else 0.75)
+                   min_side=64 if smoke else 96, crop=64 if smoke else 96, scale=0.75)
     model = replace(base.model, pretrained="", seg_width=8 if smoke else 16)
     train = replace(base.train, cl_lr=0.01, cl_epochs=3 if smoke else 30, cl_batch=16, cl_step=10, cl_gamma=0.9,
                     seg_lr=0.05, seg_epochs=3 if smoke else 15, seg_batch=8, seg_step=10, seg_gamma=0.9,
@@ -180,10 +180,9 @@ def get(profile: str, dataset: str | None = None, **overrides: Any) -> Config:
     names = field_names()
     by_section: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
     for name, value in overrides.items():
-        if name not in names:
-            raise ConfigError(f"unknown config field {name!r}; known fields: {', '.join(sorted(names))}")
-        if name == "dataset":
-            raise ConfigError("field 'dataset' is chosen by get(profile, dataset=...), not overridden")
+        if name not in names or name == "dataset":
+            known = ", ".join(sorted(set(names) - {"dataset"}))
+            raise ConfigError(f"unknown config field {name!r}; known fields: {known}")
         section = names[name]
         current = getattr(getattr(cfg, section), name)
         by_section[section][name] = _coerce(name, value, current)

@@ -375,3 +375,21 @@ class TrainTransform:
             size = [self.out_size, self.out_size]
             img, msk = TF.resize(img, size, antialias=True), TF.resize(msk, size)
         return img.as_subclass(torch.Tensor).clamp_(0, 1), msk.as_subclass(torch.Tensor)
+
+
+def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
+    """The splits a config names: ``cfg.data.data_root`` when set, else the synthetic benchmark of the dataset,
+    written under ``data_dir/synthetic/`` when missing. ``seed`` drives the train/valid split."""
+    from . import synthetic
+
+    d = cfg.data
+    if d.data_root:
+        root = Path(d.data_root)
+        if not root.exists():
+            raise DataError(f"{root}: data_root not found (set data_root to a {d.dataset.upper()} folder)")
+    elif d.synthetic:
+        root = Path(data_dir) / "synthetic" / f"{d.dataset}_x{d.synthetic_scale:g}"
+        synthetic.ensure(d.dataset, root, seed=0, scale=d.synthetic_scale)
+    else:
+        raise DataError(f"profile {cfg.profile!r} needs real data: set data_root to a {d.dataset.upper()} folder")
+    return load(d.dataset, root, seed=seed, valid_fraction=d.valid_fraction, split=d.split or None)
