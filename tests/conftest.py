@@ -10,7 +10,8 @@ from PIL import Image
 
 from paperlib import config, synthetic
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The reference code's per-seed test Dice curves (dataset -> method -> seeds x rounds, %), from shared/reference/.
+REFERENCE_CURVES = Path(__file__).resolve().parent / "data" / "reference-dice-curves.json"
 
 
 def write_glas(root: Path, n_train: int = 10, n_test: int = 4, seed: int = 0) -> Path:

@@ -6,7 +6,7 @@ import torch
 
 from paperlib.metrics import accuracy, dice, dice_auc, mean_dice, mean_std, paired_difference
 
-from .conftest import SHARED
+from .conftest import REFERENCE_CURVES
 
 # The paper's Table 3 (AUC mean +- population std over 5 seeds, in %).
 TABLE3 = {
@@ -61,7 +61,7 @@ def test_dice_auc_edges():
 
 
 def test_dice_auc_recomputes_table3_from_reference_curves():
-    curves = json.loads((SHARED / "reference" / "reference-dice-curves.json").read_text())
+    curves = json.loads((REFERENCE_CURVES).read_text())
     for dataset, methods in TABLE3.items():
         for method, (mean, std) in methods.items():
             aucs = [dice_auc(seed_curve) for seed_curve in curves[dataset][method]]
@@ -71,7 +71,7 @@ def test_dice_auc_recomputes_table3_from_reference_curves():
 
 
 def test_reference_curves_give_table4_means():
-    curves = json.loads((SHARED / "reference" / "reference-dice-curves.json").read_text())
+    curves = json.loads((REFERENCE_CURVES).read_text())
     q = np.asarray(curves["glas"]["Label_prop"])[:, 1:6]  # queries q2..q6 are rounds 1..5
     # Table 4 prints truncated two-decimal values: 71.02 74.07 76.52 77.63 78.41
     assert np.floor(q.mean(0) * 100) / 100 == pytest.approx([71.02, 74.07, 76.52, 77.63, 78.41])
