@@ -94,3 +94,69 @@ def git_revision() -> str:
 def provenance(cfg: Any) -> dict[str, Any]:
     """What made a file: profile, full config and git revision."""
     return {"profile": cfg.profile, "config": cfg.to_dict(), "git_revision": git_revision()}
+
+
+ROUND_COLUMNS = ("round", "n_labeled", "n_pseudo", "test_dice", "valid_dice", "pseudo_dice", "threshold", "seconds")
+
+
+class RunFolder:
+    """One session's folder, ``results/<profile>/<dataset>/runs/<method>/seed_<s>/`` (DESIGN §6).
+
+    ``checkpoints/round_RR.pt`` is the record of a finished round (its row, labeled and pseudo-labeled ids, next
+    queries, threshold, segmentation-head weights) and the only commit point; ``rounds.csv``, ``queries.json``
+    and ``pseudo.json`` are views rewritten from the checkpoints. Every write is atomic, so a session killed at any
+    moment restarts from its last finished round.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.checkpoints = self.root / "checkpoints"
+
+    def prepare(self, meta: dict[str, Any]) -> None:
+        """Create the folder, or check that it was made for the same session (``meta``: method, seed, config)."""
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        path = self.root / "config.json"
+        if path.is_file():
+            found = read_json(path)
+            mine = json.loads(json.dumps(meta, sort_keys=True, default=_jsonable))
+            theirs = {k: found.get(k) for k in mine}
+            if theirs != mine:
+                diff = sorted(k for k in mine if theirs[k] != mine[k])
+                raise ValueError(f"{path}: this run folder was made for another session (differs in {diff}); "
+                                 "use another results folder or remove this one")
+        else:
+            write_json(path, {**meta, "git_revision": git_revision()})
+
+    def round_path(self, r: int) -> Path:
+        return self.checkpoints / f"round_{r:02d}.pt"
+
+    def finished(self) -> list[dict[str, Any]]:
+        """Checkpoints of the finished rounds 0..R, in order (a gap ends the list)."""
+        out = []
+        r = 0
+        while self.round_path(r).is_file():
+            out.append(load_tensors(self.round_path(r)))
+            r += 1
+        return out
+
+    def save_round(self, r: int, ckpt: dict[str, Any], ids: list[str]) -> None:
+        """Commit round ``r`` and rewrite the views from every checkpoint."""
+        save_tensors(self.round_path(r), ckpt)
+        self.write_views(self.finished(), ids)
+
+    def write_views(self, ckpts: list[dict[str, Any]], ids: list[str]) -> None:
+        """``rounds.csv`` (one row per finished round), ``queries.json`` and ``pseudo.json`` (ids per round)."""
+        lines = [",".join(ROUND_COLUMNS)]
+        for c in ckpts:
+            lines.append(",".join(_fmt(c["row"][k]) for k in ROUND_COLUMNS))
+        atomic_write_text(self.root / "rounds.csv", "\n".join(lines) + "\n")
+        write_json(self.root / "queries.json", {f"{c['row']['round']}": [ids[i] for i in c["queried"]] for c in ckpts})
+        write_json(self.root / "pseudo.json", {f"{c['row']['round']}": [ids[i] for i in c["pseudo"]] for c in ckpts})
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "nan" if v != v else f"{v:.6f}"
+    return str(v)

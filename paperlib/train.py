@@ -235,53 +235,76 @@ class ImagePrediction:
     cam_mask: torch.Tensor | None  # HxW bool: CAM arg-max equals the predicted class (WSL mask)
 
 
-def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indices: Sequence[int] | None = None,
-                     device: torch.device | None = None, classification: bool = True,
-                     segmentation: bool = True) -> Iterator[ImagePrediction]:
-    """Whole-image predictions in eval mode, batched by network input size (``eval_batch`` at most).
+def _eval_batches(dataset: SegDataset, indices: Sequence[int], cfg: Config, device: torch.device
+                  ) -> Iterator[tuple[list[int], list[tuple], torch.Tensor]]:
+    """Batches of whole images at network input size: (item indices, loaded items, images ``Bx3xhxw``).
 
-    Each image is upscaled to ``min_side``, resized by ``scale``, and the outputs are resized back to the
-    image's own ``HxW``.
+    Images are grouped by input size (upscaled to ``min_side``, resized by ``scale``), ``eval_batch`` at most.
     """
-    device = device or resolve_device(cfg.train.device)
-    indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
     d = cfg.data
     sizes: dict[tuple[int, int], list[int]] = {}
-    shape_of = {}
     for i in indices:
         w, h = _record_size(dataset, i)
-        shape_of[i] = (h, w)
         sizes.setdefault(eval_size(h, w, d.min_side, d.scale), []).append(i)
+    for size, group in sizes.items():
+        for start in range(0, len(group), cfg.train.eval_batch):
+            chunk = group[start:start + cfg.train.eval_batch]
+            loaded = [dataset[i] for i in chunk]
+            yield chunk, loaded, torch.stack([resize_image(img, size) for img, _, _ in loaded]).to(device)
+
+
+@contextmanager
+def _eval_mode(model: JointNet, device: torch.device) -> Iterator[None]:
     model.to(device)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            for size, group in sizes.items():
-                for start in range(0, len(group), cfg.train.eval_batch):
-                    chunk = group[start:start + cfg.train.eval_batch]
-                    loaded = [dataset[i] for i in chunk]
-                    x = torch.stack([resize_image(img, size) for img, _, _ in loaded]).to(device)
-                    xn = model.normalize(x)
-                    feats = model.features(xn)
-                    scores = maps = seg = None
-                    if classification:
-                        scores, maps = model.classifier(feats[-1])
-                    if segmentation:
-                        seg = model.seg_head(xn, feats)
-                    for j, (i, (_, label, mask)) in enumerate(zip(chunk, loaded, strict=True)):
-                        hw = shape_of[i]
-                        pred = ImagePrediction(i, label, mask[0], None, None, None)
-                        if classification:
-                            pred.scores = scores[j].float().cpu()
-                            up = F.interpolate(maps[j:j + 1].float(), size=hw, mode="bilinear", align_corners=False)
-                            pred.cam_mask = (up[0].argmax(0) == pred.scores.argmax()).cpu()
-                        if segmentation:
-                            up = F.interpolate(seg[j:j + 1].float(), size=hw, mode="bilinear", align_corners=False)
-                            pred.prob = torch.sigmoid(up[0, 0]).cpu()
-                        yield pred
+            yield
     finally:
         model.train(was_training)
+
+
+def _upsample(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """``CxhxW`` -> ``CxHxW`` (bilinear), as float32 on the CPU."""
+    return F.interpolate(t[None].float(), size=hw, mode="bilinear", align_corners=False)[0].cpu()
+
+
+def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indices: Sequence[int] | None = None,
+                     device: torch.device | None = None, classification: bool = True,
+                     segmentation: bool = True) -> Iterator[ImagePrediction]:
+    """Whole-image predictions in eval mode, batched; outputs are resized back to each image's own ``HxW``."""
+    device = device or resolve_device(cfg.train.device)
+    indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+    with _eval_mode(model, device):
+        for chunk, loaded, x in _eval_batches(dataset, indices, cfg, device):
+            xn = model.normalize(x)
+            feats = model.features(xn)
+            scores, maps = model.classifier(feats[-1]) if classification else (None, None)
+            seg = model.seg_head(xn, feats) if segmentation else None
+            for j, (i, (_, label, mask)) in enumerate(zip(chunk, loaded, strict=True)):
+                pred = ImagePrediction(i, label, mask[0], None, None, None)
+                if classification:
+                    pred.scores = scores[j].float().cpu()
+                    pred.cam_mask = _upsample(maps[j], mask.shape[1:]).argmax(0) == pred.scores.argmax()
+                if segmentation:
+                    pred.prob = torch.sigmoid(_upsample(seg[j], mask.shape[1:])[0])
+                yield pred
+
+
+def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config, *, passes: int,
+                       p: float, seed: int, device: torch.device | None = None
+                       ) -> Iterator[tuple[int, torch.Tensor]]:
+    """MC dropout: ``passes`` stochastic passes of the segmentation head (dropout ``p`` at its sites) over each
+    image's backbone features, computed once. Yields (item index, probabilities ``TxHxW`` at network size)."""
+    device = device or resolve_device(cfg.train.device)
+    with _eval_mode(model, device), _seeded(seed, device), model.mc_dropout(p):
+        for chunk, _, x in _eval_batches(dataset, [int(i) for i in indices], cfg, device):
+            xn = model.normalize(x)
+            feats = model.features(xn)
+            probs = torch.stack([torch.sigmoid(model.seg_head(xn, feats)[:, 0]) for _ in range(passes)], 1)
+            for j, i in enumerate(chunk):
+                yield i, probs[j].float().cpu()
 
 
 def _record_size(dataset: SegDataset, i: int) -> tuple[int, int]:

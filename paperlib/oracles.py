@@ -1,0 +1,128 @@
+"""Oracles: who draws the masks of queried images.
+
+- :class:`SimulatedOracle` reveals the dataset's ground-truth mask (the paper's protocol).
+- :class:`FolderOracle` works with a real annotator through ``<run>/queries/round_RR/``: the session writes each
+  queried image ``<id>.png`` and the model's current mask ``<id>_suggested.png`` there and stops; the annotator
+  saves ``<id>_mask.png`` (same size, black 0 = background, white 255 = foreground) beside each; on the next start
+  the session checks and imports them before training anything.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .data import SegDataset
+from .store import atomic_write_bytes, atomic_write_text
+
+
+class OracleError(ValueError):
+    """An annotation that cannot be imported; the message names the file."""
+
+
+class Oracle(Protocol):
+    """Gives the masks of queried items, or ``None`` while they are not all ready."""
+
+    def ask(self, round_index: int, indices: Sequence[int], suggestions: Sequence[torch.Tensor]) -> None:
+        """Make the queries of ``round_index`` known (``suggestions``: the model's masks ``HxW`` in {0, 1})."""
+
+    def answer(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:
+        """The masks ``HxW`` (uint8 {0, 1}) of the queried items, or ``None`` when they are not ready."""
+
+
+class SimulatedOracle:
+    """Reveals the ground-truth masks of the dataset at once."""
+
+    def __init__(self, dataset: SegDataset) -> None:
+        self.dataset = dataset
+
+    def ask(self, round_index: int, indices: Sequence[int], suggestions: Sequence[torch.Tensor]) -> None:
+        return None
+
+    def answer(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor]:
+        return [self.dataset[int(i)][2][0].to(torch.uint8) for i in indices]
+
+
+def png_bytes(array: np.ndarray, mode: str) -> bytes:
+    """PNG file bytes of a ``HxW`` (mode ``L``) or ``HxWx3`` (mode ``RGB``) uint8 array."""
+    buf = io.BytesIO()
+    Image.fromarray(array, mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+_INSTRUCTIONS = """Round {round}: {n} image(s) to annotate.
+
+For each <id>.png here, save <id>_mask.png beside it: the same width and height, one channel (or grey RGB),
+black (0) for background and white (255) for the object. <id>_suggested.png is the model's current mask, a
+starting point you may edit and save under the _mask name. Then start the session again with the same command.
+
+{ids}
+"""
+
+
+class FolderOracle:
+    """A human annotator working in ``folder/round_RR/``."""
+
+    def __init__(self, dataset: SegDataset, folder: str | Path) -> None:
+        self.dataset, self.folder = dataset, Path(folder)
+
+    def round_dir(self, round_index: int) -> Path:
+        return self.folder / f"round_{round_index:02d}"
+
+    def ask(self, round_index: int, indices: Sequence[int], suggestions: Sequence[torch.Tensor]) -> None:
+        d = self.round_dir(round_index)
+        ids = [self.dataset.ids[int(i)] for i in indices]
+        for i, sid, sug in zip(indices, ids, suggestions, strict=True):
+            image = (self.dataset[int(i)][0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            atomic_write_bytes(d / f"{sid}.png", png_bytes(image, "RGB"))
+            atomic_write_bytes(d / f"{sid}_suggested.png", png_bytes(sug.numpy().astype(np.uint8) * 255, "L"))
+        atomic_write_text(d / "README.txt", _INSTRUCTIONS.format(round=round_index, n=len(ids), ids="\n".join(ids)))
+
+    def answer(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:
+        """All masks, checked, or ``None`` when none is there yet; raises :class:`OracleError` for a bad or
+        partial set (naming the file)."""
+        d = self.round_dir(round_index)
+        found: dict[int, Path] = {}
+        missing = []
+        for i in indices:
+            sid = self.dataset.ids[int(i)]
+            files = [p for p in (d / f"{sid}_mask.png", d / f"{sid}_mask.bmp") if p.is_file()]
+            if len(files) > 1:
+                raise OracleError(f"{d}: two masks for {sid}: {files[0].name} and {files[1].name}; keep one")
+            if files:
+                found[int(i)] = files[0]
+            else:
+                missing.append(sid)
+        if not found:
+            return None
+        if missing:
+            raise OracleError(f"{d}: masks missing for {', '.join(missing)} ({len(found)} of {len(indices)} done)")
+        return [self._check(found[int(i)], int(i)) for i in indices]
+
+    def _check(self, path: Path, index: int) -> torch.Tensor:
+        try:
+            with Image.open(path) as img:
+                arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "1", "P", "RGB") else img)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise OracleError(f"{path}: unreadable image ({exc})") from exc
+        if arr.ndim == 3:
+            if not (arr == arr[..., :1]).all():
+                raise OracleError(f"{path}: colour mask; save one channel, black background and white object")
+            arr = arr[..., 0]
+        if arr.dtype == bool:
+            arr = arr.astype(np.uint8)
+        h, w = self.dataset[index][0].shape[1:]
+        if arr.shape != (h, w):
+            raise OracleError(f"{path}: mask size {arr.shape[1]}x{arr.shape[0]} differs from the image's {w}x{h}")
+        values = set(np.unique(arr).tolist())
+        if not (values <= {0, 255} or values <= {0, 1}):
+            bad = sorted(values - {0, 1, 255})[:5]
+            raise OracleError(f"{path}: mask is not binary (values {bad}...); use 0 for background and 255 for "
+                              "the object")
+        return torch.from_numpy((arr > 0).astype(np.uint8))
