@@ -1,0 +1,263 @@
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paperlib import al, config
+from paperlib.config import ConfigError
+from paperlib.oracles import FolderOracle, OracleError
+
+TINY = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 3,
+        "k": 3, "mc_passes": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "synthetic_scale": 0.2,
+        "eval_batch": 16}
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory):
+    """Data, theta0 and distances prepared once, as `python -m paperlib.al` does."""
+    base = tmp_path_factory.mktemp("al")
+    cfg = config.get("smoke", dataset="glas", **TINY)
+    splits, theta0, dist = al.prepare(cfg, results_dir=base / "results", data_dir=base / "data", progress=False)
+    return {"base": base, "cfg": cfg, "splits": splits, "theta0": theta0, "dist": dist}
+
+
+def _session(shared, method: str, run_dir: Path, seed: int = 0, oracle=None) -> al.Session:
+    return al.Session(shared["cfg"], method, seed, splits=shared["splits"], theta0=shared["theta0"], run_dir=run_dir,
+                      oracle=oracle, distances=shared["dist"], progress=False)
+
+
+def _rows(run_dir: Path) -> list[dict]:
+    """rounds.csv without the wall-clock column."""
+    with open(run_dir / "rounds.csv") as fh:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
+
+
+@pytest.mark.parametrize("method", ["WSL", "Full_sup", "Random", "Entropy", "MC_Dropout", "Label_prop",
+                                    "Entropy+Label_prop", "MC_Dropout+Label_prop"])
+def test_every_method_runs(shared, tmp_path: Path, method: str):
+    run = tmp_path / method
+    assert _session(shared, method, run).run() == "finished"
+    rows = _rows(run)
+    queries = json.loads((run / "queries.json").read_text())
+    pseudo = json.loads((run / "pseudo.json").read_text())
+    n_train = len(shared["splits"].train)
+    if method in ("WSL", "Full_sup"):
+        assert len(rows) == 1 and rows[0]["n_labeled"] == ("0" if method == "WSL" else str(n_train))
+        return
+    assert [int(r["round"]) for r in rows] == [0, 1, 2]
+    assert [int(r["n_labeled"]) for r in rows] == [2, 4, 6]  # 2 classes: 1 per class per round
+    asked = [i for r in sorted(queries, key=int) for i in queries[r]]
+    assert len(asked) == len(set(asked)) == 6  # never the same image twice
+    seen: set[str] = set()
+    for r in sorted(queries, key=int):
+        seen |= set(queries[r])
+        assert not seen & set(pseudo[r])  # P never holds a labeled image
+    # the first query depends only on the seed: every method shares it
+    ref = tmp_path / "ref"
+    _session(shared, "Random", ref).run() if method != "Random" else None
+    ref_q = json.loads(((ref if method != "Random" else run) / "queries.json").read_text())["0"]
+    assert queries["0"] == ref_q
+    for r in rows:
+        assert 0.0 <= float(r["test_dice"]) <= 1.0 and 0.05 <= float(r["threshold"]) <= 0.99
+    if "Label_prop" in method:
+        assert all(int(r["n_pseudo"]) > 0 for r in rows)
+        assert all(0.0 <= float(r["pseudo_dice"]) <= 1.0 for r in rows)
+    else:
+        assert all(r["n_pseudo"] == "0" and r["pseudo_dice"] == "nan" for r in rows)
+
+
+def test_finished_session_is_not_rerun_and_other_config_is_refused(shared, tmp_path: Path):
+    run = tmp_path / "r"
+    _session(shared, "Random", run).run()
+    stamp = (run / "checkpoints" / "round_02.pt").stat().st_mtime_ns
+    assert _session(shared, "Random", run).run() == "finished"
+    assert (run / "checkpoints" / "round_02.pt").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="made for another session"):
+        _session(shared, "Random", run, seed=1).run()
+
+
+def test_bad_config_fails_at_start(shared, tmp_path: Path):
+    with pytest.raises(ConfigError, match="'init_per_class' = 50 exceeds"):
+        cfg = config.get("smoke", dataset="glas", **{**TINY, "init_per_class": 50})
+        al.Session(cfg, "Random", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ConfigError, match="'k' must be >= 1"):
+        config.get("smoke", k=0)
+    with pytest.raises(ConfigError, match="'lam' must be >= 0"):
+        config.get("smoke", lam=-1)
+    with pytest.raises(ConfigError, match="unknown method 'Coreset'"):
+        _session(shared, "Coreset", tmp_path / "y")
+    with pytest.raises(ConfigError, match="unknown method"):
+        al.parse_method("Label_prop+Entropy")
+    assert al.parse_method("Label_prop") == al.Method("Label_prop", "al", "Random", True)
+    assert al.parse_method("MC_Dropout+Label_prop").sampler == "MC_Dropout"
+
+
+def test_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture):
+    assert al.main(["--profile", "smoke", "--method", "Nope", "--results", str(tmp_path)]) == 2
+    assert "unknown method 'Nope'" in capsys.readouterr().err
+    assert al.main(["--profile", "smoke", "-p", "lam", "-2", "--results", str(tmp_path)]) == 2
+    assert "'lam' must be >= 0" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Folder oracle: a person annotates queries/round_RR/
+
+
+def _answer(shared, folder: Path, ids: list[str], *, bad: dict[str, np.ndarray] | None = None) -> None:
+    """Save the true masks as an annotator would (0/255 PNG), with some replaced by ``bad``."""
+    train = shared["splits"].train
+    for sid in ids:
+        arr = (train[train.ids.index(sid)][2][0].numpy() * 255).astype(np.uint8)
+        arr = (bad or {}).get(sid, arr)
+        Image.fromarray(arr).save(folder / f"{sid}_mask.png")
+
+
+def _asked(folder: Path) -> list[str]:
+    return sorted(p.name[:-len("_suggested.png")] for p in folder.glob("*_suggested.png"))
+
+
+def test_folder_oracle(shared, tmp_path: Path):
+    run = tmp_path / "human"
+
+    def session():
+        return _session(shared, "Label_prop", run, oracle=FolderOracle(shared["splits"].train, run / "queries"))
+
+    assert session().run() == "waiting"
+    r0 = run / "queries" / "round_00"
+    ids = _asked(r0)
+    assert len(ids) == 2 and all((r0 / f"{i}.png").is_file() for i in ids) and (r0 / "README.txt").is_file()
+    assert not (run / "rounds.csv").exists()
+    # a wrong-size mask is refused, naming the file, and nothing is trained
+    _answer(shared, r0, ids, bad={ids[0]: np.zeros((5, 7), np.uint8)})
+    with pytest.raises(OracleError, match=rf"{ids[0]}_mask\.png: mask size 7x5 differs"):
+        session().run()
+    assert not (run / "checkpoints" / "round_00.pt").exists()
+    # a grey-level mask is refused
+    h, w = Image.open(r0 / f"{ids[0]}.png").size[::-1]
+    _answer(shared, r0, ids, bad={ids[0]: np.full((h, w), 128, np.uint8)})
+    with pytest.raises(OracleError, match="not binary"):
+        session().run()
+    # a partial set is refused
+    (r0 / f"{ids[1]}_mask.png").unlink()
+    _answer(shared, r0, [ids[0]])
+    with pytest.raises(OracleError, match=f"masks missing for {ids[1]}"):
+        session().run()
+    _answer(shared, r0, ids)
+    assert session().run() == "waiting"  # round 0 trained, round 1 asked
+    assert len(_rows(run)) == 1
+    before = (run / "rounds.csv").read_text(), (run / "checkpoints" / "round_00.pt").read_bytes()
+    r1 = run / "queries" / "round_01"
+    ids1 = _asked(r1)
+    _answer(shared, r1, ids1, bad={ids1[1]: np.zeros((3, 3), np.uint8)})
+    with pytest.raises(OracleError, match=rf"{ids1[1]}_mask\.png"):
+        session().run()
+    assert before == ((run / "rounds.csv").read_text(), (run / "checkpoints" / "round_00.pt").read_bytes())
+    _answer(shared, r1, ids1)
+    assert session().run() == "waiting"
+    _answer(shared, run / "queries" / "round_02", _asked(run / "queries" / "round_02"))
+    assert session().run() == "finished"
+    # an annotator who draws the true masks gives exactly the simulated oracle's session
+    sim = tmp_path / "sim"
+    _session(shared, "Label_prop", sim).run()
+    assert _rows(run) == _rows(sim)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resume after SIGKILL
+
+CHILD = r'''
+import json, os, sys, time
+from paperlib import al, config, store
+
+args = json.loads(sys.argv[1])
+kind, n = args["stop"] or (None, 0)
+calls = {"replace": 0, "open": 0}
+
+def pause():
+    print("PAUSED", flush=True)
+    time.sleep(600)
+
+real_replace, real_fdopen = os.replace, os.fdopen
+
+def replace(src, dst):
+    calls["replace"] += 1
+    if kind == "before_rename" and calls["replace"] == n:
+        pause()
+    real_replace(src, dst)
+    if kind == "after_rename" and calls["replace"] == n:
+        pause()
+
+class HalfWriter:
+    def __init__(self, fh):
+        self.fh = fh
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return self.fh.__exit__(*exc)
+    def write(self, data):
+        self.fh.write(data[: len(data) // 2])
+        self.fh.flush()
+        pause()
+
+def fdopen(fd, *a, **k):
+    fh = real_fdopen(fd, *a, **k)
+    calls["open"] += 1
+    return HalfWriter(fh) if kind == "mid_write" and calls["open"] == n else fh
+
+store.os.replace, store.os.fdopen = replace, fdopen
+cfg = config.get("smoke", dataset="glas", **args["overrides"])
+status, _ = al.run_session(cfg, args["method"], 0, results_dir=args["results"], data_dir=args["data"], progress=False)
+print(status, flush=True)
+'''
+
+
+def _child(shared, tmp_path: Path, results: Path, stop: tuple[str, int] | None) -> subprocess.Popen:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    args = {"overrides": TINY, "method": "Label_prop", "results": str(results), "data": str(shared["base"] / "data"),
+            "stop": stop}
+    return subprocess.Popen([sys.executable, str(script), json.dumps(args)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "2"})
+
+
+def _results_copy(shared, dest: Path) -> Path:
+    src = shared["base"] / "results" / "smoke" / "glas"
+    (dest / "smoke" / "glas").mkdir(parents=True)
+    for name in ("theta0.pt", "distances.npz"):
+        shutil.copy(src / name, dest / "smoke" / "glas" / name)
+    return dest
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: Path):
+    ref = _results_copy(shared, tmp_path / "ref")
+    proc = _child(shared, tmp_path, ref, None)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "finished" in out
+    run_rel = Path("smoke/glas/runs/Label_prop/seed_0")
+    expected = _rows(ref / run_rel)
+    assert len(expected) == 3
+    # replace calls: 1 config.json; per round: checkpoint, rounds.csv, queries.json, pseudo.json
+    for stop in [("before_rename", 2), ("after_rename", 6), ("mid_write", 7), ("before_rename", 10)]:
+        res = _results_copy(shared, tmp_path / f"{stop[0]}_{stop[1]}")
+        proc = _child(shared, tmp_path, res, stop)
+        line = proc.stdout.readline()
+        assert line.strip() == "PAUSED", (stop, line)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc = _child(shared, tmp_path, res, None)
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and "finished" in out, stop
+        assert _rows(res / run_rel) == expected, stop
+        run = res / run_rel
+        assert not list(run.rglob(".*.tmp")), stop  # no temp file left behind
+        assert (run / "queries.json").read_text() == (ref / run_rel / "queries.json").read_text()
+        assert (run / "pseudo.json").read_text() == (ref / run_rel / "pseudo.json").read_text()
