@@ -8,6 +8,7 @@ same-class images is their per-plane JSD divided by that plane's total over the 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from scipy import ndimage
 from tqdm.auto import tqdm
+
+from .store import atomic_write_bytes
 
 BINS = 256
 HEIGHT = 128
@@ -85,8 +88,6 @@ def class_distances(hists: np.ndarray, labels: np.ndarray, chunk: int = 256) -> 
 def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np.ndarray, cache: str | Path,
                      progress: bool = True) -> np.ndarray:
     """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids and labels."""
-    from .store import atomic_write_bytes
-
     cache = Path(cache)
     key = hashlib.sha256(("\n".join(ids) + "|" + ",".join(map(str, labels))).encode()).hexdigest()
     if cache.is_file():
@@ -94,8 +95,6 @@ def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np
             if str(z["key"]) == key:
                 return z["dist"]
     dist = class_distances(histograms(paths, progress=progress), labels)
-    import io
-
     buf = io.BytesIO()
     np.savez(buf, key=np.array(key), dist=dist)
     atomic_write_bytes(cache, buf.getvalue())
