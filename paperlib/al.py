@@ -100,6 +100,7 @@ class Session:
         if self.method.kind == "al":
             check_budget(cfg, self.labels, splits.class_names)
         self.human = isinstance(self.oracle, FolderOracle)
+        self._caches: dict[str, train.FeatureCache] = {}
         self.oracle_masks: dict[int, torch.Tensor] = {}  # imported annotations (folder oracle only)
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -111,6 +112,13 @@ class Session:
             model.seg_head.load_state_dict(head)
         model.freeze_classifier()
         return model.to(self.device)
+
+    def _cache(self, part: str) -> train.FeatureCache:
+        """Backbone features of the ``train``, ``valid`` or ``test`` images under theta0, computed once."""
+        if part not in self._caches:
+            self._caches[part] = train.FeatureCache(self._model(), getattr(self.splits, part), self.cfg,
+                                                    device=self.device)
+        return self._caches[part]
 
     def _items(self, labeled: list[int], pseudo: list[int], pseudo_masks: dict[int, torch.Tensor]) -> Any:
         """Eq. (1) training items: labeled with their oracle masks (weight 1), pseudo-labeled (weight lambda)."""
@@ -124,14 +132,14 @@ class Session:
     def _fit(self, items: Any, seed: int) -> tuple[torch.nn.Module, float]:
         model = self._model()
         hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed, device=self.device,
-                                        progress=False)
+                                        progress=False, valid_cache=self._cache("valid"))
         return model, hist.best_metric
 
     def _masks(self, model: torch.nn.Module, indices: list[int], threshold: float) -> dict[int, torch.Tensor]:
         if not indices:
             return {}
         out = train.predict_masks(model, self.splits.train, indices, self.cfg, threshold=threshold,
-                                  device=self.device)
+                                  device=self.device, cache=self._cache("train"))
         return dict(zip(indices, out, strict=True))
 
     def _scores(self, model: torch.nn.Module, pool: list[int], r: int) -> np.ndarray:
@@ -141,12 +149,13 @@ class Session:
             return samplers.random_scores(len(self.labels), self.seed, r)
         if sampler == "Entropy":
             for p in train.iter_predictions(model, self.splits.train, self.cfg, indices=pool, device=self.device,
-                                            classification=False):
+                                            classification=False, cache=self._cache("train")):
                 scores[p.index] = samplers.entropy_score(p.prob)
         else:
             for i, s in train.mc_dropout_samples(model, self.splits.train, pool, self.cfg,
                                                  passes=self.cfg.al.mc_passes, p=self.cfg.al.mc_p,
-                                                 seed=sub_seed(self.seed, r, 3), device=self.device):
+                                                 seed=sub_seed(self.seed, r, 3), device=self.device,
+                                                 cache=self._cache("train")):
                 scores[i] = samplers.mc_dropout_score(s)
         return scores
 
@@ -216,9 +225,9 @@ class Session:
         else:
             labeled = list(range(n))
             model, _ = self._fit(self._items(labeled, [], {}), sub_seed(self.seed, 0, 1))
-            thr = train.estimate_threshold(model, self.splits.valid, self.cfg, device=self.device)
-            row_dice = self._dice(model, self.splits.test, thr)
-            row_valid = self._dice(model, self.splits.valid, thr)
+            thr = self._threshold(model)
+            row_dice = self._dice(model, "test", thr)
+            row_valid = self._dice(model, "valid", thr)
             head = train.snapshot(model.seg_head)
         row = {"round": 0, "n_labeled": len(labeled), "n_pseudo": 0, "test_dice": row_dice, "valid_dice": row_valid,
                "pseudo_dice": float("nan"), "threshold": thr, "seconds": round(time.perf_counter() - t0, 2)}
@@ -226,9 +235,14 @@ class Session:
                                   "next_queries": [], "threshold": thr, "head": head}, self.ids)
         self._log(row)
 
-    def _dice(self, model: torch.nn.Module, dataset: data.SegDataset, threshold: float) -> float:
-        return train.evaluate(model, dataset, self.cfg, threshold=threshold, device=self.device,
-                              classification=False)["dice"]
+    def _dice(self, model: torch.nn.Module, part: str, threshold: float) -> float:
+        """Mean Dice on the ``valid`` or ``test`` images at ``threshold``."""
+        return train.evaluate(model, getattr(self.splits, part), self.cfg, threshold=threshold, device=self.device,
+                              classification=False, cache=self._cache(part))["dice"]
+
+    def _threshold(self, model: torch.nn.Module) -> float:
+        return train.estimate_threshold(model, self.splits.valid, self.cfg, device=self.device,
+                                        cache=self._cache("valid"))
 
     def _log(self, row: dict[str, Any]) -> None:
         if self.progress:
@@ -264,8 +278,8 @@ class Session:
             t0 = time.perf_counter()
             labeled = sorted(set(labeled) | set(queries))
             model, pseudo, pseudo_masks, threshold = self._train_round(r, labeled, pseudo, pseudo_masks)
-            test_dice = self._dice(model, self.splits.test, threshold)
-            valid_dice = self._dice(model, self.splits.valid, threshold)
+            test_dice = self._dice(model, "test", threshold)
+            valid_dice = self._dice(model, "valid", threshold)
             truth = [self.splits.train[i][2][0] for i in pseudo]
             pseudo_dice = float(np.mean([dice(pseudo_masks[i], t) for i, t in zip(pseudo, truth, strict=True)])
                                 ) if pseudo else float("nan")
@@ -299,12 +313,12 @@ class Session:
             chosen = similarity.select_pseudo(self.distances, self.labels, mask, self.cfg.al.k)
             new_pseudo = sorted((set(prev) | set(np.flatnonzero(chosen).tolist())) - lab)
             if new_pseudo:
-                t0 = train.estimate_threshold(model, self.splits.valid, self.cfg, device=self.device)
+                t0 = self._threshold(model)
                 fresh = self._masks(model, new_pseudo, t0)
                 model1, best1 = self._fit(self._items(labeled, new_pseudo, fresh), sub_seed(self.seed, r, 1))
                 if best1 >= best:
                     model, best = model1, best1
-        threshold = train.estimate_threshold(model, self.splits.valid, self.cfg, device=self.device)
+        threshold = self._threshold(model)
         return model, new_pseudo, self._masks(model, new_pseudo, threshold), threshold
 
 

@@ -66,6 +66,7 @@ class TrainConfig:
     seg_gamma: float = 0.9
     eval_every: int = 1  # validate every this many epochs (and after the last)
     eval_batch: int = 8  # images per batch at evaluation (same-size images only)
+    cache_mb: int = 2048  # memory for backbone features cached under the frozen backbone (0: never cache)
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ def validate(cfg: Config) -> None:
             (f"{stage}_step", getattr(t, f"{stage}_step") >= 1, "must be >= 1"),
             (f"{stage}_gamma", 0 < getattr(t, f"{stage}_gamma") <= 1, "must be in (0, 1]"),
         ]
-    checks += [("eval_every", t.eval_every >= 1, "must be >= 1"), ("eval_batch", t.eval_batch >= 1, "must be >= 1")]
+    checks += [("eval_every", t.eval_every >= 1, "must be >= 1"), ("eval_batch", t.eval_batch >= 1, "must be >= 1"),
+               ("cache_mb", t.cache_mb >= 0, "must be >= 0")]
     for name, ok, why in checks:
         if not ok:
             raise ConfigError(f"config field {name!r} {why}")

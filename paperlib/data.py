@@ -71,6 +71,11 @@ class SegDataset(Dataset):
                             f"{tuple(image.shape[1:])} of {rec.image}")
         return image, rec.label, mask
 
+    def image_size(self, index: int) -> tuple[int, int]:
+        """``(H, W)`` of an item, read from the file header."""
+        w, h = _image_size(self.records[index].image)
+        return h, w
+
     def subset(self, indices: Sequence[int]) -> SegDataset:
         """A dataset over the given items, in that order."""
         return SegDataset([self.records[i] for i in indices], self.class_names, self.mask_rule)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
@@ -202,18 +201,24 @@ def seg_loss(logits: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor) -
 
 
 def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, cfg: Config, *, seed: int,
-                       device: torch.device | None = None, progress: bool = True) -> History:
+                       device: torch.device | None = None, progress: bool = True,
+                       valid_cache: FeatureCache | None = None) -> History:
     """Segmentation stage: backbone and classifier frozen, only the segmentation head learns with Eq. (1) on
-    ``items`` (``(image, label, mask, weight)``); the epoch with the best validation Dice at 0.5 is kept."""
+    ``items`` (``(image, label, mask, weight)``); the epoch with the best validation Dice at 0.5 is kept.
+
+    The validation images' backbone features are computed once (``valid_cache``, or a cache made here within
+    ``cache_mb``), since the frozen backbone gives the same features at every epoch.
+    """
     device = device or resolve_device(cfg.train.device)
     model.to(device)
     model.freeze_classifier()
+    cache = valid_cache or FeatureCache(model, valid_set, cfg, device=device)
 
     def step(m: JointNet, x: torch.Tensor, _y: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return seg_loss(m.segment(x), mask, w)
 
     def select(m: JointNet) -> float:
-        return evaluate(m, valid_set, cfg, device=device, classification=False)["dice"]
+        return evaluate(m, valid_set, cfg, device=device, classification=False, cache=cache)["dice"]
 
     return _fit(model, items, cfg, stage="seg", seed=seed, device=device, step_fn=step, select_fn=select,
                 progress=progress)
@@ -244,13 +249,80 @@ def _eval_batches(dataset: SegDataset, indices: Sequence[int], cfg: Config, devi
     d = cfg.data
     sizes: dict[tuple[int, int], list[int]] = {}
     for i in indices:
-        w, h = _record_size(dataset, i)
+        h, w = dataset.image_size(i)
         sizes.setdefault(eval_size(h, w, d.min_side, d.scale), []).append(i)
     for size, group in sizes.items():
         for start in range(0, len(group), cfg.train.eval_batch):
             chunk = group[start:start + cfg.train.eval_batch]
             loaded = [dataset[i] for i in chunk]
             yield chunk, loaded, torch.stack([resize_image(img, size) for img, _, _ in loaded]).to(device)
+
+
+@dataclass
+class _Batch:
+    """Whole images of one input size: item indices, labels, masks ``HxW`` (bool), normalised inputs, features."""
+
+    chunk: list[int]
+    labels: list[int]
+    masks: list[torch.Tensor]
+    xn: torch.Tensor
+    feats: list[torch.Tensor]
+
+    def select(self, keep: list[int]) -> _Batch:
+        """The rows at positions ``keep``."""
+        if len(keep) == len(self.chunk):
+            return self
+        idx = torch.tensor(keep, device=self.xn.device)
+        return _Batch([self.chunk[k] for k in keep], [self.labels[k] for k in keep], [self.masks[k] for k in keep],
+                      self.xn[idx], [f[idx] for f in self.feats])
+
+
+class FeatureCache:
+    """Normalised inputs and backbone features of a dataset's whole images, computed once in inference mode.
+
+    Exact for every model that shares the frozen backbone it was made with (theta0): only the segmentation head
+    differs between rounds, methods and validation passes. When the features would exceed ``budget_mb`` the cache
+    stays empty (``enabled`` is False) and callers run the backbone as usual.
+    """
+
+    def __init__(self, model: JointNet, dataset: SegDataset, cfg: Config, *, device: torch.device | None = None,
+                 budget_mb: float | None = None) -> None:
+        self.dataset = dataset
+        device = device or resolve_device(cfg.train.device)
+        budget = (cfg.train.cache_mb if budget_mb is None else budget_mb) * 2**20
+        self.batches: list[_Batch] = []
+        self.enabled, used = budget > 0, 0
+        if not self.enabled:
+            return
+        with _eval_mode(model, device):
+            for chunk, loaded, x in _eval_batches(dataset, list(range(len(dataset))), cfg, device):
+                xn = model.normalize(x)
+                feats = model.features(xn)
+                used += sum(t.numel() * t.element_size() for t in [xn, *feats])
+                if used > budget:
+                    self.batches, self.enabled = [], False
+                    return
+                self.batches.append(_Batch(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded],
+                                           xn, feats))
+
+    def select(self, indices: Sequence[int]) -> Iterator[_Batch]:
+        """Cached batches restricted to ``indices`` (in cache order)."""
+        wanted = set(int(i) for i in indices)
+        for b in self.batches:
+            keep = [k for k, i in enumerate(b.chunk) if i in wanted]
+            if keep:
+                yield b.select(keep)
+
+
+def _batches(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config, device: torch.device,
+             cache: FeatureCache | None) -> Iterator[_Batch]:
+    """Eval batches with backbone features, from the cache when it holds this dataset (call in eval mode)."""
+    if cache is not None and cache.enabled and cache.dataset is dataset:
+        yield from cache.select(indices)
+        return
+    for chunk, loaded, x in _eval_batches(dataset, indices, cfg, device):
+        xn = model.normalize(x)
+        yield _Batch(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded], xn, model.features(xn))
 
 
 @contextmanager
@@ -266,60 +338,54 @@ def _eval_mode(model: JointNet, device: torch.device) -> Iterator[None]:
 
 
 def _upsample(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """``CxhxW`` -> ``CxHxW`` (bilinear), as float32 on the CPU."""
+    """``Cxhxw`` -> ``CxHxW`` (bilinear), as float32 on the CPU."""
     return F.interpolate(t[None].float(), size=hw, mode="bilinear", align_corners=False)[0].cpu()
 
 
 def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indices: Sequence[int] | None = None,
-                     device: torch.device | None = None, classification: bool = True,
-                     segmentation: bool = True) -> Iterator[ImagePrediction]:
-    """Whole-image predictions in eval mode, batched; outputs are resized back to each image's own ``HxW``."""
+                     device: torch.device | None = None, classification: bool = True, segmentation: bool = True,
+                     cache: FeatureCache | None = None) -> Iterator[ImagePrediction]:
+    """Whole-image predictions in eval mode, batched; outputs are resized back to each image's own ``HxW``.
+
+    ``cache``: backbone features of ``dataset`` made with this model's (frozen) backbone.
+    """
     device = device or resolve_device(cfg.train.device)
     indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
     with _eval_mode(model, device):
-        for chunk, loaded, x in _eval_batches(dataset, indices, cfg, device):
-            xn = model.normalize(x)
-            feats = model.features(xn)
-            scores, maps = model.classifier(feats[-1]) if classification else (None, None)
-            seg = model.seg_head(xn, feats) if segmentation else None
-            for j, (i, (_, label, mask)) in enumerate(zip(chunk, loaded, strict=True)):
-                pred = ImagePrediction(i, label, mask[0], None, None, None)
+        for b in _batches(model, dataset, indices, cfg, device, cache):
+            scores, maps = model.classifier(b.feats[-1]) if classification else (None, None)
+            seg = model.seg_head(b.xn, b.feats) if segmentation else None
+            for j, (i, label, mask) in enumerate(zip(b.chunk, b.labels, b.masks, strict=True)):
+                pred = ImagePrediction(i, label, mask.float(), None, None, None)
                 if classification:
                     pred.scores = scores[j].float().cpu()
-                    pred.cam_mask = _upsample(maps[j], mask.shape[1:]).argmax(0) == pred.scores.argmax()
+                    pred.cam_mask = _upsample(maps[j], mask.shape).argmax(0) == pred.scores.argmax()
                 if segmentation:
-                    pred.prob = torch.sigmoid(_upsample(seg[j], mask.shape[1:])[0])
+                    pred.prob = torch.sigmoid(_upsample(seg[j], mask.shape)[0])
                 yield pred
 
 
 def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config, *, passes: int,
-                       p: float, seed: int, device: torch.device | None = None
+                       p: float, seed: int, device: torch.device | None = None, cache: FeatureCache | None = None
                        ) -> Iterator[tuple[int, torch.Tensor]]:
     """MC dropout: ``passes`` stochastic passes of the segmentation head (dropout ``p`` at its sites) over each
     image's backbone features, computed once. Yields (item index, probabilities ``TxHxW`` at network size)."""
     device = device or resolve_device(cfg.train.device)
     with _eval_mode(model, device), _seeded(seed, device), model.mc_dropout(p):
-        for chunk, _, x in _eval_batches(dataset, [int(i) for i in indices], cfg, device):
-            xn = model.normalize(x)
-            feats = model.features(xn)
-            probs = torch.stack([torch.sigmoid(model.seg_head(xn, feats)[:, 0]) for _ in range(passes)], 1)
-            for j, i in enumerate(chunk):
+        for b in _batches(model, dataset, [int(i) for i in indices], cfg, device, cache):
+            probs = torch.stack([torch.sigmoid(model.seg_head(b.xn, b.feats)[:, 0]) for _ in range(passes)], 1)
+            for j, i in enumerate(b.chunk):
                 yield i, probs[j].float().cpu()
 
 
-def _record_size(dataset: SegDataset, i: int) -> tuple[int, int]:
-    with Image.open(dataset.records[i].image) as img:
-        return img.size
-
-
 def evaluate(model: JointNet, dataset: SegDataset, cfg: Config, *, threshold: float = 0.5,
-             device: torch.device | None = None, classification: bool = True,
-             segmentation: bool = True) -> dict[str, float]:
+             device: torch.device | None = None, classification: bool = True, segmentation: bool = True,
+             cache: FeatureCache | None = None) -> dict[str, float]:
     """Classification accuracy, WSL (CAM) Dice and segmentation Dice at ``threshold``, each the mean over
     images (Dice per image at its own resolution), as fractions in [0, 1]."""
     correct, wsl, seg, n = 0, [], [], 0
     for p in iter_predictions(model, dataset, cfg, device=device, classification=classification,
-                              segmentation=segmentation):
+                              segmentation=segmentation, cache=cache):
         n += 1
         if classification:
             correct += int(p.scores.argmax()) == p.label
@@ -350,19 +416,21 @@ def threshold_dice(prob: torch.Tensor, mask: torch.Tensor, thresholds: np.ndarra
 
 
 def estimate_threshold(model: JointNet, valid_set: SegDataset, cfg: Config, *,
-                       device: torch.device | None = None) -> float:
+                       device: torch.device | None = None, cache: FeatureCache | None = None) -> float:
     """The threshold of ``THRESHOLDS`` (0.05 to 0.99) with the best mean validation Dice (the lowest of ties)."""
     scores = np.zeros(THRESHOLDS.size)
-    for p in iter_predictions(model, valid_set, cfg, device=device, classification=False):
+    for p in iter_predictions(model, valid_set, cfg, device=device, classification=False, cache=cache):
         scores += threshold_dice(p.prob, p.mask)
     return float(THRESHOLDS[int(scores.argmax())])
 
 
 def predict_masks(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config, *,
-                  threshold: float, device: torch.device | None = None) -> list[torch.Tensor]:
+                  threshold: float, device: torch.device | None = None,
+                  cache: FeatureCache | None = None) -> list[torch.Tensor]:
     """Binary segmentation masks ``HxW`` (uint8, {0, 1}) of the given items, in the given order."""
     out = {p.index: (p.prob >= threshold).to(torch.uint8)
-           for p in iter_predictions(model, dataset, cfg, indices=indices, device=device, classification=False)}
+           for p in iter_predictions(model, dataset, cfg, indices=indices, device=device, classification=False,
+                                     cache=cache)}
     return [out[int(i)] for i in indices]
 
 
