@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 reproduce: $(STAMP)
-	$(PY) -m paperlib.baseline --profile $(or $(PROFILE),demo)
+	$(PY) -m paperlib.pipeline --profile $(or $(PROFILE),demo)
 
 lint: $(STAMP)
 	$(PY) -m ruff check paperlib tests

@@ -106,12 +106,7 @@ class Session:
     # -- helpers -------------------------------------------------------------------------------------------------
     def _model(self, head: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
         """theta0, with the given segmentation-head weights when given."""
-        model = train.build_model(self.cfg, self.num_classes, seed=0)
-        model.load_state_dict(copy.deepcopy(self.theta0))
-        if head is not None:
-            model.seg_head.load_state_dict(head)
-        model.freeze_classifier()
-        return model.to(self.device)
+        return theta0_model(self.cfg, self.theta0, self.num_classes, head).to(self.device)
 
     def _cache(self, part: str) -> train.FeatureCache:
         """Backbone features of the ``train``, ``valid`` or ``test`` images under theta0, computed once."""
@@ -161,13 +156,8 @@ class Session:
 
     def _suggestions(self, indices: list[int], head: dict | None, threshold: float) -> list[torch.Tensor]:
         """The model's current masks for the annotator: the last round's head, or the CAMs before any round."""
-        model = self._model(head)
-        if head is None:
-            preds = train.iter_predictions(model, self.splits.train, self.cfg, indices=indices, device=self.device,
-                                           segmentation=False)
-            by_index = {p.index: p.cam_mask.to(torch.uint8) for p in preds}
-            return [by_index[i] for i in indices]
-        return list(self._masks(model, indices, threshold).values())
+        ckpt = {"head": head, "threshold": threshold} if head is not None else None
+        return round_masks(self.cfg, self.splits, self.theta0, ckpt, "train", indices, device=self.device)
 
     def _saved_mask_path(self, i: int) -> Path:
         return self.store.root / "oracle_masks" / f"{self.ids[i]}.png"
@@ -349,19 +339,89 @@ def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str |
 
 def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path = "results",
                 data_dir: str | Path = "data", oracle: str = "simulated", device: torch.device | None = None,
-                progress: bool = True) -> tuple[str, Path]:
-    """Prepare what is shared, then run (or resume) one session. Returns its status and run folder."""
+                run_folder: str | Path | None = None, progress: bool = True) -> tuple[str, Path]:
+    """Prepare what is shared, then run (or resume) one session in ``run_folder`` (default: :func:`run_dir`).
+    Returns its status and run folder."""
     m = parse_method(method)
     if oracle not in ("simulated", "folder"):
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
     device = device or train.resolve_device(cfg.train.device)
     splits, theta0, distances = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
                                         device=device, progress=progress)
-    folder = run_dir(results_dir, cfg, method, seed)
+    folder = Path(run_folder) if run_folder else run_dir(results_dir, cfg, method, seed)
     orc = FolderOracle(splits.train, folder / "queries") if oracle == "folder" else SimulatedOracle(splits.train)
     session = Session(cfg, method, seed, splits=splits, theta0=theta0, run_dir=folder, oracle=orc,
                       distances=distances, device=device, progress=progress)
     return session.run(), folder
+
+
+def theta0_model(cfg: Config, theta0: dict[str, torch.Tensor], num_classes: int,
+                 head: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
+    """A frozen JointNet with theta0's weights, and a round's segmentation head when given."""
+    model = train.build_model(cfg, num_classes, seed=0)
+    model.load_state_dict(copy.deepcopy(theta0))
+    if head is not None:
+        model.seg_head.load_state_dict(head)
+    model.freeze_classifier()
+    return model
+
+
+def round_masks(cfg: Config, splits: data.Splits, theta0: dict[str, torch.Tensor], ckpt: dict[str, Any] | None,
+                part: str, indices: list[int], *, device: torch.device | None = None) -> list[torch.Tensor]:
+    """Masks ``HxW`` of ``getattr(splits, part)[indices]`` by a finished round (``ckpt``) at its threshold, or by
+    theta0's CAMs (WSL) when ``ckpt`` has no head."""
+    dataset = getattr(splits, part)
+    model = theta0_model(cfg, theta0, len(splits.class_names), ckpt.get("head") if ckpt else None)
+    if not ckpt or ckpt.get("head") is None:
+        preds = train.iter_predictions(model, dataset, cfg, indices=indices, device=device, segmentation=False)
+        by_index = {p.index: p.cam_mask.to(torch.uint8) for p in preds}
+        return [by_index[i] for i in indices]
+    return train.predict_masks(model, dataset, indices, cfg, threshold=ckpt["threshold"], device=device)
+
+
+def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str | Path = "results",
+                data_dir: str | Path = "data", n: int = 6, device: torch.device | None = None) -> Path:
+    """Fig. 12's data: test images, true masks and each method's masks after its first round (seed ``seed``),
+    saved to ``results/<profile>/<dataset>/qualitative.pt``. Methods without a finished run are skipped."""
+    splits, theta0, _ = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=False, device=device,
+                                progress=False)
+    idx = np.linspace(0, len(splits.test) - 1, n).round().astype(int).tolist()
+    items = [splits.test[i] for i in idx]
+    out: dict[str, Any] = {"ids": [splits.test.ids[i] for i in idx], "masks": {}, "dice": {},
+                           "images": [(im * 255).round().to(torch.uint8) for im, _, _ in items],
+                           "truths": [m[0].to(torch.uint8) for _, _, m in items]}
+    for m in methods:
+        done = store.RunFolder(run_dir(results_dir, cfg, m, seed)).finished()
+        if done:
+            out["masks"][m] = round_masks(cfg, splits, theta0, done[0], "test", idx, device=device)
+            out["dice"][m] = float(done[0]["row"]["test_dice"])
+    path = Path(results_dir) / cfg.profile / cfg.data.dataset / "qualitative.pt"
+    store.save_tensors(path, out)
+    return path
+
+
+def pseudo_label_check(cfg: Config, splits: data.Splits, theta0: dict[str, torch.Tensor], distances: np.ndarray,
+                       *, seed: int = 0, device: torch.device | None = None) -> Any:
+    """The paper's assumption, measured: train the head on the first query of ``seed``, pseudo-label every other
+    training image, and return per image the Dice of its pseudo-mask and the rank of its nearest labeled
+    same-class image among its same-class neighbours (``pandas.DataFrame``: id, rank, dice)."""
+    import pandas as pd
+
+    labels = splits.train.labels
+    labeled = samplers.initial_query(labels, cfg.al.init_per_class, seed).tolist()
+    model = theta0_model(cfg, theta0, len(splits.class_names))
+    train.train_segmentation(model, train.SegItems(splits.train, labeled), splits.valid, cfg,
+                             seed=sub_seed(seed, 0, 0), device=device, progress=False)
+    t = train.estimate_threshold(model, splits.valid, cfg, device=device)
+    lab = set(labeled)
+    others = [i for i in range(len(labels)) if i not in lab]
+    masks = train.predict_masks(model, splits.train, others, cfg, threshold=t, device=device)
+    rows = []
+    for i, m in zip(others, masks, strict=True):
+        same = [j for j in np.argsort(distances[i], kind="stable") if j != i and labels[j] == labels[i]]
+        rank = next(r for r, j in enumerate(same, start=1) if j in lab)
+        rows.append({"id": splits.train.ids[i], "rank": rank, "dice": dice(m, splits.train[i][2][0])})
+    return pd.DataFrame(rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,6 +81,9 @@ class ALConfig:
     mc_passes: int = 50  # MC dropout passes
     mc_p: float = 0.2  # MC dropout probability
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    k_grid: tuple[int, ...] = (5, 10, 20, 30, 40)  # ablation values of k (Fig. 7)
+    lam_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 0.5, 1.0)  # ablation values of lambda (Figs. 8, 9)
+    ablation_rounds: int = 15  # rounds of each ablation session (one trial)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,10 @@ def _synthetic(profile: str, dataset: str) -> Config:
                     seg_lr=0.05, seg_epochs=3 if smoke else 15, seg_batch=8, seg_step=10, seg_gamma=0.9,
                     eval_every=1)
     al = replace(base.al, rounds=3 if smoke else 8, k=5 if smoke else 10, mc_passes=4 if smoke else 20,
-                 init_per_class=2 if dataset == "glas" else 1, seeds=(0,) if smoke else (0, 1, 2))
+                 init_per_class=2 if dataset == "glas" else 1, seeds=(0,) if smoke else (0, 1, 2),
+                 k_grid=(2, 5) if smoke else (2, 5, 10, 20),
+                 lam_grid=(0.1, 1.0) if smoke else (0.01, 0.1, 1.0) if dataset == "glas" else (0.001, 0.01, 0.1),
+                 ablation_rounds=2 if smoke else 4)
     return Config(profile=profile, data=data, model=model, train=train, al=al)
 
 
@@ -192,6 +198,16 @@ def get(profile: str, dataset: str | None = None, **overrides: Any) -> Config:
     return cfg
 
 
+def notebook_configs(profile: str, *, data_root: str = "", device: str = "auto", seeds: str = "",
+                     **overrides: Any) -> dict[str, Config]:
+    """One config per dataset of the profile, with the notebooks' shared parameters applied (empty: default)."""
+    names = datasets(profile)
+    if data_root and len(names) > 1:
+        raise ConfigError(f"data_root names one dataset's folder, but profile {profile!r} covers {names}")
+    extra = {"device": device, **({"seeds": seeds} if seeds else {}), **({"data_root": data_root} if data_root else {})}
+    return {d: get(profile, dataset=d, **extra, **overrides) for d in names}
+
+
 def _coerce(name: str, value: Any, current: Any) -> Any:
     """Convert an override to the type of the field's current value (papermill passes strings and numbers)."""
     try:
@@ -202,8 +218,9 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
                 return value.lower() in ("true", "1")
             return bool(value)
         if isinstance(current, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(int(v) for v in items)
+            items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+            kind = type(current[0]) if current else int
+            return tuple(_coerce(name, v, kind(0)) for v in items)
         if isinstance(current, int):
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
@@ -239,7 +256,10 @@ def validate(cfg: Config) -> None:
         ("rounds", a.rounds >= 1, "must be >= 1"),
         ("mc_passes", a.mc_passes >= 2, "must be >= 2"),
         ("mc_p", 0.0 < a.mc_p < 1.0, "must be in (0, 1)"),
-        ("seeds", len(a.seeds) >= 1, "must name at least one seed"),
+        ("seeds", len(a.seeds) >= 1 and min(a.seeds) >= 0, "must name at least one seed, none negative"),
+        ("k_grid", len(a.k_grid) >= 1 and min(a.k_grid) >= 1, "must hold values >= 1"),
+        ("lam_grid", len(a.lam_grid) >= 1 and min(a.lam_grid) >= 0, "must hold values >= 0"),
+        ("ablation_rounds", a.ablation_rounds >= 1, "must be >= 1"),
     ]
     for stage in ("cl", "seg"):
         checks += [

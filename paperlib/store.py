@@ -160,3 +160,20 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return "nan" if v != v else f"{v:.6f}"
     return str(v)
+
+
+def read_rounds(results_dir: str | Path, profile: str, dataset: str) -> Any:
+    """Every finished ``rounds.csv`` of a profile and dataset as one pandas DataFrame with ``method`` (the run
+    folder's name, ``<method>[__<tag>]``) and ``seed`` columns added."""
+    import pandas as pd
+
+    runs = Path(results_dir) / profile / dataset / "runs"
+    frames = []
+    for path in sorted(runs.glob("*/seed_*/rounds.csv")):
+        df = pd.read_csv(path)
+        df.insert(0, "seed", int(path.parent.name.removeprefix("seed_")))
+        df.insert(0, "method", path.parent.parent.name)
+        frames.append(df)
+    if not frames:
+        raise FileNotFoundError(f"{runs}: no finished sessions (run notebook 04_active_learning first)")
+    return pd.concat(frames, ignore_index=True)

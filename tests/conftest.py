@@ -10,9 +10,6 @@ from PIL import Image
 
 from paperlib import config, synthetic
 
-# The reference code's per-seed test Dice curves (dataset -> method -> seeds x rounds, %), from shared/reference/.
-REFERENCE_CURVES = Path(__file__).resolve().parent / "data" / "reference-dice-curves.json"
-
 
 def write_glas(root: Path, n_train: int = 10, n_test: int = 4, seed: int = 0) -> Path:
     """A tiny GlaS folder: Grade.csv with stray spaces, BMP images and instance-map masks."""

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from paperlib.metrics import accuracy, dice, dice_auc, mean_dice, mean_std, paired_difference
-
-from .conftest import REFERENCE_CURVES
+from paperlib.reference import CURVES_FILE as REFERENCE_CURVES
 
 # The paper's Table 3 (AUC mean +- population std over 5 seeds, in %).
 TABLE3 = {
@@ -68,6 +67,14 @@ def test_dice_auc_recomputes_table3_from_reference_curves():
             m, s = mean_std(aucs)
             assert round(m, 2) == pytest.approx(mean, abs=1e-9), (dataset, method)
             assert round(s, 2) == pytest.approx(std, abs=1e-9), (dataset, method)
+
+
+def test_reference_module_tables():
+    from paperlib import reference
+
+    assert {m: (round(a, 2), round(b, 2)) for m, (a, b) in reference.table3("cub").items()} == TABLE3["cub"]
+    assert np.floor(np.array([m for m, _ in reference.table4("glas")["Random"]]) * 100) / 100 == pytest.approx(
+        [70.26, 71.58, 71.43, 74.05, 75.36])
 
 
 def test_reference_curves_give_table4_means():

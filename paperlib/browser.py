@@ -1,0 +1,73 @@
+"""An ipywidgets browser of a session's rounds: queried images with their oracle masks, the round's predicted
+masks, and the pseudo-masks of pseudo-labeled images."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from matplotlib import pyplot as plt
+
+from . import al, plots, store
+from .config import Config
+
+
+def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir: str | Path, n_pseudo: int = 4):
+    """A widget: pick dataset, method, seed and round; shows what that round queried and predicted."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    shared: dict[str, tuple] = {}
+
+    def runs(dataset: str) -> list[Path]:
+        return sorted((Path(results_dir) / cfgs[dataset].profile / dataset / "runs").glob("*/seed_*"))
+
+    dataset = w.Dropdown(options=list(cfgs), description="dataset")
+    run = w.Dropdown(description="run", layout=w.Layout(width="380px"))
+    rnd = w.IntSlider(description="round", min=0, max=0)
+    out = w.Output()
+
+    def set_runs(*_):
+        run.options = [(f"{p.parent.name} / {p.name}", str(p)) for p in runs(dataset.value)] or [("(none)", "")]
+
+    def set_rounds(*_):
+        n = len(store.RunFolder(run.value).finished()) if run.value else 0
+        rnd.max = max(0, n - 1)
+
+    def show(*_):
+        out.clear_output(wait=True)
+        ckpts = store.RunFolder(run.value).finished() if run.value else []
+        with out:
+            if not ckpts:
+                print("no finished round in this run")
+                return
+            c = ckpts[min(rnd.value, len(ckpts) - 1)]
+            cfg = cfgs[dataset.value]
+            if dataset.value not in shared:
+                shared[dataset.value] = al.prepare(cfg, results_dir=results_dir, data_dir=data_dir,
+                                                   label_prop=False, progress=False)[:2]
+            splits, theta0 = shared[dataset.value]
+            shown = list(c["queried"]) + list(c["pseudo"])[:n_pseudo]
+            if not shown:
+                print("this run has no queried or pseudo-labeled images (fixed baseline)")
+                return
+            masks = al.round_masks(cfg, splits, theta0, c, "train", shown)
+            items = [splits.train[i] for i in shown]
+            kinds = ["queried"] * len(c["queried"]) + ["pseudo"] * (len(shown) - len(c["queried"]))
+            row = c["row"]
+            print(f"round {row['round']}: {row['n_labeled']} labeled, {row['n_pseudo']} pseudo-labeled, "
+                  f"test Dice {100 * row['test_dice']:.1f}%, threshold {row['threshold']:.2f}")
+            fig = plots.mask_grid({"round's mask": masks}, [it[0] for it in items], [it[2][0] for it in items],
+                                  [f"{k}: {splits.train.ids[i]}" for k, i in zip(kinds, shown, strict=True)])
+            plt.show(fig)
+
+    dataset.observe(set_runs, "value")
+    run.observe(set_rounds, "value")
+    for widget in (dataset, run, rnd):
+        widget.observe(show, "value")
+    set_runs()
+    set_rounds()
+    show()
+    box = w.VBox([w.HBox([dataset, run, rnd]), out])
+    display(box)
+    return box

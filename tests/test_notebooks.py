@@ -1,0 +1,71 @@
+"""The notebooks: structure, stripped outputs, and a full nbval run of all six on the smoke profile."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paperlib import pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# what 06_figures promises for a two-dataset profile
+FIGURES_06 = {f"{stem}.{ext}" for ext in ("png", "pdf")
+              for stem in ("fig5_dice_glas", "fig5_dice_cub", "fig6_pseudo_dice", "fig12_qualitative_glas",
+                           "fig12_qualitative_cub")}
+FIGURES_06 |= {f"{stem}.{ext}" for ext in ("md", "csv")
+               for stem in ("table3_auc", "table3_paired", "table4_readings", "table5_hyperparameters")}
+
+
+def test_six_ordered_notebooks():
+    assert [p.stem for p in NOTEBOOKS] == ["01_data", "02_similarity", "03_wsl_baseline", "04_active_learning",
+                                           "05_ablations", "06_figures"]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_structure(nb: Path):
+    cells = json.loads(nb.read_text())["cells"]
+    assert cells[0]["cell_type"] == "markdown"
+    head = "".join(cells[0]["source"])
+    assert "Paper artefacts" in head and "Inputs" in head and "Outputs" in head
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    names = pipeline.parameters(nb)
+    assert set(pipeline.SHARED_PARAMETERS) <= set(names)
+    assert names["profile"]["default"] == '"smoke"'  # the committed default is the cheap profile
+    assert all(names[n]["help"] for n in names)  # every parameter is commented
+
+
+def test_committed_notebooks_are_stripped():
+    proc = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, NOTEBOOKS)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_pipeline_refuses_unknown_parameters_and_profiles(tmp_path: Path):
+    with pytest.raises(SystemExit, match=r"unknown notebook parameter\(s\) \['bogus'\]"):
+        pipeline.run("smoke", overrides={"bogus": "1"}, results_dir=str(tmp_path))
+    with pytest.raises(Exception, match="unknown profile 'huge'"):
+        pipeline.run("huge", results_dir=str(tmp_path))
+    with pytest.raises(SystemExit, match="no notebook"):
+        pipeline.run("smoke", only=["99"], results_dir=str(tmp_path))
+    assert not (tmp_path / "smoke" / "runtimes.csv").exists()
+
+
+def test_all_notebooks_run_with_nbval_on_smoke(tmp_path: Path):
+    """Every notebook top to bottom with its committed parameters, in a scratch copy of the project layout, so that
+    results, figures and data go to the scratch folder."""
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q",
+                           "-p", "no:cacheprovider", "notebooks"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    made = {p.name for p in (tmp_path / "figures" / "smoke").iterdir()}
+    assert FIGURES_06 <= made, sorted(FIGURES_06 - made)
+    promised = json.loads((tmp_path / "results" / "smoke" / "figures_06.json").read_text())["files"]
+    assert set(promised) == FIGURES_06
+    for stem in ("fig4_samples.png", "table1_budget.md", "fig10_knn_glas.png", "fig11_knn_cub.png",
+                 "table2_accuracy.csv", "fig7_k_glas.pdf", "fig8_lambda_glas.png", "fig9_lambda_cub.png"):
+        assert stem in made
