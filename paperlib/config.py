@@ -126,18 +126,20 @@ def _paper(dataset: str) -> Config:
 
 
 def _synthetic(profile: str, dataset: str) -> Config:
-    """Small CPU settings on the synthetic benchmarks: same protocol, fewer rounds, epochs and pixels."""
+    """Small CPU settings on the synthetic benchmarks: the same protocol with fewer rounds, epochs and pixels
+    (network input 48 px for smoke, 64 px for demo)."""
     smoke = profile == "smoke"
     base = _paper(dataset)
-    data = replace(base.data, synthetic=True, synthetic_scale=0.35 if smoke else 1.0,
-                   min_side=64 if smoke else 96, crop=64 if smoke else 96, scale=0.75)
+    side = 64 if smoke else 80
+    data = replace(base.data, synthetic=True, min_side=side, crop=side, scale=0.75 if smoke else 0.8,
+                   synthetic_scale=0.35 if smoke else (1.0 if dataset == "glas" else 0.6))
     model = replace(base.model, pretrained="", seg_width=8 if smoke else 16)
     train = replace(base.train, cl_lr=0.01, cl_epochs=3 if smoke else 30, cl_batch=16, cl_step=10, cl_gamma=0.9,
-                    seg_lr=0.05, seg_epochs=3 if smoke else 15, seg_batch=8, seg_step=10, seg_gamma=0.9,
+                    seg_lr=0.05, seg_epochs=3 if smoke else 10, seg_batch=8, seg_step=10, seg_gamma=0.9,
                     eval_every=1)
-    al = replace(base.al, rounds=3 if smoke else 8, k=5 if smoke else 10, mc_passes=4 if smoke else 20,
+    al = replace(base.al, rounds=3 if smoke else 6, k=5 if smoke else 10, mc_passes=4 if smoke else 20,
                  init_per_class=2 if dataset == "glas" else 1, seeds=(0,) if smoke else (0, 1, 2),
-                 k_grid=(2, 5) if smoke else (2, 5, 10, 20),
+                 k_grid=(2, 5) if smoke else (2, 5, 10),
                  lam_grid=(0.1, 1.0) if smoke else (0.01, 0.1, 1.0) if dataset == "glas" else (0.001, 0.01, 0.1),
                  ablation_rounds=2 if smoke else 4)
     return Config(profile=profile, data=data, model=model, train=train, al=al)

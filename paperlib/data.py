@@ -42,12 +42,16 @@ class SegDataset(Dataset):
     ``mask_rule`` is ``"nonzero"`` (GlaS instance maps) or ``"majority"`` (CUB soft masks: value > 127.5).
     """
 
-    def __init__(self, records: Sequence[Record], class_names: Sequence[str], mask_rule: str) -> None:
+    def __init__(self, records: Sequence[Record], class_names: Sequence[str], mask_rule: str,
+                 memo_mb: float = 512) -> None:
         if mask_rule not in ("nonzero", "majority"):
             raise ValueError(f"unknown mask_rule {mask_rule!r}")
         self.records = list(records)
         self.class_names = list(class_names)
         self.mask_rule = mask_rule
+        self.memo_bytes = int(memo_mb * 2**20)  # decoded images kept in memory (uint8) up to this size
+        self._memo: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._memo_used = 0
 
     @property
     def ids(self) -> list[str]:
@@ -64,11 +68,18 @@ class SegDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
         rec = self.records[index]
+        if index in self._memo:
+            image8, mask8 = self._memo[index]
+            return image8.float().div_(255.0), rec.label, mask8.float()
         image = read_image(rec.image)
         mask = read_mask(rec.mask, self.mask_rule)
         if image.shape[1:] != mask.shape[1:]:
             raise DataError(f"{rec.mask}: mask size {tuple(mask.shape[1:])} differs from image size "
                             f"{tuple(image.shape[1:])} of {rec.image}")
+        size = image.numel() + mask.numel()
+        if self._memo_used + size <= self.memo_bytes:
+            self._memo[index] = ((image * 255).round().to(torch.uint8), mask.to(torch.uint8))
+            self._memo_used += size
         return image, rec.label, mask
 
     def image_size(self, index: int) -> tuple[int, int]:
@@ -78,7 +89,8 @@ class SegDataset(Dataset):
 
     def subset(self, indices: Sequence[int]) -> SegDataset:
         """A dataset over the given items, in that order."""
-        return SegDataset([self.records[i] for i in indices], self.class_names, self.mask_rule)
+        return SegDataset([self.records[i] for i in indices], self.class_names, self.mask_rule,
+                          self.memo_bytes / 2**20)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ Each task writes only its own run folder; a task that runs again resumes from th
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,16 +51,53 @@ def run_task(profile: str, task: Task, *, results_dir: str | Path, data_dir: str
                           run_folder=run_dir(results_dir, profile, task), progress=progress)
 
 
+def default_workers(device: str = "auto") -> int:
+    """Worker processes for a CPU grid: one per core (at most 4); 1 when a GPU is used."""
+    import torch
+
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _single_threaded() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "results", data_dir: str | Path = "data",
-        base_overrides: dict[str, Any] | None = None, progress: bool = True) -> list[Path]:
-    """Run every task in this process, in order, with a progress bar over tasks. Returns the run folders."""
-    out = []
-    bar = tqdm(todo, desc="sessions", disable=not progress)
-    for task in bar:
-        bar.set_postfix_str(f"{task.dataset} {task.name} seed {task.seed}")
-        status, folder = run_task(profile, task, results_dir=results_dir, data_dir=data_dir,
-                                  base_overrides=base_overrides)
+        base_overrides: dict[str, Any] | None = None, workers: int = 1, progress: bool = True) -> list[Path]:
+    """Run every task, with a progress bar over tasks; returns the run folders in task order.
+
+    ``workers`` > 1 runs tasks in that many local processes, each single-threaded (on 2 CPU cores two
+    single-threaded sessions finish sooner than one two-threaded session at a time). What every session of a
+    dataset shares (data, theta0, distances) is prepared here first, once.
+    """
+    for dataset in dict.fromkeys(t.dataset for t in todo):
+        cfg = config.get(profile, dataset=dataset, **(base_overrides or {}))
+        al.prepare(cfg, results_dir=results_dir, data_dir=data_dir,
+                   label_prop=any(al.parse_method(t.method).label_prop for t in todo if t.dataset == dataset),
+                   progress=progress)
+    kw = {"results_dir": results_dir, "data_dir": data_dir, "base_overrides": base_overrides}
+    bar = tqdm(total=len(todo), desc="sessions", disable=not progress)
+    out: list[Path | None] = [None] * len(todo)
+
+    def done(i: int, status: str, folder: Path) -> None:
         if status != "finished":
             raise RuntimeError(f"{folder}: session did not finish ({status})")
-        out.append(folder)
-    return out
+        out[i] = folder
+        bar.set_postfix_str(f"{todo[i].dataset} {todo[i].name} seed {todo[i].seed}")
+        bar.update()
+
+    if workers <= 1:
+        for i, task in enumerate(todo):
+            done(i, *run_task(profile, task, **kw))
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
+            futures = {pool.submit(run_task, profile, task, **kw): i for i, task in enumerate(todo)}
+            for fut in as_completed(futures):
+                done(futures[fut], *fut.result())
+    bar.close()
+    return [p for p in out if p is not None]

@@ -1,6 +1,7 @@
 """``python -m paperlib.pipeline --profile P [--only NN] [-p name value]``: run the notebooks in order with
 papermill (kernel ``python3``, each in its own folder), keep executed copies under ``results/<P>/executed/`` and one
-row per notebook (seconds, peak memory) in ``results/<P>/runtimes.csv``; stop at the first failure, naming the cell.
+row per notebook (seconds, peak memory) in ``results/<P>/runtimes.csv`` (and beside the figures); stop at the
+first failure, naming the cell.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
                              + "\n  ".join(tail))
         print(f"  done in {seconds:.0f} s, peak memory {row['peak_memory_mb']} MB", flush=True)
     _write_runtimes(results / profile / "runtimes.csv", rows)
+    _write_runtimes(Path(figures_dir).resolve() / profile / "runtimes.csv", rows)
     return rows
 
 

@@ -253,11 +253,11 @@ def ablation_plot(values: Sequence[float], aucs: Sequence[float], param: str, ti
     ax.plot(x, aucs, "o-", color=COLOURS["Random"], lw=1)
     best = int(np.argmax(aucs))
     ax.plot([best], [aucs[best]], "o", color="red", ms=8)
-    ax.set_xticks(x, [f"{v:g}" for v in values])
+    ax.set_xticks(x, [str(v) for v in values])
     ax.set_xlabel(param)
     ax.set_ylabel("AUC of test Dice (%)")
     mu, sd = mean_std(aucs)
-    ax.set_title(f"{title}\nmean {mu:.2f} ± {sd:.2f}; best {param} = {values[best]:g}: {aucs[best]:.2f}",
+    ax.set_title(f"{title}\nmean {mu:.2f} ± {sd:.2f}; best {param} = {values[best]}: {aucs[best]:.2f}",
                  fontsize=8)
     fig.tight_layout()
     return fig
@@ -281,3 +281,20 @@ def hyperparameter_table(cfgs: Mapping[str, object]) -> pd.DataFrame:
     table = {name: row(cfg) for name, cfg in cfgs.items()}
     keys = list(next(iter(table.values())))
     return pd.DataFrame([{"hyper-parameter": k, **{n: table[n][k] for n in table}} for k in keys])
+
+
+def results_block(table3_csv: str | Path) -> str:
+    """README's results table: AUC per method and dataset from ``table3_auc.csv``, the paper's beside."""
+    t = pd.read_csv(table3_csv)
+    names = {"glas": "GlaS", "cub": "CUB"}
+    datasets = list(dict.fromkeys(t["dataset"]))
+    header = "| method | " + " | ".join(f"{names.get(d, d)}-like (ours) | {names.get(d, d)} (paper)"
+                                      for d in datasets) + " |"
+    lines = [header, "|" + " --- |" * (1 + 2 * len(datasets))]
+    for m in order(t["method"].unique().tolist()):
+        cells = []
+        for d in datasets:
+            row = t[(t["dataset"] == d) & (t["method"] == m)]
+            cells += [row["AUC (%)"].iloc[0], row["paper AUC (%)"].fillna("").iloc[0]] if len(row) else ["", ""]
+        lines.append(f"| {m} | " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
