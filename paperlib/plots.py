@@ -298,3 +298,12 @@ def results_block(table3_csv: str | Path) -> str:
             cells += [row["AUC (%)"].iloc[0], row["paper AUC (%)"].fillna("").iloc[0]] if len(row) else ["", ""]
         lines.append(f"| {m} | " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def runtime_block(runtimes_csv: str | Path) -> str:
+    """README's runtime table from a pipeline's ``runtimes.csv``."""
+    t = pd.read_csv(runtimes_csv)
+    lines = ["| notebook | seconds | peak memory (MB) |", "| --- | --- | --- |"]
+    lines += [f"| {r.notebook} | {r.seconds:.0f} | {r.peak_memory_mb} |" for r in t.itertuples()]
+    lines.append(f"| total | {t['seconds'].sum():.0f} | {t['peak_memory_mb'].max()} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,23 @@
+"""README's numbers are the ones the committed demo run wrote to figures/demo/."""
+
+from pathlib import Path
+
+from paperlib import plots
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "figures" / "demo"
+
+
+def test_readme_results_table_is_the_demo_table3():
+    readme = (ROOT / "README.md").read_text()
+    assert plots.results_block(DEMO / "table3_auc.csv") in readme
+
+
+def test_readme_runtimes_are_the_demo_runtimes():
+    readme = (ROOT / "README.md").read_text()
+    assert plots.runtime_block(DEMO / "runtimes.csv") in readme
+
+
+def test_readme_shows_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert "make reproduce" in readme and "make test" in readme
