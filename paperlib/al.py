@@ -9,7 +9,6 @@ estimated on validation; test Dice is recorded; the next queries are chosen clas
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import time
@@ -425,18 +424,12 @@ def pseudo_label_check(cfg: Config, splits: data.Splits, theta0: dict[str, torch
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paperlib.al", description="Run or resume one AL session.")
-    parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
-    parser.add_argument("--dataset", default=None, help="dataset of the profile (default: its first)")
+    parser = config.cli_parser("python -m paperlib.al", "Run or resume one AL session.",
+                               "dataset of the profile (default: its first)")
     parser.add_argument("--method", default="Label_prop",
                         help=f"{', '.join(METHODS)}, or <sampler>+Label_prop (e.g. Entropy+Label_prop)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--oracle", default="simulated", choices=("simulated", "folder"),
                         help="simulated: reveal true masks; folder: a person annotates <run>/queries/round_RR/")
-    parser.add_argument("--results", default="results", help="results folder")
-    parser.add_argument("--data", default="data", help="folder for the synthetic benchmarks")
-    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override a config field, e.g. -p lam 0.01 (repeatable)")
     args = parser.parse_args(argv)
     try:
         cfg = config.get(args.profile, dataset=args.dataset, **dict(args.p))

@@ -7,7 +7,6 @@ its test accuracy and WSL (CAM) Dice, and Full_sup (segmentation head trained on
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -78,14 +77,8 @@ def run(cfg: Config, *, seed: int = 0, results_dir: str | Path = "results", data
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paperlib.baseline", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
-    parser.add_argument("--dataset", default=None, help="one dataset of the profile (default: all of them)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--results", default="results", help="results folder")
-    parser.add_argument("--data", default="data", help="folder for the synthetic benchmarks")
-    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override a config field, e.g. -p seg_epochs 5 (repeatable)")
+    parser = config.cli_parser("python -m paperlib.baseline", __doc__.split("\n\n")[0],
+                               "one dataset of the profile (default: all of them)")
     args = parser.parse_args(argv)
     try:
         names = [args.dataset] if args.dataset else list(config.datasets(args.profile))
