@@ -67,6 +67,9 @@ class TrainConfig:
     eval_every: int = 1  # validate every this many epochs (and after the last)
     eval_batch: int = 8  # images per batch at evaluation (same-size images only)
     cache_mb: int = 2048  # memory for backbone features cached under the frozen backbone (0: never cache)
+    fast: bool = True  # exact fast path: decoded images kept in memory, frozen-backbone features reused
+    approx_crops: bool = False  # approximation: train on whole resized views with cached features (see bench)
+    amp: bool = True  # bf16 autocast on CUDA (no effect on the CPU)
 
 
 @dataclass(frozen=True)

@@ -409,4 +409,8 @@ def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
         synthetic.ensure(d.dataset, root, seed=0, scale=d.synthetic_scale)
     else:
         raise DataError(f"profile {cfg.profile!r} needs real data: set data_root to a {d.dataset.upper()} folder")
-    return load(d.dataset, root, seed=seed, valid_fraction=d.valid_fraction, split=d.split or None)
+    splits = load(d.dataset, root, seed=seed, valid_fraction=d.valid_fraction, split=d.split or None)
+    if not cfg.train.fast:  # the plain path decodes every image at every access
+        for part in (splits.train, splits.valid, splits.test):
+            part.memo_bytes = 0
+    return splits

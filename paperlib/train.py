@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from .config import Config
@@ -85,11 +88,18 @@ class SegItems(Dataset):
 
 @dataclass(frozen=True)
 class History:
-    """Per-epoch record of a training stage and the epoch whose weights were kept."""
+    """Per-epoch record of a training stage, the epoch whose weights were kept, and where the time went
+    (``seconds``: making batches, training steps, validation)."""
 
     epochs: list[dict]
     best_epoch: int
     best_metric: float
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _item_seed(seed: int, epoch: int, item: int) -> int:
+    """The augmentation seed of one item at one epoch."""
+    return int(np.random.SeedSequence([seed, epoch, item]).generate_state(1)[0])
 
 
 def _batch(items: Dataset, idxs: Sequence[int], transform: TrainTransform, seed: int, epoch: int
@@ -101,7 +111,7 @@ def _batch(items: Dataset, idxs: Sequence[int], transform: TrainTransform, seed:
     xs, ys, ms, ws = [], [], [], []
     for i in idxs:
         item = items[i]
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, int(i)]).generate_state(1)[0]))
+        gen = torch.Generator().manual_seed(_item_seed(seed, epoch, int(i)))
         x, m = transform(item[0], item[2], gen)
         xs.append(x)
         ms.append(m)
@@ -120,46 +130,73 @@ def _sgd(params: list[torch.nn.Parameter], lr: float, cfg: Config) -> torch.opti
                            weight_decay=cfg.train.weight_decay)
 
 
-def _fit(model: JointNet, items: Dataset, cfg: Config, *, stage: str, seed: int, device: torch.device,
-         step_fn, select_fn, progress: bool) -> History:
+def _autocast(device: torch.device, cfg: Config):
+    """bf16 autocast on CUDA when ``amp`` is set; a no-op on the CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and cfg.train.amp)
+
+
+def _fit(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: int, device: torch.device,
+         make_batch, step_fn, select_fn, progress: bool) -> History:
     """Shared epoch loop: SGD (Nesterov), step decay per epoch, validation every ``eval_every`` epochs, the best
-    (``>=``, so the latest of equals) weights restored at the end."""
+    (``>=``, so the latest of equals) weights restored at the end.
+
+    ``make_batch(indices, epoch)`` gives the step's tensors, ``step_fn(model, *tensors)`` its loss. Seconds spent
+    making batches, in training steps and in validation are recorded in ``History.seconds``.
+    """
     t = cfg.train
     lr, epochs, batch = getattr(t, f"{stage}_lr"), getattr(t, f"{stage}_epochs"), getattr(t, f"{stage}_batch")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _sgd(params, lr, cfg)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=getattr(t, f"{stage}_step"),
                                             gamma=getattr(t, f"{stage}_gamma"))
-    transform = _transform(cfg)
-    if len(items) == 0:
+    if n_items == 0:
         raise ValueError(f"{stage} stage: no training items")
     records: list[dict] = []
     best, best_epoch, best_state = -math.inf, -1, None
+    seconds = {"data": 0.0, "steps": 0.0, "eval": 0.0}
     with _seeded(seed, device):
         order_gen = torch.Generator().manual_seed(seed)
         bar = tqdm(range(epochs), desc=f"{stage} stage", disable=not progress, leave=False)
         for epoch in bar:
             model.train()
-            perm = torch.randperm(len(items), generator=order_gen).tolist()
+            perm = torch.randperm(n_items, generator=order_gen).tolist()
             total, count = 0.0, 0
             for start in range(0, len(perm), batch):
-                x, y, m, w = (v.to(device) for v in _batch(items, perm[start:start + batch], transform, seed, epoch))
-                loss = step_fn(model, x, y, m, w)
+                idxs = perm[start:start + batch]
+                t0 = time.perf_counter()
+                tensors = make_batch(idxs, epoch)
+                t1 = time.perf_counter()
+                with _autocast(device, cfg):
+                    loss = step_fn(model, *tensors)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total, count = total + loss.item() * len(x), count + len(x)
+                total, count = total + loss.item() * len(idxs), count + len(idxs)
+                seconds["data"] += t1 - t0
+                seconds["steps"] += time.perf_counter() - t1
             sched.step()
             rec = {"epoch": epoch, "loss": total / count, "lr": opt.param_groups[0]["lr"]}
             if (epoch + 1) % t.eval_every == 0 or epoch == epochs - 1:
+                t0 = time.perf_counter()
                 metric = select_fn(model)
+                seconds["eval"] += time.perf_counter() - t0
                 rec["valid"] = metric
                 if metric >= best:
                     best, best_epoch, best_state = metric, epoch, snapshot(model)
             records.append(rec)
             bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}")
     model.load_state_dict(best_state)
-    return History(records, best_epoch, best)
+    return History(records, best_epoch, best, seconds)
+
+
+def _augmented(items: Dataset, cfg: Config, seed: int, device: torch.device):
+    """``make_batch`` of the exact path: decode (or take from memory) and augment every item at every step."""
+    transform = _transform(cfg)
+
+    def make(idxs: list[int], epoch: int) -> tuple[torch.Tensor, ...]:
+        return tuple(v.to(device) for v in _batch(items, idxs, transform, seed, epoch))
+
+    return make
 
 
 def train_classifier(model: JointNet, train_set: SegDataset, valid_set: SegDataset, cfg: Config, *, seed: int,
@@ -167,7 +204,7 @@ def train_classifier(model: JointNet, train_set: SegDataset, valid_set: SegDatas
     """Classifier (WSL) stage: cross-entropy on image labels of every training image, whole backbone and
     WILDCAT head trained, the epoch with the best validation accuracy kept. Masks are not used."""
     device = device or resolve_device(cfg.train.device)
-    model.to(device)
+    _place(model, device, cfg)
     if model.frozen:
         raise ValueError("train_classifier: the classifier is frozen")
     head = set(model.head_parameters())
@@ -181,8 +218,9 @@ def train_classifier(model: JointNet, train_set: SegDataset, valid_set: SegDatas
         return evaluate(m, valid_set, cfg, device=device, segmentation=False)["accuracy"]
 
     try:
-        return _fit(model, train_set_items(train_set), cfg, stage="cl", seed=seed, device=device, step_fn=step,
-                    select_fn=select, progress=progress)
+        items = train_set_items(train_set)
+        return _fit(model, len(items), cfg, stage="cl", seed=seed, device=device,
+                    make_batch=_augmented(items, cfg, seed, device), step_fn=step, select_fn=select, progress=progress)
     finally:
         for p in head:
             p.requires_grad_(True)
@@ -200,6 +238,56 @@ def seg_loss(logits: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor) -
     return (weights * per_image).sum() / logits.shape[0]
 
 
+class ViewCache:
+    """The approximation behind ``approx_crops`` (off by default): each training item is shown whole, resized to the
+    square network input (``crop * scale``), in each flip view the augmentation uses, and its backbone features are
+    computed once per view, so a training step runs the segmentation head alone. It differs from the exact path
+    (random crops at the image's own aspect ratio); ``python -m paperlib.bench`` measures its effect on Dice.
+    """
+
+    def __init__(self, model: JointNet, items: Dataset, cfg: Config, device: torch.device) -> None:
+        d = cfg.data
+        size = max(1, round(d.crop * d.scale))
+        self.hflip, self.vflip = d.hflip, d.vflip
+        self.views: dict[tuple[int, bool, bool], tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]] = {}
+        self.weights: list[float] = []
+        flips = [(h, v) for h in (False, True) for v in (False, True) if (d.hflip or not h) and (d.vflip or not v)]
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            for i in range(len(items)):
+                image, _, mask, weight = items[i]
+                img = resize_image(image, (size, size))
+                msk = TF.resize(tv_tensors.Mask(mask), [size, size]).as_subclass(torch.Tensor)
+                self.weights.append(float(weight))
+                for h, v in flips:
+                    x, m = img, msk
+                    if h:
+                        x, m = x.flip(-1), m.flip(-1)
+                    if v:
+                        x, m = x.flip(-2), m.flip(-2)
+                    xn = model.normalize(x[None].to(device))
+                    self.views[(i, h, v)] = (xn[0], [f[0] for f in model.features(xn)], m.to(device))
+        model.train(was_training)
+
+    def make_batch(self, seed: int):
+        """``make_batch`` for :func:`_fit`: the flip view of each item drawn as the exact path draws its flips."""
+        def make(idxs: list[int], epoch: int) -> tuple:
+            chosen = []
+            for i in idxs:
+                gen = torch.Generator().manual_seed(_item_seed(seed, epoch, i))
+                gen_flips = torch.rand(2, generator=gen)
+                chosen.append(self.views[(i, self.hflip and bool(gen_flips[0] < 0.5),
+                                          self.vflip and bool(gen_flips[1] < 0.5))])
+            xn = torch.stack([c[0] for c in chosen])
+            feats = [torch.stack([c[1][k] for c in chosen]) for k in range(len(chosen[0][1]))]
+            masks = torch.stack([c[2] for c in chosen])
+            w = torch.tensor([self.weights[i] for i in idxs], dtype=torch.float32, device=xn.device)
+            return xn, feats, masks, w
+
+        return make
+
+
 def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, cfg: Config, *, seed: int,
                        device: torch.device | None = None, progress: bool = True,
                        valid_cache: FeatureCache | None = None) -> History:
@@ -210,7 +298,7 @@ def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, c
     ``cache_mb``), since the frozen backbone gives the same features at every epoch.
     """
     device = device or resolve_device(cfg.train.device)
-    model.to(device)
+    _place(model, device, cfg)
     model.freeze_classifier()
     cache = valid_cache or FeatureCache(model, valid_set, cfg, device=device)
 
@@ -220,8 +308,17 @@ def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, c
     def select(m: JointNet) -> float:
         return evaluate(m, valid_set, cfg, device=device, classification=False, cache=cache)["dice"]
 
-    return _fit(model, items, cfg, stage="seg", seed=seed, device=device, step_fn=step, select_fn=select,
-                progress=progress)
+    make_batch = _augmented(items, cfg, seed, device)
+    if cfg.train.approx_crops:
+        views = ViewCache(model, items, cfg, device)
+        make_batch = views.make_batch(seed)
+
+        def step(m: JointNet, xn: torch.Tensor, feats: list[torch.Tensor], mask: torch.Tensor,  # noqa: F811
+                 w: torch.Tensor) -> torch.Tensor:
+            return seg_loss(m.seg_head(xn, feats), mask, w)
+
+    return _fit(model, len(items), cfg, stage="seg", seed=seed, device=device, make_batch=make_batch, step_fn=step,
+                select_fn=select, progress=progress)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -289,12 +386,13 @@ class FeatureCache:
                  budget_mb: float | None = None) -> None:
         self.dataset = dataset
         device = device or resolve_device(cfg.train.device)
-        budget = (cfg.train.cache_mb if budget_mb is None else budget_mb) * 2**20
+        budget = (cfg.train.cache_mb if cfg.train.fast else 0) if budget_mb is None else budget_mb
+        budget *= 2**20
         self.batches: list[_Batch] = []
         self.enabled, used = budget > 0, 0
         if not self.enabled:
             return
-        with _eval_mode(model, device):
+        with _eval_mode(model, device, cfg):
             for chunk, loaded, x in _eval_batches(dataset, list(range(len(dataset))), cfg, device):
                 xn = model.normalize(x)
                 feats = model.features(xn)
@@ -325,13 +423,20 @@ def _batches(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: 
         yield _Batch(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded], xn, model.features(xn))
 
 
-@contextmanager
-def _eval_mode(model: JointNet, device: torch.device) -> Iterator[None]:
+def _place(model: JointNet, device: torch.device, cfg: Config) -> None:
+    """Move the model to ``device``; on CUDA with ``amp``, in channels-last memory format."""
     model.to(device)
+    if device.type == "cuda" and cfg.train.amp:
+        model.to(memory_format=torch.channels_last)
+
+
+@contextmanager
+def _eval_mode(model: JointNet, device: torch.device, cfg: Config) -> Iterator[None]:
+    _place(model, device, cfg)
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), _autocast(device, cfg):
             yield
     finally:
         model.train(was_training)
@@ -351,7 +456,7 @@ def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indic
     """
     device = device or resolve_device(cfg.train.device)
     indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
-    with _eval_mode(model, device):
+    with _eval_mode(model, device, cfg):
         for b in _batches(model, dataset, indices, cfg, device, cache):
             scores, maps = model.classifier(b.feats[-1]) if classification else (None, None)
             seg = model.seg_head(b.xn, b.feats) if segmentation else None
@@ -371,7 +476,7 @@ def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[i
     """MC dropout: ``passes`` stochastic passes of the segmentation head (dropout ``p`` at its sites) over each
     image's backbone features, computed once. Yields (item index, probabilities ``TxHxW`` at network size)."""
     device = device or resolve_device(cfg.train.device)
-    with _eval_mode(model, device), _seeded(seed, device), model.mc_dropout(p):
+    with _eval_mode(model, device, cfg), _seeded(seed, device), model.mc_dropout(p):
         for b in _batches(model, dataset, [int(i) for i in indices], cfg, device, cache):
             probs = torch.stack([torch.sigmoid(model.seg_head(b.xn, b.feats)[:, 0]) for _ in range(passes)], 1)
             for j, i in enumerate(b.chunk):

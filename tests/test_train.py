@@ -137,3 +137,45 @@ def test_full_sup(splits, tiny_cfg):
     model, res = train.full_sup(train.snapshot(net), splits, tiny_cfg, seed=0, num_classes=2, progress=False)
     assert 0.0 <= res["dice"] <= 1.0 and res["threshold"] in train.THRESHOLDS
     assert model.frozen
+
+
+def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
+    """Images kept in memory and frozen-backbone features reused give the same losses, weights and predictions
+    as decoding every image and running the whole network every time."""
+    from dataclasses import replace
+
+    results = {}
+    for fast in (True, False):
+        cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, fast=fast))
+        splits = load_glas(synth_glas, seed=0)
+        if not fast:
+            for part in (splits.train, splits.valid, splits.test):
+                part.memo_bytes = 0
+        net = train.build_model(cfg, 2, seed=0)
+        hist = train.train_segmentation(net, train.SegItems(splits.train, [0, 1, 2, 3, 4]), splits.valid, cfg,
+                                        seed=3, progress=False)
+        cache = train.FeatureCache(net, splits.test, cfg)
+        assert cache.enabled == fast
+        probs = [p.prob for p in train.iter_predictions(net, splits.test, cfg, classification=False, cache=cache)]
+        mc = dict(train.mc_dropout_samples(net, splits.test, [0, 2], cfg, passes=3, p=0.2, seed=1, cache=cache))
+        results[fast] = ([e["loss"] for e in hist.epochs], [e["valid"] for e in hist.epochs], train.snapshot(net),
+                         probs, mc)
+    (l1, v1, s1, p1, m1), (l2, v2, s2, p2, m2) = results[True], results[False]
+    assert l1 == l2 and v1 == v2
+    assert _states_equal(s1, s2)
+    assert all(torch.equal(a, b) for a, b in zip(p1, p2, strict=True))
+    assert all(torch.equal(m1[k], m2[k]) for k in m1)
+
+
+def test_approximate_crops_train_the_head_on_cached_views(splits, tiny_cfg):
+    from dataclasses import replace
+
+    cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, approx_crops=True))
+    net = train.build_model(cfg, 2, seed=0)
+    theta0 = train.snapshot(net)
+    hist = train.train_segmentation(net, train.SegItems(splits.train, [0, 1, 2]), splits.valid, cfg, seed=0,
+                                    progress=False)
+    after = train.snapshot(net)
+    assert all(torch.equal(after[k], theta0[k]) for k in after if not k.startswith("seg_head."))
+    assert not torch.equal(after["seg_head.last.weight"], theta0["seg_head.last.weight"])
+    assert set(hist.seconds) == {"data", "steps", "eval"} and np.isfinite(hist.epochs[-1]["loss"])
