@@ -100,6 +100,7 @@ class Session:
             check_budget(cfg, self.labels, splits.class_names)
         self.human = isinstance(self.oracle, FolderOracle)
         self._caches: dict[str, train.FeatureCache] = {}
+        self.train_seconds = {"data": 0.0, "steps": 0.0, "eval": 0.0}  # summed over every training of this run
         self.oracle_masks: dict[int, torch.Tensor] = {}  # imported annotations (folder oracle only)
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -127,6 +128,8 @@ class Session:
         model = self._model()
         hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed, device=self.device,
                                         progress=False, valid_cache=self._cache("valid"))
+        for k, v in hist.seconds.items():
+            self.train_seconds[k] += v
         return model, hist.best_metric
 
     def _masks(self, model: torch.nn.Module, indices: list[int], threshold: float) -> dict[int, torch.Tensor]:

@@ -110,15 +110,28 @@ class SegHead(nn.Module):
         self.fuse = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(inplace=True))
         self.last = nn.Conv2d(w, 1, 1)
 
-    def forward(self, x: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
-        """Normalised image ``Bx3xHxW`` and the five stage features -> logits ``Bx1xHxW``."""
+    def forward(self, x: torch.Tensor, feats: list[torch.Tensor], passes: int = 1) -> torch.Tensor:
+        """Normalised image ``Bx3xHxW`` and the five stage features -> logits ``Bx1xHxW``.
+
+        ``passes`` > 1 (MC dropout): everything upstream of the first dropout site (laterals, stem, first block)
+        is computed once, then the ``passes`` stochastic continuations run as one batch; the result is
+        ``(passes*B)x1xHxW``, pass-major.
+        """
         lats = [lat(f) for lat, f in zip(self.laterals, feats, strict=True)]
+        stem = self.stem(x)
         d = lats[4]
-        for block, site, skip in zip(self.blocks, self.sites, lats[3::-1], strict=True):
+        for k, (block, site, skip) in enumerate(zip(self.blocks, self.sites, lats[3::-1], strict=True)):
             d = F.interpolate(d, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            d = site(block(torch.cat([d, skip], 1)))
+            if k > 0 and passes > 1 and d.shape[0] != skip.shape[0]:
+                skip = skip.repeat(passes, 1, 1, 1)
+            d = block(torch.cat([d, skip], 1))
+            if k == 0 and passes > 1:
+                d = d.repeat(passes, 1, 1, 1)
+            d = site(d)
         d = F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return self.last(self.fuse(torch.cat([d, self.stem(x)], 1)))
+        if passes > 1:
+            stem = stem.repeat(passes, 1, 1, 1)
+        return self.last(self.fuse(torch.cat([d, stem], 1)))
 
 
 class JointOutput(NamedTuple):

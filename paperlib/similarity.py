@@ -45,9 +45,16 @@ def colour_histogram(path: str | Path) -> np.ndarray:
     return hist / hist.sum(1, keepdims=True)
 
 
-def histograms(paths: Sequence[str | Path], progress: bool = True) -> np.ndarray:
-    """Colour histograms of image files, ``Nx3x256``."""
-    return np.stack([colour_histogram(p) for p in tqdm(paths, desc="colour histograms", disable=not progress)])
+def histograms(paths: Sequence[str | Path], progress: bool = True, workers: int = 1) -> np.ndarray:
+    """Colour histograms of image files, ``Nx3x256``; ``workers`` > 1 reads them in that many processes."""
+    if workers <= 1 or len(paths) < 64:
+        return np.stack([colour_histogram(p) for p in tqdm(paths, desc="colour histograms", disable=not progress)])
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        it = pool.map(colour_histogram, paths, chunksize=64)
+        return np.stack(list(tqdm(it, total=len(paths), desc="colour histograms", disable=not progress)))
 
 
 def jsd(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -86,7 +93,7 @@ def class_distances(hists: np.ndarray, labels: np.ndarray, chunk: int = 256) -> 
 
 
 def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np.ndarray, cache: str | Path,
-                     progress: bool = True) -> np.ndarray:
+                     progress: bool = True, workers: int = 1) -> np.ndarray:
     """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids and labels."""
     cache = Path(cache)
     key = hashlib.sha256(("\n".join(ids) + "|" + ",".join(map(str, labels))).encode()).hexdigest()
@@ -94,7 +101,7 @@ def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np
         with np.load(cache) as z:
             if str(z["key"]) == key:
                 return z["dist"]
-    dist = class_distances(histograms(paths, progress=progress), labels)
+    dist = class_distances(histograms(paths, progress=progress, workers=workers), labels)
     buf = io.BytesIO()
     np.savez(buf, key=np.array(key), dist=dist)
     atomic_write_bytes(cache, buf.getvalue())

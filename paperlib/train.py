@@ -478,7 +478,9 @@ def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[i
     device = device or resolve_device(cfg.train.device)
     with _eval_mode(model, device, cfg), _seeded(seed, device), model.mc_dropout(p):
         for b in _batches(model, dataset, [int(i) for i in indices], cfg, device, cache):
-            probs = torch.stack([torch.sigmoid(model.seg_head(b.xn, b.feats)[:, 0]) for _ in range(passes)], 1)
+            n = len(b.chunk)
+            logits = model.seg_head(b.xn, b.feats, passes=passes)[:, 0]  # (passes*n) x h x w, pass-major
+            probs = torch.sigmoid(logits.float()).view(passes, n, *logits.shape[1:]).transpose(0, 1)
             for j, i in enumerate(b.chunk):
                 yield i, probs[j].float().cpu()
 

@@ -125,3 +125,18 @@ def test_imagenet_weights_from_torch_cache_without_network(tmp_path: Path, monke
     torch.save(ref.state_dict(), cache / url.rsplit("/", 1)[-1])
     net = JointNet(2, pretrained="imagenet", seg_width=8)
     assert torch.equal(net.layer0[0].weight, ref.conv1.weight)
+
+
+def test_batched_mc_passes_share_the_upstream_work():
+    net = JointNet(2, seg_width=8, seed=0).eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        xn = net.normalize(x)
+        feats = net.features(xn)
+        single = net.seg_head(xn, feats)
+        batched = net.seg_head(xn, feats, passes=3)  # dropout off: three copies of the same output
+        assert batched.shape == (6, 1, 64, 64)
+        assert torch.allclose(batched.view(3, 2, 1, 64, 64), single.expand(3, -1, -1, -1, -1), atol=1e-5)
+        with net.mc_dropout(0.2):
+            mc = net.seg_head(xn, feats, passes=3).view(3, 2, 1, 64, 64)
+        assert not torch.equal(mc[0], mc[1])  # the passes draw their own dropout masks
