@@ -203,14 +203,26 @@ def get(profile: str, dataset: str | None = None, **overrides: Any) -> Config:
     return cfg
 
 
-def notebook_configs(profile: str, *, data_root: str = "", device: str = "auto", seeds: str = "",
-                     **overrides: Any) -> dict[str, Config]:
-    """One config per dataset of the profile, with the notebooks' shared parameters applied (empty: default)."""
+def notebook_overrides(*, data_root: str = "", device: str = "auto", overrides: str = "") -> dict[str, Any]:
+    """Config overrides from the notebooks' shared parameters; ``overrides`` is ``"name=value;name=value"``."""
+    out: dict[str, Any] = {"device": device}
+    if data_root:
+        out["data_root"] = data_root
+    for item in filter(None, (part.strip() for part in overrides.split(";"))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"overrides: expected name=value, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def notebook_configs(profile: str, *, seeds: str = "", **base: Any) -> dict[str, Config]:
+    """One config per dataset of the profile, with ``seeds`` (empty: the profile's) and ``base`` overrides."""
     names = datasets(profile)
-    if data_root and len(names) > 1:
+    if base.get("data_root") and len(names) > 1:
         raise ConfigError(f"data_root names one dataset's folder, but profile {profile!r} covers {names}")
-    extra = {"device": device, **({"seeds": seeds} if seeds else {}), **({"data_root": data_root} if data_root else {})}
-    return {d: get(profile, dataset=d, **extra, **overrides) for d in names}
+    extra = {**base, **({"seeds": seeds} if seeds else {})}
+    return {d: get(profile, dataset=d, **extra) for d in names}
 
 
 def cli_parser(prog: str, description: str, dataset_help: str) -> Any:
