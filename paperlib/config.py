@@ -204,12 +204,13 @@ def get(profile: str, dataset: str | None = None, **overrides: Any) -> Config:
 
 
 def notebook_overrides(*, data_root: str = "", device: str = "auto", overrides: str = "") -> dict[str, Any]:
-    """Config overrides from the notebooks' shared parameters; ``overrides`` is ``"name=value;name=value"``."""
+    """Config overrides from the notebooks' shared parameters; ``overrides`` is ``"name=value;name=value"``
+    (``name:value`` works too)."""
     out: dict[str, Any] = {"device": device}
     if data_root:
         out["data_root"] = data_root
     for item in filter(None, (part.strip() for part in overrides.split(";"))):
-        name, sep, value = item.partition("=")
+        name, sep, value = item.partition("=" if "=" in item else ":")
         if not sep:
             raise ConfigError(f"overrides: expected name=value, got {item!r}")
         out[name.strip()] = value.strip()

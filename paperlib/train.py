@@ -302,21 +302,21 @@ def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, c
     model.freeze_classifier()
     cache = valid_cache or FeatureCache(model, valid_set, cfg, device=device)
 
-    def step(m: JointNet, x: torch.Tensor, _y: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def step_crops(m: JointNet, x: torch.Tensor, _y: torch.Tensor, mask: torch.Tensor,
+                   w: torch.Tensor) -> torch.Tensor:
         return seg_loss(m.segment(x), mask, w)
+
+    def step_views(m: JointNet, xn: torch.Tensor, feats: list[torch.Tensor], mask: torch.Tensor,
+                   w: torch.Tensor) -> torch.Tensor:
+        return seg_loss(m.seg_head(xn, feats), mask, w)
 
     def select(m: JointNet) -> float:
         return evaluate(m, valid_set, cfg, device=device, classification=False, cache=cache)["dice"]
 
-    make_batch = _augmented(items, cfg, seed, device)
     if cfg.train.approx_crops:
-        views = ViewCache(model, items, cfg, device)
-        make_batch = views.make_batch(seed)
-
-        def step(m: JointNet, xn: torch.Tensor, feats: list[torch.Tensor], mask: torch.Tensor,  # noqa: F811
-                 w: torch.Tensor) -> torch.Tensor:
-            return seg_loss(m.seg_head(xn, feats), mask, w)
-
+        make_batch, step = ViewCache(model, items, cfg, device).make_batch(seed), step_views
+    else:
+        make_batch, step = _augmented(items, cfg, seed, device), step_crops
     return _fit(model, len(items), cfg, stage="seg", seed=seed, device=device, make_batch=make_batch, step_fn=step,
                 select_fn=select, progress=progress)
 

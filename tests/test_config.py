@@ -54,3 +54,14 @@ def test_unknown_profile_and_dataset():
         config.get("demo", dataset="voc")
     with pytest.raises(ConfigError, match="covers only dataset 'glas'"):
         config.get("glas", dataset="cub")
+
+
+def test_notebook_overrides():
+    base = config.notebook_overrides(device="cpu", overrides="fast:false; lam=0.01;pretrained:/w/r18.pth")
+    assert base == {"device": "cpu", "fast": "false", "lam": "0.01", "pretrained": "/w/r18.pth"}
+    cfgs = config.notebook_configs("smoke", seeds="3,4", **base)
+    assert set(cfgs) == {"glas", "cub"} and not cfgs["cub"].train.fast and cfgs["glas"].al.seeds == (3, 4)
+    with pytest.raises(ConfigError, match="expected name=value"):
+        config.notebook_overrides(overrides="fast")
+    with pytest.raises(ConfigError, match="data_root names one dataset"):
+        config.notebook_configs("smoke", data_root="/data/glas")
