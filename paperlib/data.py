@@ -52,6 +52,7 @@ class SegDataset(Dataset):
         self.memo_bytes = int(memo_mb * 2**20)  # decoded images kept in memory (uint8) up to this size
         self._memo: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._memo_used = 0
+        self._sizes: dict[int, tuple[int, int]] = {}
 
     @property
     def ids(self) -> list[str]:
@@ -83,9 +84,11 @@ class SegDataset(Dataset):
         return image, rec.label, mask
 
     def image_size(self, index: int) -> tuple[int, int]:
-        """``(H, W)`` of an item, read from the file header."""
-        w, h = _image_size(self.records[index].image)
-        return h, w
+        """``(H, W)`` of an item, read from the file header (once)."""
+        if index not in self._sizes:
+            w, h = _image_size(self.records[index].image)
+            self._sizes[index] = (h, w)
+        return self._sizes[index]
 
     def subset(self, indices: Sequence[int]) -> SegDataset:
         """A dataset over the given items, in that order."""

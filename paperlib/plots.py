@@ -307,3 +307,16 @@ def runtime_block(runtimes_csv: str | Path) -> str:
     lines += [f"| {r.notebook} | {r.seconds:.0f} | {r.peak_memory_mb} |" for r in t.itertuples()]
     lines.append(f"| total | {t['seconds'].sum():.0f} | {t['peak_memory_mb'].max()} |")
     return "\n".join(lines) + "\n"
+
+
+def before_after_block(before_csv: str | Path, after_csv: str | Path) -> str:
+    """README's table of ``make reproduce`` seconds per notebook on the plain path (before) and the fast path."""
+    b = pd.read_csv(before_csv).set_index("notebook")["seconds"]
+    a = pd.read_csv(after_csv).set_index("notebook")["seconds"]
+    lines = ["| notebook | plain path (s) | fast path (s) | speed-up |", "| --- | --- | --- | --- |"]
+    for nb in a.index:
+        if nb in b.index:
+            lines.append(f"| {nb} | {b[nb]:.0f} | {a[nb]:.0f} | {b[nb] / a[nb]:.2f}x |")
+    tb, ta = b[b.index.isin(a.index)].sum(), a[a.index.isin(b.index)].sum()
+    lines.append(f"| total | {tb:.0f} | {ta:.0f} | {tb / ta:.2f}x |")
+    return "\n".join(lines) + "\n"

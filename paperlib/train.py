@@ -341,16 +341,22 @@ def _eval_batches(dataset: SegDataset, indices: Sequence[int], cfg: Config, devi
                   ) -> Iterator[tuple[list[int], list[tuple], torch.Tensor]]:
     """Batches of whole images at network input size: (item indices, loaded items, images ``Bx3xhxw``).
 
-    Images are grouped by input size (upscaled to ``min_side``, resized by ``scale``), ``eval_batch`` at most.
+    The whole dataset is grouped by input size (upscaled to ``min_side``, resized by ``scale``) into batches of
+    ``eval_batch`` at most, and every batch holding one of ``indices`` is yielded whole: a subset is computed in
+    exactly the batches a :class:`FeatureCache` of the dataset uses (callers keep the rows they asked for), so
+    both paths give bit-identical features and draw the same dropout masks.
     """
     d = cfg.data
+    wanted = set(int(i) for i in indices)
     sizes: dict[tuple[int, int], list[int]] = {}
-    for i in indices:
+    for i in range(len(dataset)):
         h, w = dataset.image_size(i)
         sizes.setdefault(eval_size(h, w, d.min_side, d.scale), []).append(i)
     for size, group in sizes.items():
         for start in range(0, len(group), cfg.train.eval_batch):
             chunk = group[start:start + cfg.train.eval_batch]
+            if not wanted.intersection(chunk):
+                continue
             loaded = [dataset[i] for i in chunk]
             yield chunk, loaded, torch.stack([resize_image(img, size) for img, _, _ in loaded]).to(device)
 
@@ -418,9 +424,11 @@ def _batches(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: 
     if cache is not None and cache.enabled and cache.dataset is dataset:
         yield from cache.select(indices)
         return
+    wanted = set(int(i) for i in indices)
     for chunk, loaded, x in _eval_batches(dataset, indices, cfg, device):
         xn = model.normalize(x)
-        yield _Batch(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded], xn, model.features(xn))
+        b = _Batch(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded], xn, model.features(xn))
+        yield b.select([k for k, i in enumerate(chunk) if i in wanted])
 
 
 def _place(model: JointNet, device: torch.device, cfg: Config) -> None:

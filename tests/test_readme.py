@@ -21,3 +21,9 @@ def test_readme_runtimes_are_the_demo_runtimes():
 def test_readme_shows_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make reproduce" in readme and "make test" in readme
+
+
+def test_readme_before_after_runtimes():
+    readme = (ROOT / "README.md").read_text()
+    before = ROOT / "benchmarks" / "reproduce_plain_runtimes.csv"
+    assert plots.before_after_block(before, DEMO / "runtimes.csv") in readme

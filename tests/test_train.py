@@ -179,3 +179,18 @@ def test_approximate_crops_train_the_head_on_cached_views(splits, tiny_cfg):
     assert all(torch.equal(after[k], theta0[k]) for k in after if not k.startswith("seg_head."))
     assert not torch.equal(after["seg_head.last.weight"], theta0["seg_head.last.weight"])
     assert set(hist.seconds) == {"data", "steps", "eval"} and np.isfinite(hist.epochs[-1]["loss"])
+
+
+def test_fast_and_plain_mc_dropout_batch_subsets_alike(glas_root, tiny_cfg):
+    """A pool subset is batched the same way with and without cached features, so MC dropout draws the same masks."""
+    from dataclasses import replace
+
+    cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, eval_batch=2))
+    splits = load_glas(glas_root, seed=0)
+    net = train.build_model(cfg, 2, seed=0)
+    pool = [0, 2, 3, 5, 6]
+    cache = train.FeatureCache(net, splits.train, cfg)
+    with_cache = dict(train.mc_dropout_samples(net, splits.train, pool, cfg, passes=4, p=0.3, seed=2, cache=cache))
+    plain = dict(train.mc_dropout_samples(net, splits.train, pool, cfg, passes=4, p=0.3, seed=2))
+    assert sorted(with_cache) == sorted(plain) == pool
+    assert all(torch.equal(with_cache[i], plain[i]) for i in pool)
