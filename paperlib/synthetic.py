@@ -263,6 +263,14 @@ def _cub_image(rng: np.random.Generator, sp: dict) -> tuple[np.ndarray, np.ndarr
     return img, (votes / 5 * 255).round().astype(np.uint8)
 
 
+def write_cub_metadata(root: Path, classes: list[str], images: list[str], labels: list[str], split: list[str]) -> None:
+    """CUB's four metadata files: ``classes.txt`` from class names, and ``images.txt``, ``image_class_labels.txt``,
+    ``train_test_split.txt`` from their ``"<id> <value>"`` lines."""
+    (root / "classes.txt").write_text("".join(f"{c + 1} {n}\n" for c, n in enumerate(classes)))
+    for name, lines in (("images.txt", images), ("image_class_labels.txt", labels), ("train_test_split.txt", split)):
+        (root / name).write_text("\n".join(lines) + "\n")
+
+
 def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_classes: int = 6) -> Path:
     """Write a CUB-like benchmark in the CUB-200-2011 layout (``images.txt``, ``classes.txt``,
     ``image_class_labels.txt``, ``train_test_split.txt``, ``images/``, ``segmentations/`` with soft masks).
@@ -294,10 +302,7 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
                 images.append(f"{iid} {cname}/{stem}.jpg")
                 labels.append(f"{iid} {c + 1}")
                 split.append(f"{iid} {int(j < n_train)}")
-        (tmp / "classes.txt").write_text("".join(f"{c + 1} {n}\n" for c, n in enumerate(classes)))
-        (tmp / "images.txt").write_text("\n".join(images) + "\n")
-        (tmp / "image_class_labels.txt").write_text("\n".join(labels) + "\n")
-        (tmp / "train_test_split.txt").write_text("\n".join(split) + "\n")
+        write_cub_metadata(tmp, classes, images, labels, split)
 
     return _write_atomic(Path(root), {"kind": "cub", "seed": seed, "scale": scale, "n_classes": n_classes}, write)
 

@@ -54,10 +54,7 @@ def write_cub(root: Path, n_classes: int = 3, per_class: int = 6, n_test: int = 
             images.append(f"{iid} {cname}/{stem}.jpg")
             labels.append(f"{iid} {c + 1}")
             split.append(f"{iid} {int(j < per_class)}")
-    (root / "classes.txt").write_text("".join(f"{i + 1} {n}\n" for i, n in enumerate(classes)))
-    (root / "images.txt").write_text("\n".join(images) + "\n")
-    (root / "image_class_labels.txt").write_text("\n".join(labels) + "\n")
-    (root / "train_test_split.txt").write_text("\n".join(split) + "\n")
+    synthetic.write_cub_metadata(root, classes, images, labels, split)
     return root
 
 
