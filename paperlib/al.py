@@ -195,16 +195,17 @@ class Session:
 
     def run(self) -> str:
         """Run (or resume) to the last round. Returns ``"finished"``, or ``"waiting"`` when a folder oracle's
-        annotations are pending."""
-        self.store.prepare(self.meta())
-        done = self.store.finished()
-        if self.method.kind != "al":
-            if not done:
-                self._fixed_baseline()
-            else:
-                self.store.write_views(done, self.ids)
-            return "finished"
-        return self._active_learning(done)
+        annotations are pending. Holds the run folder's lock throughout (:meth:`store.RunFolder.lock`)."""
+        with self.store.lock():
+            self.store.prepare(self.meta())
+            done = self.store.finished()
+            if self.method.kind != "al":
+                if not done:
+                    self._fixed_baseline()
+                else:
+                    self.store.write_views(done, self.ids)
+                return "finished"
+            return self._active_learning(done)
 
     def _fixed_baseline(self) -> None:
         t0 = time.perf_counter()

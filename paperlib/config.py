@@ -226,15 +226,16 @@ def notebook_configs(profile: str, *, seeds: str = "", **base: Any) -> dict[str,
     return {d: get(profile, dataset=d, **extra) for d in names}
 
 
-def cli_parser(prog: str, description: str, dataset_help: str) -> Any:
-    """An ``argparse`` parser with the options every command shares: --profile, --dataset, --seed, --results,
-    --data and ``-p NAME VALUE`` config overrides."""
+def cli_parser(prog: str, description: str, dataset_help: str, *, seed: bool = True) -> Any:
+    """An ``argparse`` parser with the options every command shares: --profile, --dataset, --seed (when
+    ``seed``), --results, --data and ``-p NAME VALUE`` config overrides."""
     import argparse
 
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--profile", default="demo", help=f"config profile ({', '.join(PROFILES)})")
     parser.add_argument("--dataset", default=None, help=dataset_help)
-    parser.add_argument("--seed", type=int, default=0)
+    if seed:
+        parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default="results", help="results folder")
     parser.add_argument("--data", default="data", help="folder for the synthetic benchmarks")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),

@@ -1,13 +1,17 @@
 """The experiment grid: sessions (dataset x method x seed x config overrides) run as tasks.
 
-Each task writes only its own run folder; a task that runs again resumes from that folder's last finished round.
+In-process by default (sequentially, or in local worker processes); on a Dask cluster when given a scheduler
+address (or ``DASK_SCHEDULER_ADDRESS``). Each task writes only its own run folder of the shared run store, under the
+folder's lock; a task that runs again (a lost worker's task rescheduled, a re-submitted grid) resumes from that
+folder's last finished round.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +20,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import al, config
+from .config import ConfigError
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 
 @dataclass(frozen=True)
@@ -60,44 +67,175 @@ def default_workers(device: str = "auto") -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be used (not installed, not answering, or a bad address)."""
+
+
+def scheduler_address(scheduler: str | None = "") -> str | None:
+    """The Dask scheduler to run on: ``scheduler``, else ``$DASK_SCHEDULER_ADDRESS``, else ``None`` (in-process)."""
+    return (scheduler or "").strip() or os.environ.get(SCHEDULER_ENV, "").strip() or None
+
+
+def connect(address: str, timeout: float = 5.0) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``; :class:`SchedulerError` within ``timeout`` seconds
+    when it does not answer."""
+    try:
+        import distributed
+        from distributed.comm import get_address_host_port
+    except ImportError:
+        raise SchedulerError("running on a Dask scheduler needs the 'dask' extra: pip install -e '.[dask]'") from None
+    try:
+        get_address_host_port(address)
+    except ValueError as exc:
+        raise SchedulerError(f"{address!r} is not a Dask scheduler address like tcp://host:8786 ({exc})") from None
+    try:
+        return distributed.Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"Dask scheduler {address!r} did not answer within {timeout:g} s ({exc}); start one "
+                             "(`dask scheduler`), check the address, or leave the scheduler empty to run "
+                             "in-process") from None
+
+
 def _single_threaded() -> None:
     import torch
 
     torch.set_num_threads(1)
 
 
+def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], progress: bool = False) -> None:
+    """What every session of a dataset shares (data, theta0, distances), made once before its sessions."""
+    cfg = config.get(profile, dataset=dataset, **(kw["base_overrides"] or {}))
+    al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop, progress=progress)
+
+
+def _cluster_prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any]) -> None:
+    _single_threaded()
+    _prepare(profile, dataset, label_prop, kw)
+
+
+def _cluster_session(profile: str, task: Task, kw: dict[str, Any]) -> tuple[str, Path]:
+    """One session on a Dask worker."""
+    _single_threaded()
+    return run_task(profile, task, **kw)
+
+
 def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "results", data_dir: str | Path = "data",
-        base_overrides: dict[str, Any] | None = None, workers: int = 1, progress: bool = True) -> list[Path]:
+        base_overrides: dict[str, Any] | None = None, workers: int = 1, scheduler: str | None = "",
+        progress: bool = True) -> list[Path]:
     """Run every task, with a progress bar over tasks; returns the run folders in task order.
 
-    ``workers`` > 1 runs tasks in that many local processes, each single-threaded (on 2 CPU cores two
-    single-threaded sessions finish sooner than one two-threaded session at a time). What every session of a
-    dataset shares (data, theta0, distances) is prepared here first, once.
+    ``scheduler`` (``tcp://host:8786``; empty: ``$DASK_SCHEDULER_ADDRESS`` when set) runs the tasks on that Dask
+    cluster, one task per session, after one task per dataset that prepares what its sessions share; the results
+    and data folders must then be on a file system the workers share. Otherwise ``workers`` > 1 runs the tasks in
+    that many local processes. Every task that runs beside others is single-threaded (numbers depend on torch's
+    thread count, so a session gives the same numbers on any worker; on 2 CPU cores two single-threaded sessions
+    finish sooner than one two-threaded session at a time).
     """
-    for dataset in dict.fromkeys(t.dataset for t in todo):
-        cfg = config.get(profile, dataset=dataset, **(base_overrides or {}))
-        al.prepare(cfg, results_dir=results_dir, data_dir=data_dir,
-                   label_prop=any(al.parse_method(t.method).label_prop for t in todo if t.dataset == dataset),
-                   progress=progress)
-    kw = {"results_dir": results_dir, "data_dir": data_dir, "base_overrides": base_overrides}
-    bar = tqdm(total=len(todo), desc="sessions", disable=not progress)
+    for task in todo:  # every task's config is valid before any runs
+        al.parse_method(task.method)
+        config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
+    address = scheduler_address(scheduler)
+    client = connect(address) if address else None
+    kw = {"results_dir": Path(results_dir).resolve(), "data_dir": Path(data_dir).resolve(),
+          "base_overrides": dict(base_overrides or {})}
+    label_prop = {d: any(al.parse_method(t.method).label_prop for t in todo if t.dataset == d)
+                  for d in dict.fromkeys(t.dataset for t in todo)}
+    bar = tqdm(total=len(todo), desc="sessions" + (f" on {address}" if address else ""), disable=not progress)
     out: list[Path | None] = [None] * len(todo)
 
-    def done(i: int, status: str, folder: Path) -> None:
+    def done(i: int, result: Callable[[], tuple[str, Path]]) -> None:
+        task = todo[i]
+        try:
+            status, folder = result()
+        except Exception as exc:
+            raise RuntimeError(f"session {task.dataset} {task.name} seed {task.seed} failed: {exc}") from exc
         if status != "finished":
             raise RuntimeError(f"{folder}: session did not finish ({status})")
         out[i] = folder
-        bar.set_postfix_str(f"{todo[i].dataset} {todo[i].name} seed {todo[i].seed}")
+        bar.set_postfix_str(f"{task.dataset} {task.name} seed {task.seed}")
         bar.update()
 
-    if workers <= 1:
-        for i, task in enumerate(todo):
-            done(i, *run_task(profile, task, **kw))
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
-            futures = {pool.submit(run_task, profile, task, **kw): i for i, task in enumerate(todo)}
-            for fut in as_completed(futures):
-                done(futures[fut], *fut.result())
-    bar.close()
+    try:
+        if client is not None:
+            _run_on_cluster(client, profile, todo, kw, label_prop, done)
+        else:
+            for d, lp in label_prop.items():
+                _prepare(profile, d, lp, kw, progress=progress)
+            if workers <= 1:
+                for i, task in enumerate(todo):
+                    done(i, lambda task=task: run_task(profile, task, **kw))
+            else:
+                ctx = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
+                    futures = {pool.submit(run_task, profile, task, **kw): i for i, task in enumerate(todo)}
+                    try:
+                        for fut in as_completed(futures):
+                            done(futures[fut], fut.result)
+                    except BaseException:
+                        pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
+                        raise
+    finally:
+        bar.close()
+        if client is not None:
+            client.close()
     return [p for p in out if p is not None]
+
+
+def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[str, Any],
+                    label_prop: dict[str, bool], done: Callable[[int, Callable[[], tuple[str, Path]]], None]) -> None:
+    """Run one prepare task per dataset, then submit one task per session (named after it) and collect them as
+    they finish.
+
+    A worker lost mid-task is the scheduler's to handle: it runs the task again elsewhere, and the session resumes
+    from its run folder's last finished round.
+    """
+    import distributed
+    from dask.base import tokenize
+
+    token = tokenize(profile, sorted((k, str(v)) for k, v in kw.items()))[:10]
+    prepared = [client.submit(_cluster_prepare, profile, d, lp, kw, key=f"paperlib-prepare-{d}-{token}")
+                for d, lp in label_prop.items()]
+    for fut in prepared:  # raises the first failure; results are None, so nothing stays on a worker to lose
+        fut.result()
+    client.cancel(prepared)
+    futures = {client.submit(_cluster_session, profile, t, kw,
+                             key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"): i
+               for i, t in enumerate(todo)}
+    for fut in distributed.as_completed(futures, loop=client.loop):
+        done(futures[fut], fut.result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = config.cli_parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x "
+                               "method x seed, in-process or on a Dask cluster.",
+                               "comma-separated datasets (default: every dataset of the profile)", seed=False)
+    parser.add_argument("--methods", default="Random,Entropy,MC_Dropout,Label_prop",
+                        help=f"comma-separated methods ({', '.join(al.METHODS)}, or <sampler>+Label_prop)")
+    parser.add_argument("--seeds", default="", help="comma-separated seeds (default: the profile's)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="local worker processes when no scheduler is given (default: one per core, at most 4)")
+    parser.add_argument("--scheduler", default="",
+                        help=f"Dask scheduler address, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} when set, "
+                        "else in-process)")
+    args = parser.parse_args(argv)
+    try:
+        base = {**dict(args.p), **({"seeds": args.seeds} if args.seeds else {})}
+        cfgs = config.notebook_configs(args.profile, **base)
+        datasets = [d.strip() for d in args.dataset.split(",")] if args.dataset else list(cfgs)
+        unknown = [d for d in datasets if d not in cfgs]
+        if unknown:
+            raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
+        methods = [al.parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()]
+        first = cfgs[datasets[0]]
+        runs = run(args.profile, tasks(datasets, methods, list(first.al.seeds)), results_dir=args.results,
+                   data_dir=args.data, base_overrides=base, workers=args.workers or default_workers(first.train.device),
+                   scheduler=args.scheduler)
+    except (ConfigError, SchedulerError, RuntimeError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(runs)} session(s) finished under {Path(args.results) / args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

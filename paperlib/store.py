@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory file locks; a session then trusts its caller to run it once at a time
+    fcntl = None  # type: ignore[assignment]
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,6 +119,28 @@ class RunFolder:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.checkpoints = self.root / "checkpoints"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's writer lock (``.lock``, an OS file lock the kernel releases when its process dies).
+
+        A second copy of the same session (a retried or re-submitted task, on any machine that shares the folder)
+        waits here until the first is done, then resumes from what it left.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as fh:
+            if fcntl is None:
+                yield
+                return
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"{self.root}: another copy of this session is running; waiting for it", file=sys.stderr)
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def prepare(self, meta: dict[str, Any]) -> None:
         """Create the folder, or check that it was made for the same session (``meta``: method, seed, config)."""

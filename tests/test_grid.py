@@ -1,0 +1,152 @@
+"""The grid: in-process and on a Dask cluster on loopback that loses a worker mid-task; the run folder's lock."""
+
+import csv
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from distributed import Client, LocalCluster
+
+from paperlib import grid, store
+
+# the smoke profile made smaller; rounds long enough (about a second each) to be caught mid-session
+SMOKE = {"cl_epochs": 1, "seg_epochs": 3, "rounds": 6, "k": 3, "mc_passes": 3, "init_per_class": 1, "device": "cpu",
+         "synthetic_scale": 0.2}
+TASKS = grid.tasks(["glas"], ["Random", "Entropy", "MC_Dropout", "Label_prop"], [0])
+LAST = SMOKE["rounds"] - 1
+
+
+def _rows(folder: Path) -> list[dict]:
+    """rounds.csv without the wall-clock column."""
+    with open(folder / "rounds.csv") as fh:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The reference: the same grid run sequentially in this process, single-threaded as every grid worker is."""
+    base = tmp_path_factory.mktemp("sequential")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs = grid.run("smoke", TASKS, results_dir=base / "results", data_dir=base / "data", base_overrides=SMOKE,
+                        workers=1, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return {t.name: _rows(r) for t, r in zip(TASKS, runs, strict=True)}
+
+
+def _kill_mid_session(watcher: Client, folders: dict, running) -> tuple:
+    """SIGKILL the worker process running a session that has finished round 0 but not its last round.
+
+    Returns (the session's method, killed pid, round 0's checkpoint mtime at the kill)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not running.done():
+        for name, folder in folders.items():
+            first, final = folder / "checkpoints" / "round_00.pt", folder / "checkpoints" / f"round_{LAST:02d}.pt"
+            if not first.exists() or final.exists():
+                continue
+            where = [a for a, keys in watcher.processing().items()
+                     if any(f"-{name}-seed0-" in str(k) for k in keys)]
+            if not where:
+                continue
+            pid = watcher.run(os.getpid, workers=where)[where[0]]
+            stamp = first.stat().st_mtime_ns
+            os.kill(pid, signal.SIGKILL)
+            if not final.exists():  # killed mid-session, not just after it
+                return name, pid, stamp
+        time.sleep(0.05)
+    pytest.fail("no session was caught between its first and last round")
+
+
+def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, sequential: dict):
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    results = tmp_path / "results"
+    folders = {t.name: grid.run_dir(results, "smoke", t) for t in TASKS}
+    t0 = time.monotonic()
+    with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tcp",
+                       dashboard_address=None, local_directory=tmp_path / "dask") as cluster,
+          Client(cluster) as watcher):
+        addresses = [cluster.scheduler_address, *watcher.scheduler_info()["workers"]]
+        assert len(addresses) == 3 and all(a.startswith("tcp://127.0.0.1:") for a in addresses)  # loopback only
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(grid.run, "smoke", TASKS, results_dir=results, data_dir=tmp_path / "data",
+                                  base_overrides=SMOKE, scheduler=cluster.scheduler_address, progress=False)
+            killed, pid, stamp = _kill_mid_session(watcher, folders, running)
+            runs = running.result(timeout=150)
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert time.monotonic() - t0 < 150
+
+    assert [r.resolve() for r in runs] == [folders[t.name].resolve() for t in TASKS]
+    store_runs = sorted(p.relative_to(results) for p in (results / "smoke" / "glas" / "runs").glob("*/seed_*"))
+    assert store_runs == sorted(f.relative_to(results) for f in folders.values())  # each session exactly once
+    for name, folder in folders.items():
+        assert [p.name for p in sorted((folder / "checkpoints").iterdir())] == \
+            [f"round_{r:02d}.pt" for r in range(LAST + 1)], name
+        assert not list(folder.rglob(".*.tmp"))
+        assert _rows(folder) == sequential[name], name  # identical to the sequential in-process run
+    # the killed session resumed from its finished rounds rather than starting again
+    assert (folders[killed] / "checkpoints" / "round_00.pt").stat().st_mtime_ns == stamp
+
+    # multiprocessing's resource tracker is the one child that stays: the standard library's helper for this
+    # process (no sockets), started once by the first spawned process and ended when this process ends
+    started = [p for p in me.children(recursive=True)
+               if p.pid not in before and "multiprocessing.resource_tracker" not in " ".join(p.cmdline())]
+    _, alive = psutil.wait_procs(started, timeout=15)
+    assert not alive, f"processes left running: {[p.cmdline() for p in alive]}"
+
+
+def test_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path: Path, monkeypatch, capsys):
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    t0 = time.monotonic()
+    with pytest.raises(grid.SchedulerError, match=f"Dask scheduler '{address}' did not answer"):
+        grid.run("smoke", TASKS[:1], results_dir=tmp_path / "results", data_dir=tmp_path / "data",
+                 base_overrides=SMOKE, scheduler=address, progress=False)
+    assert time.monotonic() - t0 < 15
+    assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()  # nothing written
+
+    monkeypatch.setenv(grid.SCHEDULER_ENV, address)  # the environment's scheduler, when none is given
+    assert grid.scheduler_address("") == address and grid.scheduler_address("tcp://other:1") == "tcp://other:1"
+    code = grid.main(["--profile", "smoke", "--dataset", "glas", "--methods", "Random", "--results",
+                      str(tmp_path / "results"), "--data", str(tmp_path / "data"), "-p", "device", "cpu"])
+    assert code == 2 and f"Dask scheduler '{address}' did not answer" in capsys.readouterr().err
+    monkeypatch.delenv(grid.SCHEDULER_ENV)
+    assert grid.scheduler_address("") is None
+    with pytest.raises(grid.SchedulerError, match="'localhost' is not a Dask scheduler address"):
+        grid.connect("localhost")
+
+
+def test_bad_task_is_refused_before_anything_runs(tmp_path: Path):
+    with pytest.raises(Exception, match="unknown method 'Coreset'"):
+        grid.run("smoke", [grid.Task("glas", "Coreset", 0)], results_dir=tmp_path / "r", data_dir=tmp_path / "d",
+                 progress=False)
+    with pytest.raises(Exception, match="'k' must be >= 1"):
+        grid.run("smoke", [*TASKS, grid.Task("glas", "Label_prop", 0, {"k": 0}, "k0")], results_dir=tmp_path / "r",
+                 data_dir=tmp_path / "d", progress=False)
+    assert not (tmp_path / "r").exists() and not (tmp_path / "d").exists()
+
+
+def test_run_folder_lock_admits_one_writer_at_a_time(tmp_path: Path):
+    folder = store.RunFolder(tmp_path / "run")
+    entered = threading.Event()
+
+    def second_copy() -> None:
+        with folder.lock():
+            entered.set()
+
+    with folder.lock():
+        other = threading.Thread(target=second_copy)
+        other.start()
+        assert not entered.wait(0.5)  # waits while the first copy holds the folder
+    assert entered.wait(10)
+    other.join()
