@@ -108,15 +108,10 @@ def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], p
     al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop, progress=progress)
 
 
-def _cluster_prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any]) -> None:
+def _on_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a Dask worker, torch single-threaded as in a local worker process."""
     _single_threaded()
-    _prepare(profile, dataset, label_prop, kw)
-
-
-def _cluster_session(profile: str, task: Task, kw: dict[str, Any]) -> tuple[str, Path]:
-    """One session on a Dask worker."""
-    _single_threaded()
-    return run_task(profile, task, **kw)
+    return fn(*args, **kwargs)
 
 
 def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "results", data_dir: str | Path = "data",
@@ -157,6 +152,7 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
 
     try:
         if client is not None:
+            bar.set_postfix_str(f"preparing {', '.join(label_prop)}")
             _run_on_cluster(client, profile, todo, kw, label_prop, done)
         else:
             for d, lp in label_prop.items():
@@ -193,12 +189,15 @@ def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[st
     from dask.base import tokenize
 
     token = tokenize(profile, sorted((k, str(v)) for k, v in kw.items()))[:10]
-    prepared = [client.submit(_cluster_prepare, profile, d, lp, kw, key=f"paperlib-prepare-{d}-{token}")
-                for d, lp in label_prop.items()]
-    for fut in prepared:  # raises the first failure; results are None, so nothing stays on a worker to lose
-        fut.result()
-    client.cancel(prepared)
-    futures = {client.submit(_cluster_session, profile, t, kw,
+    prepared = {d: client.submit(_on_worker, _prepare, profile, d, lp, kw, key=f"paperlib-prepare-{d}-{token}")
+                for d, lp in label_prop.items()}
+    for d, fut in prepared.items():  # results are None: nothing stays on a worker to be lost with it
+        try:
+            fut.result()
+        except Exception as exc:
+            raise RuntimeError(f"preparing {d} (data, theta0, distances) failed: {exc}") from exc
+    client.cancel(list(prepared.values()))
+    futures = {client.submit(_on_worker, run_task, profile, t, **kw,
                              key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"): i
                for i, t in enumerate(todo)}
     for fut in distributed.as_completed(futures, loop=client.loop):
