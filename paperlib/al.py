@@ -25,6 +25,9 @@ from .config import Config, ConfigError
 from .metrics import dice
 from .oracles import FolderOracle, Oracle, OracleError, SimulatedOracle, png_bytes
 
+# config fields that do not change a session's numbers, left out of its identity: the grid's list of seeds (a
+# session has its own ``seed``) and the feature cache's memory budget (the uncached path computes the same)
+NOT_IDENTITY = (("al", "seeds"), ("train", "cache_mb"))
 METHODS = ("WSL", "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup")
 
 
@@ -190,8 +193,12 @@ class Session:
 
     # -- the session ---------------------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
+        """What makes this session itself (``config.json``): a folder holding other values is another session."""
+        cfg = self.cfg.to_dict()
+        for part, name in NOT_IDENTITY:
+            del cfg[part][name]
         return {"method": self.method.name, "seed": self.seed, "profile": self.cfg.profile,
-                "dataset": self.cfg.data.dataset, "config": self.cfg.to_dict()}
+                "dataset": self.cfg.data.dataset, "config": cfg}
 
     def run(self) -> str:
         """Run (or resume) to the last round. Returns ``"finished"``, or ``"waiting"`` when a folder oracle's

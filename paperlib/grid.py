@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="Random,Entropy,MC_Dropout,Label_prop",
                         help=f"comma-separated methods ({', '.join(al.METHODS)}, or <sampler>+Label_prop)")
     parser.add_argument("--seeds", default="", help="comma-separated seeds (default: the profile's)")
+    parser.add_argument("--tag", default="", help="name for the -p overrides: run folders runs/<method>__<tag>/")
     parser.add_argument("--workers", type=int, default=0,
                         help="local worker processes when no scheduler is given (default: one per core, at most 4)")
     parser.add_argument("--scheduler", default="",
@@ -226,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
         methods = [al.parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()]
         first = cfgs[datasets[0]]
-        runs = run(args.profile, tasks(datasets, methods, list(first.al.seeds)), results_dir=args.results,
+        todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, list(first.al.seeds))]
+        runs = run(args.profile, todo, results_dir=args.results,
                    data_dir=args.data, base_overrides=base, workers=args.workers or default_workers(first.train.device),
                    scheduler=args.scheduler)
     except (ConfigError, SchedulerError, RuntimeError, ValueError, FileNotFoundError) as exc:

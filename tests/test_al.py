@@ -82,6 +82,14 @@ def test_finished_session_is_not_rerun_and_other_config_is_refused(shared, tmp_p
     assert (run / "checkpoints" / "round_02.pt").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="made for another session"):
         _session(shared, "Random", run, seed=1).run()
+    # a grid with more seeds, or another cache budget, still finds its finished session
+    wider = config.get("smoke", dataset="glas", **{**TINY, "seeds": "0,1,2", "cache_mb": 1})
+    again = al.Session(wider, "Random", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run)
+    assert again.run() == "finished"
+    assert (run / "checkpoints" / "round_02.pt").stat().st_mtime_ns == stamp
+    other = config.get("smoke", dataset="glas", **{**TINY, "seg_epochs": 3})
+    with pytest.raises(ValueError, match=r"made for another session \(differs in \['config'\]\)"):
+        al.Session(other, "Random", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run).run()
 
 
 def test_bad_config_fails_at_start(shared, tmp_path: Path):
