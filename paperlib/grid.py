@@ -104,7 +104,7 @@ def _single_threaded() -> None:
 
 def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], progress: bool = False) -> None:
     """What every session of a dataset shares (data, theta0, distances), made once before its sessions."""
-    cfg = config.get(profile, dataset=dataset, **(kw["base_overrides"] or {}))
+    cfg = config.get(profile, dataset=dataset, **kw["base_overrides"])
     al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop, progress=progress)
 
 

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import config, synthetic
+from paperlib import config, grid, synthetic
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_outside_scheduler():
+    """Tests run in-process unless they start their own loopback cluster: a DASK_SCHEDULER_ADDRESS in the
+    developer's environment must not send them (or the notebooks they run) to a real cluster."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(grid.SCHEDULER_ENV, raising=False)
+        yield
 
 
 def write_glas(root: Path, n_train: int = 10, n_test: int = 4, seed: int = 0) -> Path:
