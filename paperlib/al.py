@@ -328,7 +328,7 @@ class Session:
 
 def run_dir(results_dir: str | Path, cfg: Config, method: str, seed: int) -> Path:
     """``results/<profile>/<dataset>/runs/<method>/seed_<s>``."""
-    return Path(results_dir) / cfg.profile / cfg.data.dataset / "runs" / method / f"seed_{seed}"
+    return store.run_path(results_dir, cfg.profile, cfg.data.dataset, method, seed)
 
 
 def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str | Path = "data",

@@ -20,7 +20,7 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
     shared: dict[str, tuple] = {}
 
     def runs(dataset: str) -> list[Path]:
-        return sorted((Path(results_dir) / cfgs[dataset].profile / dataset / "runs").glob("*/seed_*"))
+        return sorted(store.runs_dir(results_dir, cfgs[dataset].profile, dataset).glob("*/seed_*"))
 
     dataset = w.Dropdown(options=list(cfgs), description="dataset")
     run = w.Dropdown(description="run", layout=w.Layout(width="380px"))

@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import al, config
+from . import al, config, store
 from .config import ConfigError
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -47,7 +47,7 @@ def tasks(datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int])
 
 def run_dir(results_dir: str | Path, profile: str, task: Task) -> Path:
     """``results/<profile>/<dataset>/runs/<method>[__<tag>]/seed_<s>``."""
-    return Path(results_dir) / profile / task.dataset / "runs" / task.name / f"seed_{task.seed}"
+    return store.run_path(results_dir, profile, task.dataset, task.name, task.seed)
 
 
 def run_task(profile: str, task: Task, *, results_dir: str | Path, data_dir: str | Path,

@@ -122,7 +122,7 @@ class SegHead(nn.Module):
         d = lats[4]
         for k, (block, site, skip) in enumerate(zip(self.blocks, self.sites, lats[3::-1], strict=True)):
             d = F.interpolate(d, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            if k > 0 and passes > 1 and d.shape[0] != skip.shape[0]:
+            if k > 0 and passes > 1:  # d already holds the passes
                 skip = skip.repeat(passes, 1, 1, 1)
             d = block(torch.cat([d, skip], 1))
             if k == 0 and passes > 1:

@@ -104,6 +104,16 @@ def provenance(cfg: Any) -> dict[str, Any]:
     return {"profile": cfg.profile, "config": cfg.to_dict(), "git_revision": git_revision()}
 
 
+def runs_dir(results_dir: str | Path, profile: str, dataset: str) -> Path:
+    """``results/<profile>/<dataset>/runs``: the run folders of every session of a profile and dataset."""
+    return Path(results_dir) / profile / dataset / "runs"
+
+
+def run_path(results_dir: str | Path, profile: str, dataset: str, name: str, seed: int) -> Path:
+    """One session's run folder, ``runs/<name>/seed_<s>`` (``name``: the method, ``<method>__<tag>`` with a tag)."""
+    return runs_dir(results_dir, profile, dataset) / name / f"seed_{seed}"
+
+
 ROUND_COLUMNS = ("round", "n_labeled", "n_pseudo", "test_dice", "valid_dice", "pseudo_dice", "threshold", "seconds")
 
 
@@ -197,7 +207,7 @@ def read_rounds(results_dir: str | Path, profile: str, dataset: str) -> Any:
     folder's name, ``<method>[__<tag>]``) and ``seed`` columns added."""
     import pandas as pd
 
-    runs = Path(results_dir) / profile / dataset / "runs"
+    runs = runs_dir(results_dir, profile, dataset)
     frames = []
     for path in sorted(runs.glob("*/seed_*/rounds.csv")):
         df = pd.read_csv(path)

@@ -218,17 +218,12 @@ def train_classifier(model: JointNet, train_set: SegDataset, valid_set: SegDatas
         return evaluate(m, valid_set, cfg, device=device, segmentation=False)["accuracy"]
 
     try:
-        items = train_set_items(train_set)
+        items = SegItems(train_set)
         return _fit(model, len(items), cfg, stage="cl", seed=seed, device=device,
                     make_batch=_augmented(items, cfg, seed, device), step_fn=step, select_fn=select, progress=progress)
     finally:
         for p in head:
             p.requires_grad_(True)
-
-
-def train_set_items(dataset: SegDataset) -> SegItems:
-    """Every item of ``dataset`` with its own mask and weight 1."""
-    return SegItems(dataset)
 
 
 def seg_loss(logits: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -371,6 +366,11 @@ class _Batch:
     xn: torch.Tensor
     feats: list[torch.Tensor]
 
+    @classmethod
+    def of(cls, chunk: list[int], loaded: list[tuple], xn: torch.Tensor, feats: list[torch.Tensor]) -> _Batch:
+        """A batch from :func:`_eval_batches`' items (``(image, label, mask)``) and the model's inputs/features."""
+        return cls(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded], xn, feats)
+
     def select(self, keep: list[int]) -> _Batch:
         """The rows at positions ``keep``."""
         if len(keep) == len(self.chunk):
@@ -406,8 +406,7 @@ class FeatureCache:
                 if used > budget:
                     self.batches, self.enabled = [], False
                     return
-                self.batches.append(_Batch(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded],
-                                           xn, feats))
+                self.batches.append(_Batch.of(chunk, loaded, xn, feats))
 
     def select(self, indices: Sequence[int]) -> Iterator[_Batch]:
         """Cached batches restricted to ``indices`` (in cache order)."""
@@ -427,7 +426,7 @@ def _batches(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: 
     wanted = set(int(i) for i in indices)
     for chunk, loaded, x in _eval_batches(dataset, indices, cfg, device):
         xn = model.normalize(x)
-        b = _Batch(chunk, [it[1] for it in loaded], [it[2][0].bool() for it in loaded], xn, model.features(xn))
+        b = _Batch.of(chunk, loaded, xn, model.features(xn))
         yield b.select([k for k, i in enumerate(chunk) if i in wanted])
 
 
@@ -555,7 +554,7 @@ def full_sup(theta0: dict[str, torch.Tensor], splits, cfg: Config, *, seed: int,
     the model and its test metrics at the threshold estimated on validation."""
     model = build_model(cfg, num_classes, seed)
     model.load_state_dict(copy.deepcopy(theta0))
-    train_segmentation(model, train_set_items(splits.train), splits.valid, cfg, seed=seed, device=device,
+    train_segmentation(model, SegItems(splits.train), splits.valid, cfg, seed=seed, device=device,
                        progress=progress)
     t = estimate_threshold(model, splits.valid, cfg, device=device)
     return model, evaluate(model, splits.test, cfg, threshold=t, device=device, classification=False)
