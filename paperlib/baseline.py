@@ -1,99 +1,118 @@
-"""The classifier stage and the two fixed baselines: theta0 (ResNet-18 + WILDCAT trained on image labels),
-its test accuracy and WSL (CAM) Dice, and Full_sup (segmentation head trained on every true mask).
+"""The classifier stage and the two fixed baselines, each made by one path only.
 
-``python -m paperlib.baseline --profile demo`` writes ``results/<profile>/<dataset>/theta0.pt`` and
-``baseline.json`` for each dataset of the profile and prints one line per dataset.
+- theta0: ResNet-18 + WILDCAT trained on image labels with seed 0 (the paper freezes one classifier for every AL
+  method and seed); :func:`classifier_stage` is the only writer of ``results/<profile>/<dataset>/theta0.pt``.
+- WSL: the frozen classifier's CAM masks (its test accuracy is Table 2), as the round-0 record of a ``WSL`` session.
+- Full_sup: the segmentation head trained from theta0 on every training image's true mask, as the round-0 record of
+  a ``Full_sup`` session.
+
+``python -m paperlib.baseline --profile demo [--seed S]`` runs the ``WSL`` and ``Full_sup`` sessions of a seed (the
+same run folders the grid and the notebooks use, training theta0 first when it is missing) and prints their numbers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
-from . import config, data, store, train
+from . import config, data, predict, store, train
 from .config import Config
+from .learner import Learner, Stream, stream_seed
+from .store import RoundRecord, RoundRow
+
+THETA0_SEED = 0  # the classifier every session starts from is seed 0's, as in the paper
 
 
-def _fingerprint(cfg: Config, seed: int) -> str:
+def theta0_path(results_dir: str | Path, cfg: Config) -> Path:
+    """``results/<profile>/<dataset>/theta0.pt``."""
+    return Path(results_dir) / cfg.profile / cfg.data.dataset / "theta0.pt"
+
+
+def _fingerprint(cfg: Config) -> str:
     """Everything theta0 depends on."""
     t = cfg.train
-    parts = {"data": asdict(cfg.data), "model": asdict(cfg.model), "seed": seed,
+    parts = {"data": asdict(cfg.data), "model": asdict(cfg.model), "seed": THETA0_SEED,
              "train": {k: getattr(t, k) for k in ("momentum", "weight_decay", "cl_lr", "cl_epochs", "cl_batch",
                                                   "cl_step", "cl_gamma", "eval_every", "eval_batch")}}
     return json.dumps(parts, sort_keys=True)
 
 
-def classifier_stage(cfg: Config, splits: data.Splits, path: str | Path, *, seed: int = 0,
-                     device: torch.device | None = None, progress: bool = True) -> dict[str, torch.Tensor]:
-    """theta0: loaded from ``path`` when it was made with the same settings, else trained and saved there."""
-    path = Path(path)
-    key = _fingerprint(cfg, seed)
+def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, *, device: torch.device | None = None,
+                     progress: bool = True) -> dict[str, torch.Tensor]:
+    """theta0: loaded from :func:`theta0_path` when it was made with the same settings, else trained (seed 0, a
+    progress bar over epochs) and saved there."""
+    path = theta0_path(results_dir, cfg)
+    key = _fingerprint(cfg)
     if path.is_file():
         saved = store.load_tensors(path)
         if saved.get("fingerprint") == key:
             return saved["state"]
         print(f"{path}: made with other settings; training the classifier again", file=sys.stderr)
-    model = train.build_model(cfg, len(splits.class_names), seed)
-    hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
+    if progress:
+        tqdm.write(f"[{cfg.profile}/{cfg.data.dataset}] training the classifier theta0 (seed {THETA0_SEED}, "
+                   f"{cfg.train.cl_epochs} epochs) -> {path}")
+    model = train.build_model(cfg, len(splits.class_names), THETA0_SEED)
+    t0 = time.perf_counter()
+    hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=THETA0_SEED, device=device,
                                   progress=progress)
     state = train.snapshot(model)
     store.save_tensors(path, {"state": state, "fingerprint": key, "class_names": splits.class_names,
-                              "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric})
+                              "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
+                              "seconds": round(time.perf_counter() - t0, 1)})
     return state
 
 
-def run(cfg: Config, *, seed: int = 0, results_dir: str | Path = "results", data_dir: str | Path = "data",
-        device: torch.device | None = None, progress: bool = True) -> dict[str, Any]:
-    """Classifier stage, WSL and Full_sup on one dataset; writes ``theta0.pt`` and ``baseline.json``.
+def wsl_round(learner: Learner) -> RoundRecord:
+    """WSL: theta0's CAM masks on test and validation (no threshold, no pixel label); ``metrics`` holds the
+    test and validation accuracy of the frozen classifier (Table 2)."""
+    t0 = time.perf_counter()
+    model, splits, cfg = learner.model(), learner.splits, learner.cfg
+    test = predict.evaluate(model, splits.test, cfg, device=learner.device, segmentation=False)
+    valid = predict.evaluate(model, splits.valid, cfg, device=learner.device, segmentation=False)
+    row = RoundRow(0, 0, 0, test["wsl_dice"], valid["wsl_dice"], math.nan, math.nan,
+                   round(time.perf_counter() - t0, 2))
+    return RoundRecord(row, [], [], [], [], math.nan, None,
+                       metrics={"test_accuracy": test["accuracy"], "valid_accuracy": valid["accuracy"]})
 
-    Returns test accuracy, WSL Dice and Full_sup Dice (fractions) with the validation threshold and timings.
-    """
-    device = device or train.resolve_device(cfg.train.device)
-    out = Path(results_dir) / cfg.profile / cfg.data.dataset
-    splits = data.from_config(cfg, seed=seed, data_dir=data_dir)
+
+def full_sup_round(learner: Learner, seed: int) -> RoundRecord:
+    """Full_sup: the head trained from theta0 on every training image with its true mask (the ceiling)."""
     t0 = time.perf_counter()
-    theta0 = classifier_stage(cfg, splits, out / "theta0.pt", seed=seed, device=device, progress=progress)
-    t_cl = time.perf_counter() - t0
-    model = train.build_model(cfg, len(splits.class_names), seed)
-    model.load_state_dict(theta0)
-    wsl = train.evaluate(model, splits.test, cfg, device=device, segmentation=False)
-    t0 = time.perf_counter()
-    _, sup = train.full_sup(theta0, splits, cfg, seed=seed, num_classes=len(splits.class_names), device=device,
-                            progress=progress)
-    result = {
-        "dataset": cfg.data.dataset, "seed": seed, "n_train": len(splits.train), "n_valid": len(splits.valid),
-        "n_test": len(splits.test), "test_accuracy": wsl["accuracy"], "wsl_dice": wsl["wsl_dice"],
-        "full_sup_dice": sup["dice"], "full_sup_threshold": sup["threshold"],
-        "seconds_classifier": round(t_cl, 1), "seconds_full_sup": round(time.perf_counter() - t0, 1),
-    }
-    store.write_json(out / "baseline.json", {**store.provenance(cfg), "metrics": result})
-    return result
+    labeled = list(range(len(learner.splits.train)))
+    model, _ = learner.fit(learner.items(labeled, None), stream_seed(seed, 0, Stream.REFIT))
+    threshold = learner.threshold(model)
+    row = RoundRow(0, len(labeled), 0, learner.dice(model, "test", threshold), learner.dice(model, "valid", threshold),
+                   math.nan, threshold, round(time.perf_counter() - t0, 2))
+    return RoundRecord(row, labeled, labeled, [], [], threshold, train.snapshot(model.seg_head))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = config.cli_parser("python -m paperlib.baseline", __doc__.split("\n\n")[0],
-                               "one dataset of the profile (default: all of them)")
+    from . import cli, grid
+
+    parser = cli.parser("python -m paperlib.baseline", __doc__.split("\n\n")[0],
+                        "one dataset of the profile (default: all of them)")
     args = parser.parse_args(argv)
     try:
-        names = [args.dataset] if args.dataset else list(config.datasets(args.profile))
-        cfgs = [config.get(args.profile, dataset=n, **dict(args.p)) for n in names]
-    except config.ConfigError as exc:
-        parser.error(str(exc))
-    for cfg in cfgs:
-        try:
-            r = run(cfg, seed=args.seed, results_dir=args.results, data_dir=args.data)
-        except (data.DataError, FileExistsError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{cfg.profile}/{r['dataset']}: test accuracy {100 * r['test_accuracy']:.1f}%, "
-              f"WSL Dice {100 * r['wsl_dice']:.1f}%, Full_sup Dice {100 * r['full_sup_dice']:.1f}% "
-              f"({r['seconds_classifier']:.0f}s + {r['seconds_full_sup']:.0f}s)")
+        cfgs = config.notebook_configs(args.profile, **cli.overrides(args))
+        names = [args.dataset] if args.dataset else list(cfgs)
+        todo = grid.tasks(names, ["WSL", "Full_sup"], [args.seed])
+        runs = grid.run(args.profile, todo, results_dir=args.results, data_dir=args.data,
+                        base_overrides=cli.overrides(args), workers=1)
+    except cli.USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for d in names:
+        wsl, sup = (store.RunFolder(r).finished()[0] for t, r in zip(todo, runs, strict=True) if t.dataset == d)
+        print(f"{args.profile}/{d} seed {args.seed}: test accuracy {100 * wsl.metrics['test_accuracy']:.1f}%, "
+              f"WSL Dice {100 * wsl.row.test_dice:.1f}%, Full_sup Dice {100 * sup.row.test_dice:.1f}% "
+              f"({wsl.row.seconds:.0f}s + {sup.row.seconds:.0f}s)")
     return 0
 
 

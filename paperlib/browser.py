@@ -10,6 +10,7 @@ from matplotlib import pyplot as plt
 
 from . import al, plots, store
 from .config import Config
+from .learner import Learner
 
 
 def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir: str | Path, n_pseudo: int = 4):
@@ -17,7 +18,7 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
     import ipywidgets as w
     from IPython.display import display
 
-    shared: dict[str, tuple] = {}
+    learners: dict[str, Learner] = {}
 
     def runs(dataset: str) -> list[Path]:
         return sorted(store.runs_dir(results_dir, cfgs[dataset].profile, dataset).glob("*/seed_*"))
@@ -43,20 +44,22 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
                 return
             c = ckpts[min(rnd.value, len(ckpts) - 1)]
             cfg = cfgs[dataset.value]
-            if dataset.value not in shared:
-                shared[dataset.value] = al.prepare(cfg, results_dir=results_dir, data_dir=data_dir,
-                                                   label_prop=False, progress=False)[:2]
-            splits, theta0 = shared[dataset.value]
-            shown = list(c["queried"]) + list(c["pseudo"])[:n_pseudo]
+            if dataset.value not in learners:
+                splits, theta0, _ = al.prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=False,
+                                               progress=False)
+                learners[dataset.value] = Learner(cfg, splits, theta0)
+            learner = learners[dataset.value]
+            splits = learner.splits
+            shown = list(c.queried) + list(c.pseudo)[:n_pseudo]
             if not shown:
                 print("this run has no queried or pseudo-labeled images (fixed baseline)")
                 return
-            masks = al.round_masks(cfg, splits, theta0, c, "train", shown)
+            masks = learner.round_masks("train", shown, c.head, c.threshold)
             items = [splits.train[i] for i in shown]
-            kinds = ["queried"] * len(c["queried"]) + ["pseudo"] * (len(shown) - len(c["queried"]))
-            row = c["row"]
-            print(f"round {row['round']}: {row['n_labeled']} labeled, {row['n_pseudo']} pseudo-labeled, "
-                  f"test Dice {100 * row['test_dice']:.1f}%, threshold {row['threshold']:.2f}")
+            kinds = ["queried"] * len(c.queried) + ["pseudo"] * (len(shown) - len(c.queried))
+            row = c.row
+            print(f"round {row.round}: {row.n_labeled} labeled, {row.n_pseudo} pseudo-labeled, "
+                  f"test Dice {100 * row.test_dice:.1f}%, threshold {row.threshold:.2f}")
             fig = plots.mask_grid({"round's mask": masks}, [it[0] for it in items], [it[2][0] for it in items],
                                   [f"{k}: {splits.train.ids[i]}" for k, i in zip(kinds, shown, strict=True)])
             plt.show(fig)

@@ -51,7 +51,6 @@ class ModelConfig:
 class TrainConfig:
     """Both training stages (Table 5): SGD with Nesterov momentum and a step learning-rate decay."""
 
-    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     momentum: float = 0.9
     weight_decay: float = 1e-4
     cl_lr: float = 1e-4  # classifier (WSL) stage
@@ -66,10 +65,6 @@ class TrainConfig:
     seg_gamma: float = 0.9
     eval_every: int = 1  # validate every this many epochs (and after the last)
     eval_batch: int = 8  # images per batch at evaluation (same-size images only)
-    cache_mb: int = 2048  # memory for backbone features cached under the frozen backbone (0: never cache)
-    fast: bool = True  # exact fast path: decoded images kept in memory, frozen-backbone features reused
-    approx_crops: bool = False  # approximation: train on whole resized views with cached features (see bench)
-    amp: bool = True  # bf16 autocast on CUDA (no effect on the CPU)
 
 
 @dataclass(frozen=True)
@@ -83,6 +78,12 @@ class ALConfig:
     lam: float = 0.1  # lambda, weight of the pseudo-labeled loss (Eq. 1)
     mc_passes: int = 50  # MC dropout passes
     mc_p: float = 0.2  # MC dropout probability
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The grid of sessions a profile runs (seeds, ablation sweeps); a single session's numbers do not depend on it."""
+
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     k_grid: tuple[int, ...] = (5, 10, 20, 30, 40)  # ablation values of k (Fig. 7)
     lam_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 0.5, 1.0)  # ablation values of lambda (Figs. 8, 9)
@@ -90,21 +91,43 @@ class ALConfig:
 
 
 @dataclass(frozen=True)
+class RuntimeConfig:
+    """How a session executes: not part of its identity, so a session resumes under other values.
+
+    ``fast`` and ``cache_mb`` give bit-identical numbers (tested); ``device`` and ``amp`` change float rounding only.
+    """
+
+    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    fast: bool = True  # exact fast path: decoded images kept in memory, frozen-backbone features reused
+    cache_mb: int = 2048  # memory for backbone features cached under the frozen backbone (0: never cache)
+    amp: bool = True  # bf16 autocast and channels-last on CUDA (no effect on the CPU)
+    workers: int = 0  # grid worker processes on the CPU (0: one per core, at most 4; a GPU runs one at a time)
+
+
+@dataclass(frozen=True)
 class Config:
-    """One profile on one dataset."""
+    """One profile on one dataset: the experiment (data, model, train, al), the grid it belongs to (study) and how
+    it executes (runtime)."""
 
     profile: str = "glas"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     al: ALConfig = field(default_factory=ALConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-ready)."""
         return dataclasses.asdict(self)
 
+    def identity(self) -> dict[str, Any]:
+        """The sections a session's numbers depend on (``data``, ``model``, ``train``, ``al``) as a plain dict."""
+        return {s: dataclasses.asdict(getattr(self, s)) for s in IDENTITY}
 
-_SECTIONS = ("data", "model", "train", "al")
+
+IDENTITY = ("data", "model", "train", "al")  # what makes a session itself
+_SECTIONS = (*IDENTITY, "study", "runtime")
 
 
 def _paper(dataset: str) -> Config:
@@ -141,11 +164,11 @@ def _synthetic(profile: str, dataset: str) -> Config:
                     seg_lr=0.05, seg_epochs=3 if smoke else 10, seg_batch=8, seg_step=10, seg_gamma=0.9,
                     eval_every=1)
     al = replace(base.al, rounds=3 if smoke else 6, k=5 if smoke else 10, mc_passes=4 if smoke else 20,
-                 init_per_class=2 if dataset == "glas" else 1, seeds=(0,) if smoke else (0, 1, 2),
-                 k_grid=(2, 5) if smoke else (2, 5, 10),
-                 lam_grid=(0.1, 1.0) if smoke else (0.01, 0.1, 1.0) if dataset == "glas" else (0.001, 0.01, 0.1),
-                 ablation_rounds=2 if smoke else 4)
-    return Config(profile=profile, data=data, model=model, train=train, al=al)
+                 init_per_class=2 if dataset == "glas" else 1)
+    study = StudyConfig(seeds=(0,) if smoke else (0, 1, 2), k_grid=(2, 5) if smoke else (2, 5, 10),
+                        lam_grid=(0.1, 1.0) if smoke else (0.01, 0.1, 1.0) if dataset == "glas" else
+                        (0.001, 0.01, 0.1), ablation_rounds=2 if smoke else 4)
+    return Config(profile=profile, data=data, model=model, train=train, al=al, study=study)
 
 
 PROFILES: dict[str, tuple[str, ...]] = {
@@ -226,23 +249,6 @@ def notebook_configs(profile: str, *, seeds: str = "", **base: Any) -> dict[str,
     return {d: get(profile, dataset=d, **extra) for d in names}
 
 
-def cli_parser(prog: str, description: str, dataset_help: str, *, seed: bool = True) -> Any:
-    """An ``argparse`` parser with the options every command shares: --profile, --dataset, --seed (when
-    ``seed``), --results, --data and ``-p NAME VALUE`` config overrides."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--profile", default="demo", help=f"config profile ({', '.join(PROFILES)})")
-    parser.add_argument("--dataset", default=None, help=dataset_help)
-    if seed:
-        parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--results", default="results", help="results folder")
-    parser.add_argument("--data", default="data", help="folder for the synthetic benchmarks")
-    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override a config field, e.g. -p lam 0.01 (repeatable)")
-    return parser
-
-
 def _coerce(name: str, value: Any, current: Any) -> Any:
     """Convert an override to the type of the field's current value (papermill passes strings and numbers)."""
     try:
@@ -269,7 +275,7 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
 
 def validate(cfg: Config) -> None:
     """Raise :class:`ConfigError` naming the first field whose value cannot work."""
-    d, m, t, a = cfg.data, cfg.model, cfg.train, cfg.al
+    d, m, t, a, s, rt = cfg.data, cfg.model, cfg.train, cfg.al, cfg.study, cfg.runtime
     checks = [
         ("valid_fraction", 0.0 < d.valid_fraction < 1.0, "must be in (0, 1)"),
         ("synthetic_scale", 0.0 < d.synthetic_scale <= 10.0, "must be in (0, 10]"),
@@ -282,8 +288,10 @@ def validate(cfg: Config) -> None:
         ("alpha", m.alpha >= 0, "must be >= 0"),
         ("seg_width", m.seg_width >= 4, "must be >= 4"),
         ("seg_dropout", 0.0 <= m.seg_dropout < 1.0, "must be in [0, 1)"),
-        ("device", t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
+        ("device", rt.device == "auto" or rt.device == "cpu" or rt.device.startswith("cuda"),
          "must be 'auto', 'cpu' or 'cuda[:N]'"),
+        ("cache_mb", rt.cache_mb >= 0, "must be >= 0"),
+        ("workers", rt.workers >= 0, "must be >= 0 (0: one per core)"),
         ("k", a.k >= 1, "must be >= 1"),
         ("lam", a.lam >= 0, "must be >= 0"),
         ("init_per_class", a.init_per_class >= 1, "must be >= 1"),
@@ -291,10 +299,10 @@ def validate(cfg: Config) -> None:
         ("rounds", a.rounds >= 1, "must be >= 1"),
         ("mc_passes", a.mc_passes >= 2, "must be >= 2"),
         ("mc_p", 0.0 < a.mc_p < 1.0, "must be in (0, 1)"),
-        ("seeds", len(a.seeds) >= 1 and min(a.seeds) >= 0, "must name at least one seed, none negative"),
-        ("k_grid", len(a.k_grid) >= 1 and min(a.k_grid) >= 1, "must hold values >= 1"),
-        ("lam_grid", len(a.lam_grid) >= 1 and min(a.lam_grid) >= 0, "must hold values >= 0"),
-        ("ablation_rounds", a.ablation_rounds >= 1, "must be >= 1"),
+        ("seeds", len(s.seeds) >= 1 and min(s.seeds) >= 0, "must name at least one seed, none negative"),
+        ("k_grid", len(s.k_grid) >= 1 and min(s.k_grid) >= 1, "must hold values >= 1"),
+        ("lam_grid", len(s.lam_grid) >= 1 and min(s.lam_grid) >= 0, "must hold values >= 0"),
+        ("ablation_rounds", s.ablation_rounds >= 1, "must be >= 1"),
     ]
     for stage in ("cl", "seg"):
         checks += [
@@ -304,8 +312,7 @@ def validate(cfg: Config) -> None:
             (f"{stage}_step", getattr(t, f"{stage}_step") >= 1, "must be >= 1"),
             (f"{stage}_gamma", 0 < getattr(t, f"{stage}_gamma") <= 1, "must be in (0, 1]"),
         ]
-    checks += [("eval_every", t.eval_every >= 1, "must be >= 1"), ("eval_batch", t.eval_batch >= 1, "must be >= 1"),
-               ("cache_mb", t.cache_mb >= 0, "must be >= 0")]
+    checks += [("eval_every", t.eval_every >= 1, "must be >= 1"), ("eval_batch", t.eval_batch >= 1, "must be >= 1")]
     for name, ok, why in checks:
         if not ok:
             raise ConfigError(f"config field {name!r} {why}")

@@ -19,8 +19,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import al, config, store
+from . import al, cli, config, store
 from .config import ConfigError
+from .runtime import default_workers
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
@@ -56,15 +57,6 @@ def run_task(profile: str, task: Task, *, results_dir: str | Path, data_dir: str
     cfg = config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
     return al.run_session(cfg, task.method, task.seed, results_dir=results_dir, data_dir=data_dir,
                           run_folder=run_dir(results_dir, profile, task), progress=progress)
-
-
-def default_workers(device: str = "auto") -> int:
-    """Worker processes for a CPU grid: one per core (at most 4); 1 when a GPU is used."""
-    import torch
-
-    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
-        return 1
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 class SchedulerError(RuntimeError):
@@ -115,20 +107,24 @@ def _on_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "results", data_dir: str | Path = "data",
-        base_overrides: dict[str, Any] | None = None, workers: int = 1, scheduler: str | None = "",
+        base_overrides: dict[str, Any] | None = None, workers: int | None = None, scheduler: str | None = "",
         progress: bool = True) -> list[Path]:
     """Run every task, with a progress bar over tasks; returns the run folders in task order.
 
     ``scheduler`` (``tcp://host:8786``; empty: ``$DASK_SCHEDULER_ADDRESS`` when set) runs the tasks on that Dask
     cluster, one task per session, after one task per dataset that prepares what its sessions share; the results
     and data folders must then be on a file system the workers share. Otherwise ``workers`` > 1 runs the tasks in
-    that many local processes. Every task that runs beside others is single-threaded (numbers depend on torch's
-    thread count, so a session gives the same numbers on any worker; on 2 CPU cores two single-threaded sessions
-    finish sooner than one two-threaded session at a time).
+    that many local processes (default: :func:`paperlib.runtime.default_workers` of the ``workers`` runtime
+    setting). Every task that runs beside others is single-threaded (numbers depend on torch's thread count, so a
+    session gives the same numbers on any worker; on 2 CPU cores two single-threaded sessions finish sooner than
+    one two-threaded session at a time).
     """
+    cfgs = []
     for task in todo:  # every task's config is valid before any runs
         al.parse_method(task.method)
-        config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
+        cfgs.append(config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides}))
+    if workers is None:
+        workers = default_workers(cfgs[0].runtime) if cfgs else 1
     address = scheduler_address(scheduler)
     client = connect(address) if address else None
     kw = {"results_dir": Path(results_dir).resolve(), "data_dir": Path(data_dir).resolve(),
@@ -205,33 +201,29 @@ def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = config.cli_parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x "
-                               "method x seed, in-process or on a Dask cluster.",
-                               "comma-separated datasets (default: every dataset of the profile)", seed=False)
+    parser = cli.parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x method x "
+                        "seed (-p seeds 0,1: the profile's by default), in-process or on a Dask cluster.",
+                        "comma-separated datasets (default: every dataset of the profile)", seed=False)
     parser.add_argument("--methods", default="Random,Entropy,MC_Dropout,Label_prop",
                         help=f"comma-separated methods ({', '.join(al.METHODS)}, or <sampler>+Label_prop)")
-    parser.add_argument("--seeds", default="", help="comma-separated seeds (default: the profile's)")
     parser.add_argument("--tag", default="", help="name for the -p overrides: run folders runs/<method>__<tag>/")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="local worker processes when no scheduler is given (default: one per core, at most 4)")
     parser.add_argument("--scheduler", default="",
                         help=f"Dask scheduler address, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} when set, "
-                        "else in-process)")
+                        "else in-process; local worker processes: -p workers N)")
     args = parser.parse_args(argv)
     try:
-        base = {**dict(args.p), **({"seeds": args.seeds} if args.seeds else {})}
+        base = cli.overrides(args)
         cfgs = config.notebook_configs(args.profile, **base)
         datasets = [d.strip() for d in args.dataset.split(",")] if args.dataset else list(cfgs)
         unknown = [d for d in datasets if d not in cfgs]
         if unknown:
             raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
         methods = [al.parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()]
-        first = cfgs[datasets[0]]
-        todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, list(first.al.seeds))]
-        runs = run(args.profile, todo, results_dir=args.results,
-                   data_dir=args.data, base_overrides=base, workers=args.workers or default_workers(first.train.device),
+        seeds = list(cfgs[datasets[0]].study.seeds)
+        todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, seeds)]
+        runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,
                    scheduler=args.scheduler)
-    except (ConfigError, SchedulerError, RuntimeError, ValueError, FileNotFoundError) as exc:
+    except (*cli.USER_ERRORS, SchedulerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{len(runs)} session(s) finished under {Path(args.results) / args.profile}")

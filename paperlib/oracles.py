@@ -4,7 +4,12 @@
 - :class:`FolderOracle` works with a real annotator through ``<run>/queries/round_RR/``: the session writes each
   queried image ``<id>.png`` and the model's current mask ``<id>_suggested.png`` there and stops; the annotator
   saves ``<id>_mask.png`` (same size, black 0 = background, white 255 = foreground) beside each; on the next start
-  the session checks and imports them before training anything.
+  the session checks and imports them (into ``<run>/oracle_masks/``) before training anything.
+
+A session asks every oracle the same way: :meth:`Oracle.answer` first (the masks, or ``None`` while pending), and
+:meth:`Oracle.ask` with the model's suggested masks only when the answer is pending. On resume, ``answer`` is asked
+again for every finished round's queries, so an oracle must give the same masks again (the folder oracle keeps what
+it imported).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .data import SegDataset
+from .data import SegDataset, read_mask
 from .store import atomic_write_bytes, atomic_write_text
 
 
@@ -67,16 +72,24 @@ starting point you may edit and save under the _mask name. Then start the sessio
 
 
 class FolderOracle:
-    """A human annotator working in ``folder/round_RR/``."""
+    """A human annotator working in ``folder/round_RR/``; imported masks are kept in ``saved`` (default: the
+    ``oracle_masks`` folder beside ``folder``), which is what later answers (and resumes) read."""
 
-    def __init__(self, dataset: SegDataset, folder: str | Path) -> None:
+    def __init__(self, dataset: SegDataset, folder: str | Path, saved: str | Path | None = None) -> None:
         self.dataset, self.folder = dataset, Path(folder)
+        self.saved = Path(saved) if saved else self.folder.parent / "oracle_masks"
 
     def round_dir(self, round_index: int) -> Path:
         return self.folder / f"round_{round_index:02d}"
 
+    def _saved_path(self, index: int) -> Path:
+        return self.saved / f"{self.dataset.ids[int(index)]}.png"
+
     def ask(self, round_index: int, indices: Sequence[int], suggestions: Sequence[torch.Tensor]) -> None:
+        """Write the round's images, suggestions and instructions (once: a round already asked is left as is)."""
         d = self.round_dir(round_index)
+        if (d / "README.txt").is_file():
+            return
         ids = [self.dataset.ids[int(i)] for i in indices]
         for i, sid, sug in zip(indices, ids, suggestions, strict=True):
             image = (self.dataset[int(i)][0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -85,8 +98,17 @@ class FolderOracle:
         atomic_write_text(d / "README.txt", _INSTRUCTIONS.format(round=round_index, n=len(ids), ids="\n".join(ids)))
 
     def answer(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:
-        """All masks, checked, or ``None`` when none is there yet; raises :class:`OracleError` for a bad or
-        partial set (naming the file)."""
+        """All masks: the imported ones, else the round folder's, checked and imported (all or none), else
+        ``None`` when none is there yet. Raises :class:`OracleError` for a bad or partial set (naming the file)."""
+        if all(self._saved_path(i).is_file() for i in indices):
+            return [read_mask(self._saved_path(i), "nonzero")[0].to(torch.uint8) for i in indices]
+        masks = self._read_round(round_index, indices)
+        if masks is not None:  # every mask was checked before any is kept
+            for i, m in zip(indices, masks, strict=True):
+                atomic_write_bytes(self._saved_path(i), png_bytes(m.numpy() * 255, "L"))
+        return masks
+
+    def _read_round(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:
         d = self.round_dir(round_index)
         found: dict[int, Path] = {}
         missing = []

@@ -1,7 +1,7 @@
-"""``python -m paperlib.pipeline --profile P [--only NN] [-p name value]``: run the notebooks in order with
-papermill (kernel ``python3``, each in its own folder), keep executed copies under ``results/<P>/executed/`` and one
-row per notebook (seconds, peak memory) in ``results/<P>/runtimes.csv`` (and beside the figures); stop at the
-first failure, naming the cell.
+"""``python -m paperlib.pipeline --profile P [--only NN] [-p NAME VALUE] [--methods M] [--scheduler S]``: run
+the notebooks in order with papermill (kernel ``python3``, each in its own folder), keep executed copies under
+``results/<P>/executed/`` and one row per notebook (seconds, peak memory) in ``results/<P>/runtimes.csv`` (and
+beside the figures); stop at the first failure, naming the cell.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from . import config
 from .store import atomic_write_text
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SHARED_PARAMETERS = ("profile", "seeds", "data_root", "results_dir", "figures_dir", "device")
+SHARED_PARAMETERS = ("profile", "seeds", "data_root", "results_dir", "figures_dir", "device", "overrides")
 
 
 def notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
@@ -70,14 +70,22 @@ def _failing_cell(output: Path) -> str:
 
 
 def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str] | None = None,
-        results_dir: str = "results", figures_dir: str = "figures", folder: Path = NOTEBOOKS) -> list[dict]:
-    """Execute the notebooks in order; returns the runtime rows. Raises SystemExit on the first failure."""
-    config.datasets(profile)  # unknown profile: an error now, not in the first notebook
+        params: dict[str, str] | None = None, results_dir: str = "results", figures_dir: str = "figures",
+        folder: Path = NOTEBOOKS) -> list[dict]:
+    """Execute the notebooks in order; returns the runtime rows. Raises SystemExit on the first failure.
+
+    ``overrides``: config fields for every notebook (as ``-p`` on every command line; checked before any notebook
+    runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
+    ``scheduler``), each given to the notebooks that declare it."""
+    overrides = dict(overrides or {})
+    config.notebook_configs(profile, **overrides)  # unknown profile or bad field: an error now, not in a notebook
     nbs = notebooks(folder, only)
     declared = {nb: parameters(nb) for nb in nbs}
-    overrides = dict(overrides or {})
+    params = dict(params or {})
+    if overrides:
+        params["overrides"] = ";".join(f"{k}={v}" for k, v in overrides.items())
     known = set().union(*declared.values()) if declared else set()
-    unknown = sorted(set(overrides) - known)
+    unknown = sorted(set(params) - known)
     if unknown:
         raise SystemExit(f"error: unknown notebook parameter(s) {unknown}; known: {', '.join(sorted(known))}")
     results = Path(results_dir).resolve()
@@ -85,14 +93,14 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     executed.mkdir(parents=True, exist_ok=True)
     rows = []
     for nb in nbs:
-        params = {"profile": profile, "results_dir": str(results), "figures_dir": str(Path(figures_dir).resolve())}
-        params.update({k: _value(v, declared[nb][k]) for k, v in overrides.items() if k in declared[nb]})
-        params = {k: v for k, v in params.items() if k in declared[nb]}
+        given = {"profile": profile, "results_dir": str(results), "figures_dir": str(Path(figures_dir).resolve()),
+                 **{k: _value(v, declared[nb][k]) for k, v in params.items() if k in declared[nb]}}
+        given = {k: v for k, v in given.items() if k in declared[nb]}
         output = executed / nb.name
         print(f"running {nb.name} ...", flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps({"input": str(nb), "output": str(output),
-                               "parameters": params, "cwd": str(nb.parent)})], capture_output=True, text=True)
+                               "parameters": given, "cwd": str(nb.parent)})], capture_output=True, text=True)
         seconds = time.perf_counter() - t0
         peak = re.findall(r"PEAK_KB (\d+)", proc.stdout)
         row = {"notebook": nb.name, "seconds": round(seconds, 1),
@@ -141,12 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
     parser.add_argument("--only", action="append", help="run only this notebook (number or name; repeatable)")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="notebook parameter, e.g. -p data_root /data/GlaS (repeatable)")
+                        help="set a config field in every notebook, e.g. -p data_root /data/GlaS (repeatable)")
+    parser.add_argument("--methods", default=None, help="AL methods of 04_active_learning (comma-separated)")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address for 03-05 (tcp://host:8786)")
     parser.add_argument("--results", default="results", help="results folder")
     parser.add_argument("--figures", default="figures", help="figures folder (figures/<profile>/)")
     args = parser.parse_args(argv)
     try:
-        rows = run(args.profile, only=args.only, overrides=dict(args.p), results_dir=args.results,
+        params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler)) if v is not None}
+        rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
                    figures_dir=args.figures)
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

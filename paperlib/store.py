@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -114,16 +115,55 @@ def run_path(results_dir: str | Path, profile: str, dataset: str, name: str, see
     return runs_dir(results_dir, profile, dataset) / name / f"seed_{seed}"
 
 
-ROUND_COLUMNS = ("round", "n_labeled", "n_pseudo", "test_dice", "valid_dice", "pseudo_dice", "threshold", "seconds")
+@dataclass(frozen=True)
+class RoundRow:
+    """One line of ``rounds.csv``: a finished round's numbers (Dice as fractions; ``nan`` where not applicable)."""
+
+    round: int
+    n_labeled: int
+    n_pseudo: int
+    test_dice: float
+    valid_dice: float
+    pseudo_dice: float
+    threshold: float
+    seconds: float
+
+
+ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """A finished round as its checkpoint holds it: the row, L_r (``labeled``), the round's queries U'_r
+    (``queried``), P_r (``pseudo``), the next round's queries, the validation threshold and the segmentation head's
+    weights (``None`` for WSL, which has no head of its own)."""
+
+    row: RoundRow
+    labeled: list[int]
+    queried: list[int]
+    pseudo: list[int]
+    next_queries: list[int]
+    threshold: float
+    head: dict[str, torch.Tensor] | None
+    metrics: dict[str, float] = field(default_factory=dict)  # what a fixed baseline adds (WSL: accuracy)
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """Plain types and tensors only, loadable with ``weights_only=True``."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["row"] = asdict(self.row)
+        return out
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> RoundRecord:
+        return cls(**{**ckpt, "row": RoundRow(**ckpt["row"])})
 
 
 class RunFolder:
     """One session's folder, ``results/<profile>/<dataset>/runs/<method>/seed_<s>/`` (DESIGN §6).
 
-    ``checkpoints/round_RR.pt`` is the record of a finished round (its row, labeled and pseudo-labeled ids, next
-    queries, threshold, segmentation-head weights) and the only commit point; ``rounds.csv``, ``queries.json``
-    and ``pseudo.json`` are views rewritten from the checkpoints. Every write is atomic, so a session killed at any
-    moment restarts from its last finished round.
+    ``checkpoints/round_RR.pt`` is the record of a finished round (:class:`RoundRecord`) and the only commit point;
+    ``rounds.csv``, ``queries.json`` and ``pseudo.json`` are views rewritten from the checkpoints. Every write is
+    atomic, so a session killed at any moment restarts from its last finished round.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -152,8 +192,12 @@ class RunFolder:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def prepare(self, meta: dict[str, Any]) -> None:
-        """Create the folder, or check that it was made for the same session (``meta``: method, seed, config)."""
+    def prepare(self, meta: dict[str, Any], runtime: dict[str, Any] | None = None) -> None:
+        """Create the folder, or check that it was made for the same session (``meta``: method, seed, config).
+
+        ``runtime`` (device, speed switches) is recorded when the folder is made but never compared: a session
+        resumes under other execution settings.
+        """
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         for stale in self.root.rglob(".*.tmp"):
             stale.unlink(missing_ok=True)
@@ -167,33 +211,33 @@ class RunFolder:
                 raise ValueError(f"{path}: this run folder was made for another session (differs in {diff}); "
                                  "use another results folder or remove this one")
         else:
-            write_json(path, {**meta, "git_revision": git_revision()})
+            write_json(path, {**meta, "runtime": runtime or {}, "git_revision": git_revision()})
 
     def round_path(self, r: int) -> Path:
         return self.checkpoints / f"round_{r:02d}.pt"
 
-    def finished(self) -> list[dict[str, Any]]:
-        """Checkpoints of the finished rounds 0..R, in order (a gap ends the list)."""
+    def finished(self) -> list[RoundRecord]:
+        """The finished rounds 0..R, in order (a gap ends the list)."""
         out = []
         r = 0
         while self.round_path(r).is_file():
-            out.append(load_tensors(self.round_path(r)))
+            out.append(RoundRecord.from_checkpoint(load_tensors(self.round_path(r))))
             r += 1
         return out
 
-    def save_round(self, r: int, ckpt: dict[str, Any], ids: list[str]) -> None:
-        """Commit round ``r`` and rewrite the views from every checkpoint."""
-        save_tensors(self.round_path(r), ckpt)
+    def save_round(self, record: RoundRecord, ids: list[str]) -> None:
+        """Commit a finished round and rewrite the views from every checkpoint."""
+        save_tensors(self.round_path(record.row.round), record.to_checkpoint())
         self.write_views(self.finished(), ids)
 
-    def write_views(self, ckpts: list[dict[str, Any]], ids: list[str]) -> None:
+    def write_views(self, records: list[RoundRecord], ids: list[str]) -> None:
         """``rounds.csv`` (one row per finished round), ``queries.json`` and ``pseudo.json`` (ids per round)."""
         lines = [",".join(ROUND_COLUMNS)]
-        for c in ckpts:
-            lines.append(",".join(_fmt(c["row"][k]) for k in ROUND_COLUMNS))
+        for rec in records:
+            lines.append(",".join(_fmt(getattr(rec.row, k)) for k in ROUND_COLUMNS))
         atomic_write_text(self.root / "rounds.csv", "\n".join(lines) + "\n")
-        write_json(self.root / "queries.json", {f"{c['row']['round']}": [ids[i] for i in c["queried"]] for c in ckpts})
-        write_json(self.root / "pseudo.json", {f"{c['row']['round']}": [ids[i] for i in c["pseudo"]] for c in ckpts})
+        write_json(self.root / "queries.json", {f"{r.row.round}": [ids[i] for i in r.queried] for r in records})
+        write_json(self.root / "pseudo.json", {f"{r.row.round}": [ids[i] for i in r.pseudo] for r in records})
 
 
 def _fmt(v: Any) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import al, config
+from paperlib import al, baseline, config
 from paperlib.config import ConfigError
 from paperlib.oracles import FolderOracle, OracleError
 
@@ -269,3 +269,51 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: P
         assert not list(run.rglob(".*.tmp")), stop  # no temp file left behind
         assert (run / "queries.json").read_text() == (ref / run_rel / "queries.json").read_text()
         assert (run / "pseudo.json").read_text() == (ref / run_rel / "pseudo.json").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Execution settings are not part of a session's identity
+
+
+def test_resume_under_other_runtime_settings_continues_the_same_session(shared, tmp_path: Path):
+    """Interrupted after round 0 (later checkpoints removed), resumed with another device name, the plain path, no
+    feature cache and no amp: the same session continues, to the same rounds.csv as an uninterrupted run."""
+    ref = tmp_path / "ref"
+    _session(shared, "Label_prop", ref).run()
+    run = tmp_path / "run"
+    _session(shared, "Label_prop", run).run()
+    for r in (1, 2):
+        (run / "checkpoints" / f"round_{r:02d}.pt").unlink()
+    other = config.get("smoke", dataset="glas", **{**TINY, "device": "auto", "fast": "false", "cache_mb": 0,
+                                                   "amp": "false", "workers": 2})
+    assert other.identity() == shared["cfg"].identity() and other.runtime != shared["cfg"].runtime
+    again = al.Session(other, "Label_prop", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run,
+                       distances=shared["dist"], progress=False)
+    assert again.run() == "finished"
+    assert _rows(run) == _rows(ref)
+    assert json.loads((run / "config.json").read_text())["runtime"]["device"] == "cpu"  # recorded, not compared
+
+
+def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: pytest.CaptureFixture):
+    """`python -m paperlib.baseline` runs the WSL and Full_sup sessions (the grid's run folders) and prints their
+    numbers; another seed never rewrites theta0 or another seed's files."""
+    results, data_dir = _results_copy(shared, tmp_path / "results"), shared["base"] / "data"
+    theta0 = results / "smoke" / "glas" / "theta0.pt"
+    stamp = theta0.stat().st_mtime_ns
+    args = ["--profile", "smoke", "--dataset", "glas", "--results", str(results), "--data", str(data_dir)]
+    args += [a for k, v in TINY.items() for a in ("-p", k, str(v))]
+    assert baseline.main([*args, "--seed", "0"]) == 0
+    line = capsys.readouterr().out
+    runs = results / "smoke" / "glas" / "runs"
+    sup = _rows(runs / "Full_sup" / "seed_0")[0]
+    assert f"Full_sup Dice {100 * float(sup['test_dice']):.1f}%" in line
+    assert f"WSL Dice {100 * float(_rows(runs / 'WSL' / 'seed_0')[0]['test_dice']):.1f}%" in line
+    # the same session run directly (as the grid and notebook 03 do) gives the same record
+    alone = tmp_path / "alone"
+    _session(shared, "Full_sup", alone).run()
+    assert _rows(alone) == [sup]
+    seed0 = (runs / "Full_sup" / "seed_0" / "rounds.csv").read_bytes()
+    assert baseline.main([*args, "--seed", "1"]) == 0
+    assert theta0.stat().st_mtime_ns == stamp  # only the classifier stage writes theta0, once
+    assert (runs / "Full_sup" / "seed_0" / "rounds.csv").read_bytes() == seed0
+    assert (runs / "Full_sup" / "seed_1" / "rounds.csv").is_file()

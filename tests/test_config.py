@@ -26,7 +26,7 @@ def test_profiles_and_paper_settings():
 
 def test_overrides_are_typed_and_frozen():
     cfg = config.get("smoke", dataset="cub", seg_epochs="4", lam=0.5, hflip="false", seeds="0,2")
-    assert (cfg.train.seg_epochs, cfg.al.lam, cfg.data.hflip, cfg.al.seeds) == (4, 0.5, False, (0, 2))
+    assert (cfg.train.seg_epochs, cfg.al.lam, cfg.data.hflip, cfg.study.seeds) == (4, 0.5, False, (0, 2))
     assert cfg.data.dataset == "cub" and cfg.profile == "smoke"
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.train.seg_epochs = 3  # type: ignore[misc]
@@ -60,7 +60,7 @@ def test_notebook_overrides():
     base = config.notebook_overrides(device="cpu", overrides="fast:false; lam=0.01;pretrained:/w/r18.pth")
     assert base == {"device": "cpu", "fast": "false", "lam": "0.01", "pretrained": "/w/r18.pth"}
     cfgs = config.notebook_configs("smoke", seeds="3,4", **base)
-    assert set(cfgs) == {"glas", "cub"} and not cfgs["cub"].train.fast and cfgs["glas"].al.seeds == (3, 4)
+    assert set(cfgs) == {"glas", "cub"} and not cfgs["cub"].runtime.fast and cfgs["glas"].study.seeds == (3, 4)
     with pytest.raises(ConfigError, match="expected name=value"):
         config.notebook_overrides(overrides="fast")
     with pytest.raises(ConfigError, match="data_root names one dataset"):

@@ -46,8 +46,12 @@ def test_committed_notebooks_are_stripped():
 
 
 def test_pipeline_refuses_unknown_parameters_and_profiles(tmp_path: Path):
-    with pytest.raises(SystemExit, match=r"unknown notebook parameter\(s\) \['bogus'\]"):
+    with pytest.raises(Exception, match="unknown config field 'bogus'"):  # -p is a config field, as everywhere
         pipeline.run("smoke", overrides={"bogus": "1"}, results_dir=str(tmp_path))
+    with pytest.raises(Exception, match="'lam' must be >= 0"):
+        pipeline.run("smoke", overrides={"lam": "-1"}, results_dir=str(tmp_path))
+    with pytest.raises(SystemExit, match=r"unknown notebook parameter\(s\) \['bogus'\]"):
+        pipeline.run("smoke", params={"bogus": "1"}, results_dir=str(tmp_path))
     with pytest.raises(Exception, match="unknown profile 'huge'"):
         pipeline.run("huge", results_dir=str(tmp_path))
     with pytest.raises(SystemExit, match="no notebook"):

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib import train
+from paperlib import baseline, predict, train
 from paperlib.data import load_glas
+from paperlib.learner import Learner
 from paperlib.metrics import dice
 from paperlib.model import JointNet
+from paperlib.runtime import resolve_device
+from paperlib.transforms import resize_image
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def test_segmentation_head_overfits_a_tiny_batch(splits):
     net.freeze_classifier()
     net.train()
     items = [splits.train[i] for i in range(4)]
-    x = torch.stack([train.resize_image(im, (32, 32)) for im, _, _ in items])
+    x = torch.stack([resize_image(im, (32, 32)) for im, _, _ in items])
     m = torch.stack([torch.nn.functional.interpolate(mk[None], size=(32, 32))[0] for _, _, mk in items])
     opt = torch.optim.Adam(net.head_parameters(), lr=1e-2)
     w = torch.ones(4)
@@ -65,7 +68,7 @@ def test_classifier_stage(splits, tiny_cfg):
     again = train.build_model(tiny_cfg, 2, seed=0)
     train.train_classifier(again, splits.train, splits.valid, tiny_cfg, seed=1, progress=False)
     assert _states_equal(train.snapshot(net), train.snapshot(again))  # same seed, same result on the CPU
-    res = train.evaluate(net, splits.test, tiny_cfg, segmentation=False)
+    res = predict.evaluate(net, splits.test, tiny_cfg, segmentation=False)
     assert 0 <= res["accuracy"] <= 1 and 0 <= res["wsl_dice"] <= 1 and res["n"] == len(splits.test)
 
 
@@ -101,42 +104,42 @@ def test_threshold_dice_matches_direct_computation():
     rng = np.random.default_rng(0)
     prob = torch.from_numpy(rng.random((13, 17)).astype(np.float32))
     mask = torch.from_numpy(rng.random((13, 17)) > 0.6)
-    fast = train.threshold_dice(prob, mask)
-    direct = [dice(prob >= t, mask) for t in train.THRESHOLDS]
+    fast = predict.threshold_dice(prob, mask)
+    direct = [dice(prob >= t, mask) for t in predict.THRESHOLDS]
     assert fast == pytest.approx(direct)
     exact = torch.full((2, 2), 0.3)  # a probability equal to a grid value counts as foreground at it
-    assert train.threshold_dice(exact, torch.ones(2, 2))[train.THRESHOLDS.tolist().index(0.3)] == 1.0
-    empty = train.threshold_dice(torch.zeros(3, 3), torch.zeros(3, 3))
+    assert predict.threshold_dice(exact, torch.ones(2, 2))[predict.THRESHOLDS.tolist().index(0.3)] == 1.0
+    empty = predict.threshold_dice(torch.zeros(3, 3), torch.zeros(3, 3))
     assert np.all(empty == 1.0)
 
 
 def test_evaluate_threshold_and_masks(splits, tiny_cfg):
     net = train.build_model(tiny_cfg, 2, seed=0)
-    t = train.estimate_threshold(net, splits.valid, tiny_cfg)
-    assert t in train.THRESHOLDS
-    res = train.evaluate(net, splits.valid, tiny_cfg, threshold=t)
-    best = max(train.evaluate(net, splits.valid, tiny_cfg, threshold=u, classification=False)["dice"]
+    t = predict.estimate_threshold(net, splits.valid, tiny_cfg)
+    assert t in predict.THRESHOLDS
+    res = predict.evaluate(net, splits.valid, tiny_cfg, threshold=t)
+    best = max(predict.evaluate(net, splits.valid, tiny_cfg, threshold=u, classification=False)["dice"]
                for u in (0.05, 0.5, 0.99))
     assert res["dice"] >= best - 1e-9
-    masks = train.predict_masks(net, splits.test, [3, 0], tiny_cfg, threshold=t)
+    masks = predict.predict_masks(net, splits.test, [3, 0], tiny_cfg, threshold=t)
     assert [m.shape for m in masks] == [splits.test[3][2].shape[1:], splits.test[0][2].shape[1:]]
     assert all(set(m.unique().tolist()) <= {0, 1} for m in masks)
 
 
 def test_resolve_device():
-    assert train.resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert train.resolve_device("auto").type == expected
+    assert resolve_device("auto").type == expected
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
-            train.resolve_device("cuda")
+            resolve_device("cuda")
 
 
 def test_full_sup(splits, tiny_cfg):
     net = train.build_model(tiny_cfg, 2, seed=0)
-    model, res = train.full_sup(train.snapshot(net), splits, tiny_cfg, seed=0, num_classes=2, progress=False)
-    assert 0.0 <= res["dice"] <= 1.0 and res["threshold"] in train.THRESHOLDS
-    assert model.frozen
+    rec = baseline.full_sup_round(Learner(tiny_cfg, splits, train.snapshot(net)), seed=0)
+    assert 0.0 <= rec.row.test_dice <= 1.0 and rec.threshold in predict.THRESHOLDS
+    assert rec.labeled == list(range(len(splits.train))) and rec.head is not None
 
 
 def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
@@ -146,7 +149,7 @@ def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
 
     results = {}
     for fast in (True, False):
-        cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, fast=fast))
+        cfg = replace(tiny_cfg, runtime=replace(tiny_cfg.runtime, fast=fast))
         splits = load_glas(synth_glas, seed=0)
         if not fast:
             for part in (splits.train, splits.valid, splits.test):
@@ -154,10 +157,10 @@ def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
         net = train.build_model(cfg, 2, seed=0)
         hist = train.train_segmentation(net, train.SegItems(splits.train, [0, 1, 2, 3, 4]), splits.valid, cfg,
                                         seed=3, progress=False)
-        cache = train.FeatureCache(net, splits.test, cfg)
+        cache = predict.FeatureCache(net, splits.test, cfg)
         assert cache.enabled == fast
-        probs = [p.prob for p in train.iter_predictions(net, splits.test, cfg, classification=False, cache=cache)]
-        mc = dict(train.mc_dropout_samples(net, splits.test, [0, 2], cfg, passes=3, p=0.2, seed=1, cache=cache))
+        probs = [p.prob for p in predict.iter_predictions(net, splits.test, cfg, classification=False, cache=cache)]
+        mc = dict(predict.mc_dropout_samples(net, splits.test, [0, 2], cfg, passes=3, p=0.2, seed=1, cache=cache))
         results[fast] = ([e["loss"] for e in hist.epochs], [e["valid"] for e in hist.epochs], train.snapshot(net),
                          probs, mc)
     (l1, v1, s1, p1, m1), (l2, v2, s2, p2, m2) = results[True], results[False]
@@ -165,20 +168,6 @@ def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
     assert _states_equal(s1, s2)
     assert all(torch.equal(a, b) for a, b in zip(p1, p2, strict=True))
     assert all(torch.equal(m1[k], m2[k]) for k in m1)
-
-
-def test_approximate_crops_train_the_head_on_cached_views(splits, tiny_cfg):
-    from dataclasses import replace
-
-    cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, approx_crops=True))
-    net = train.build_model(cfg, 2, seed=0)
-    theta0 = train.snapshot(net)
-    hist = train.train_segmentation(net, train.SegItems(splits.train, [0, 1, 2]), splits.valid, cfg, seed=0,
-                                    progress=False)
-    after = train.snapshot(net)
-    assert all(torch.equal(after[k], theta0[k]) for k in after if not k.startswith("seg_head."))
-    assert not torch.equal(after["seg_head.last.weight"], theta0["seg_head.last.weight"])
-    assert set(hist.seconds) == {"data", "steps", "eval"} and np.isfinite(hist.epochs[-1]["loss"])
 
 
 def test_fast_and_plain_mc_dropout_batch_subsets_alike(glas_root, tiny_cfg):
@@ -189,8 +178,8 @@ def test_fast_and_plain_mc_dropout_batch_subsets_alike(glas_root, tiny_cfg):
     splits = load_glas(glas_root, seed=0)
     net = train.build_model(cfg, 2, seed=0)
     pool = [0, 2, 3, 5, 6]
-    cache = train.FeatureCache(net, splits.train, cfg)
-    with_cache = dict(train.mc_dropout_samples(net, splits.train, pool, cfg, passes=4, p=0.3, seed=2, cache=cache))
-    plain = dict(train.mc_dropout_samples(net, splits.train, pool, cfg, passes=4, p=0.3, seed=2))
+    cache = predict.FeatureCache(net, splits.train, cfg)
+    with_cache = dict(predict.mc_dropout_samples(net, splits.train, pool, cfg, passes=4, p=0.3, seed=2, cache=cache))
+    plain = dict(predict.mc_dropout_samples(net, splits.train, pool, cfg, passes=4, p=0.3, seed=2))
     assert sorted(with_cache) == sorted(plain) == pool
     assert all(torch.equal(with_cache[i], plain[i]) for i in pool)

@@ -1,0 +1,62 @@
+"""What two notebooks compute beyond the sessions, from theta0 and finished runs:
+
+- :func:`qualitative`: Fig. 12's data (``04_active_learning``, drawn by ``06_figures``);
+- :func:`pseudo_label_check`: the paper's assumption behind Label_prop, measured (``03_wsl_baseline``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import al, samplers, store
+from .config import Config
+from .learner import Learner, Stream, stream_seed
+from .metrics import dice
+
+
+def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str | Path = "results",
+                data_dir: str | Path = "data", n: int = 6, device: torch.device | None = None) -> Path:
+    """Fig. 12's data: ``n`` test images, true masks and each method's masks after its first round (seed
+    ``seed``), saved to ``results/<profile>/<dataset>/qualitative.pt``. Methods without a finished run are
+    skipped."""
+    splits, theta0, _ = al.prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=False, device=device,
+                                   progress=False)
+    learner = Learner(cfg, splits, theta0, device=device)
+    idx = np.linspace(0, len(splits.test) - 1, n).round().astype(int).tolist()
+    items = [splits.test[i] for i in idx]
+    out: dict[str, Any] = {"ids": [splits.test.ids[i] for i in idx], "masks": {}, "dice": {},
+                           "images": [(im * 255).round().to(torch.uint8) for im, _, _ in items],
+                           "truths": [m[0].to(torch.uint8) for _, _, m in items]}
+    for m in methods:
+        done = store.RunFolder(al.run_dir(results_dir, cfg, m, seed)).finished()
+        if done:
+            out["masks"][m] = learner.round_masks("test", idx, done[0].head, done[0].threshold)
+            out["dice"][m] = float(done[0].row.test_dice)
+    path = Path(results_dir) / cfg.profile / cfg.data.dataset / "qualitative.pt"
+    store.save_tensors(path, out)
+    return path
+
+
+def pseudo_label_check(learner: Learner, distances: np.ndarray, *, seed: int = 0) -> Any:
+    """The paper's assumption, measured: train the head on the first query of ``seed`` (its round-0 training),
+    pseudo-label every other training image, and return per image the Dice of its pseudo-mask and the rank of its
+    nearest labeled same-class image among its same-class neighbours (``pandas.DataFrame``: id, rank, dice)."""
+    import pandas as pd
+
+    tr = learner.splits.train
+    labels = tr.labels
+    labeled = samplers.initial_query(labels, learner.cfg.al.init_per_class, seed).tolist()
+    model, _ = learner.fit(learner.items(labeled, None), stream_seed(seed, 0, Stream.FIT))
+    lab = set(labeled)
+    others = [i for i in range(len(labels)) if i not in lab]
+    masks = learner.masks(model, others, learner.threshold(model))
+    rows = []
+    for i in others:
+        same = [j for j in np.argsort(distances[i], kind="stable") if j != i and labels[j] == labels[i]]
+        rank = next(r for r, j in enumerate(same, start=1) if j in lab)
+        rows.append({"id": tr.ids[i], "rank": rank, "dice": dice(masks[i], tr[i][2][0])})
+    return pd.DataFrame(rows)

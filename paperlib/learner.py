@@ -1,0 +1,136 @@
+"""The frozen classifier theta0 and everything a session computes with it: Eq. (1) training items, fitting the
+segmentation head from theta0, thresholds, Dice, masks and acquisition scores, over features cached once.
+
+Named random streams: every random draw of a session comes from its seed, the round and a :class:`Stream`, so
+adding a draw never shifts another.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from enum import IntEnum
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset
+
+from . import predict, samplers, train
+from .config import Config
+from .data import Splits
+from .model import JointNet
+from .runtime import resolve_device
+
+
+class Stream(IntEnum):
+    """The random streams of a session (the values are part of the recorded numbers: never renumber)."""
+
+    FIT = 0  # round r's first training of the head (on L_r and the previous pseudo-masks)
+    REFIT = 1  # Label_prop's second training with fresh pseudo-masks; Full_sup's one training (round 0)
+    MC_DROPOUT = 3  # the dropout masks of MC_Dropout's scoring passes after round r
+
+
+def stream_seed(seed: int, round_index: int, stream: Stream) -> int:
+    """The seed of one stream of a session's round: (session seed, round, stream) hashed by numpy's SeedSequence."""
+    return int(np.random.SeedSequence([seed, round_index, int(stream)]).generate_state(1)[0] % (2**31))
+
+
+def theta0_model(cfg: Config, theta0: dict[str, torch.Tensor], num_classes: int,
+                 head: dict[str, torch.Tensor] | None = None) -> JointNet:
+    """A frozen JointNet with theta0's weights, and a round's segmentation head when given."""
+    model = train.build_model(cfg, num_classes, seed=0)
+    model.load_state_dict(copy.deepcopy(theta0))
+    if head is not None:
+        model.seg_head.load_state_dict(head)
+    model.freeze_classifier()
+    return model
+
+
+class Learner:
+    """theta0 on one dataset's splits, and the computations of a round (backbone features of ``train``, ``valid``
+    and ``test`` cached once, within ``runtime.cache_mb`` each, when ``runtime.fast``)."""
+
+    def __init__(self, cfg: Config, splits: Splits, theta0: dict[str, torch.Tensor], *,
+                 device: torch.device | None = None) -> None:
+        self.cfg, self.splits, self.theta0 = cfg, splits, theta0
+        self.device = device or resolve_device(cfg.runtime.device)
+        self.num_classes = len(splits.class_names)
+        self._caches: dict[str, predict.FeatureCache] = {}
+        self.train_seconds = {"data": 0.0, "steps": 0.0, "eval": 0.0}  # summed over every fit
+
+    def model(self, head: dict[str, torch.Tensor] | None = None) -> JointNet:
+        """theta0 on the device, with the given segmentation-head weights when given."""
+        return theta0_model(self.cfg, self.theta0, self.num_classes, head).to(self.device)
+
+    def cache(self, part: str) -> predict.FeatureCache:
+        """Backbone features of the ``train``, ``valid`` or ``test`` images under theta0, computed once."""
+        if part not in self._caches:
+            self._caches[part] = predict.FeatureCache(self.model(), getattr(self.splits, part), self.cfg,
+                                                      device=self.device)
+        return self._caches[part]
+
+    def items(self, labeled: Sequence[int], masks: Mapping[int, torch.Tensor] | None,
+              pseudo: Sequence[int] = (), pseudo_masks: Mapping[int, torch.Tensor] | None = None) -> Dataset:
+        """Eq. (1) training items: ``labeled`` with the oracle's ``masks`` (``None``: the dataset's own), weight 1;
+        ``pseudo`` with their pseudo-masks, weight lambda."""
+        tr = self.splits.train
+        parts = [train.SegItems(tr, labeled, masks=None if masks is None else [masks[i] for i in labeled])]
+        if pseudo:
+            parts.append(train.SegItems(tr, pseudo, masks=[pseudo_masks[i] for i in pseudo], weight=self.cfg.al.lam))
+        return ConcatDataset(parts)
+
+    def fit(self, items: Dataset, seed: int) -> tuple[JointNet, float]:
+        """The segmentation head trained from theta0 on ``items``; returns the model and its validation Dice."""
+        model = self.model()
+        hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed, device=self.device,
+                                        progress=False, valid_cache=self.cache("valid"))
+        for k, v in hist.seconds.items():
+            self.train_seconds[k] += v
+        return model, hist.best_metric
+
+    def threshold(self, model: JointNet) -> float:
+        """The threshold with the best mean validation Dice."""
+        return predict.estimate_threshold(model, self.splits.valid, self.cfg, device=self.device,
+                                          cache=self.cache("valid"))
+
+    def dice(self, model: JointNet, part: str, threshold: float) -> float:
+        """Mean Dice on the ``valid`` or ``test`` images at ``threshold``."""
+        return predict.evaluate(model, getattr(self.splits, part), self.cfg, threshold=threshold, device=self.device,
+                                classification=False, cache=self.cache(part))["dice"]
+
+    def masks(self, model: JointNet, indices: Sequence[int], threshold: float) -> dict[int, torch.Tensor]:
+        """Masks ``HxW`` (uint8) of training images at ``threshold``, by index."""
+        if not indices:
+            return {}
+        out = predict.predict_masks(model, self.splits.train, indices, self.cfg, threshold=threshold,
+                                    device=self.device, cache=self.cache("train"))
+        return dict(zip(indices, out, strict=True))
+
+    def scores(self, model: JointNet, sampler: str, pool: Sequence[int], seed: int, round_index: int) -> np.ndarray:
+        """Acquisition scores ``(N,)`` of the training images (only ``pool`` is scored; the rest stays 0)."""
+        n = len(self.splits.train)
+        if sampler == "Random":
+            return samplers.random_scores(n, seed, round_index)
+        scores = np.zeros(n)
+        train_cache = self.cache("train")
+        if sampler == "Entropy":
+            for p in predict.iter_predictions(model, self.splits.train, self.cfg, indices=pool, device=self.device,
+                                              classification=False, cache=train_cache):
+                scores[p.index] = samplers.entropy_score(p.prob)
+            return scores
+        al = self.cfg.al
+        for i, s in predict.mc_dropout_samples(model, self.splits.train, pool, self.cfg, passes=al.mc_passes,
+                                               p=al.mc_p, seed=stream_seed(seed, round_index, Stream.MC_DROPOUT),
+                                               device=self.device, cache=train_cache):
+            scores[i] = samplers.mc_dropout_score(s)
+        return scores
+
+    def round_masks(self, part: str, indices: Sequence[int], head: dict[str, torch.Tensor] | None = None,
+                    threshold: float = 0.5) -> list[torch.Tensor]:
+        """Masks ``HxW`` (uint8) of ``getattr(splits, part)[indices]`` by a round's ``head`` at its ``threshold``,
+        or by theta0's CAMs (WSL) without a head: what the model would suggest to an annotator, or show in Fig. 12."""
+        dataset = getattr(self.splits, part)
+        if head is None:
+            return predict.cam_masks(self.model(), dataset, indices, self.cfg, device=self.device)
+        return predict.predict_masks(self.model(head), dataset, indices, self.cfg, threshold=threshold,
+                                     device=self.device)
