@@ -17,14 +17,14 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check paperlib tests
+	$(PY) -m ruff check paperlib tests notebooks
 	$(PY) -m pytest -q
 
 reproduce: $(STAMP)
 	$(PY) -m paperlib.pipeline --profile $(or $(PROFILE),demo)
 
 lint: $(STAMP)
-	$(PY) -m ruff check paperlib tests
+	$(PY) -m ruff check paperlib tests notebooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache

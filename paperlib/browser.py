@@ -11,6 +11,25 @@ from matplotlib import pyplot as plt
 from . import al, plots, store
 from .config import Config
 from .learner import Learner
+from .store import RoundRecord
+
+
+def _show_round(learner: Learner, record: RoundRecord, n_pseudo: int) -> None:
+    """Print a finished round's line and draw its queried and first pseudo-labeled images with its masks."""
+    splits = learner.splits
+    shown = list(record.queried) + list(record.pseudo)[:n_pseudo]
+    if not shown:
+        print("this run has no queried or pseudo-labeled images (fixed baseline)")
+        return
+    masks = learner.round_masks("train", shown, record.head, record.threshold)
+    items = [splits.train[i] for i in shown]
+    kinds = ["queried"] * len(record.queried) + ["pseudo"] * (len(shown) - len(record.queried))
+    row = record.row
+    print(f"round {row.round}: {row.n_labeled} labeled, {row.n_pseudo} pseudo-labeled, "
+          f"test Dice {100 * row.test_dice:.1f}%, threshold {row.threshold:.2f}")
+    fig = plots.mask_grid({"round's mask": masks}, [it[0] for it in items], [it[2][0] for it in items],
+                          [f"{k}: {splits.train.ids[i]}" for k, i in zip(kinds, shown, strict=True)])
+    plt.show(fig)
 
 
 def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir: str | Path, n_pseudo: int = 4):
@@ -19,6 +38,13 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
     from IPython.display import display
 
     learners: dict[str, Learner] = {}
+
+    def learner(dataset: str) -> Learner:
+        if dataset not in learners:
+            splits, theta0, _ = al.prepare(cfgs[dataset], results_dir=results_dir, data_dir=data_dir,
+                                           label_prop=False, progress=False)
+            learners[dataset] = Learner(cfgs[dataset], splits, theta0)
+        return learners[dataset]
 
     def runs(dataset: str) -> list[Path]:
         return sorted(store.runs_dir(results_dir, cfgs[dataset].profile, dataset).glob("*/seed_*"))
@@ -37,32 +63,12 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
 
     def show(*_):
         out.clear_output(wait=True)
-        ckpts = store.RunFolder(run.value).finished() if run.value else []
+        records = store.RunFolder(run.value).finished() if run.value else []
         with out:
-            if not ckpts:
+            if not records:
                 print("no finished round in this run")
                 return
-            c = ckpts[min(rnd.value, len(ckpts) - 1)]
-            cfg = cfgs[dataset.value]
-            if dataset.value not in learners:
-                splits, theta0, _ = al.prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=False,
-                                               progress=False)
-                learners[dataset.value] = Learner(cfg, splits, theta0)
-            learner = learners[dataset.value]
-            splits = learner.splits
-            shown = list(c.queried) + list(c.pseudo)[:n_pseudo]
-            if not shown:
-                print("this run has no queried or pseudo-labeled images (fixed baseline)")
-                return
-            masks = learner.round_masks("train", shown, c.head, c.threshold)
-            items = [splits.train[i] for i in shown]
-            kinds = ["queried"] * len(c.queried) + ["pseudo"] * (len(shown) - len(c.queried))
-            row = c.row
-            print(f"round {row.round}: {row.n_labeled} labeled, {row.n_pseudo} pseudo-labeled, "
-                  f"test Dice {100 * row.test_dice:.1f}%, threshold {row.threshold:.2f}")
-            fig = plots.mask_grid({"round's mask": masks}, [it[0] for it in items], [it[2][0] for it in items],
-                                  [f"{k}: {splits.train.ids[i]}" for k, i in zip(kinds, shown, strict=True)])
-            plt.show(fig)
+            _show_round(learner(dataset.value), records[min(rnd.value, len(records) - 1)], n_pseudo)
 
     dataset.observe(set_runs, "value")
     run.observe(set_rounds, "value")

@@ -153,24 +153,30 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
         else:
             for d, lp in label_prop.items():
                 _prepare(profile, d, lp, kw, progress=progress)
-            if workers <= 1:
-                for i, task in enumerate(todo):
-                    done(i, lambda task=task: run_task(profile, task, **kw))
-            else:
-                ctx = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
-                    futures = {pool.submit(run_task, profile, task, **kw): i for i, task in enumerate(todo)}
-                    try:
-                        for fut in as_completed(futures):
-                            done(futures[fut], fut.result)
-                    except BaseException:
-                        pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
-                        raise
+            _run_here(profile, todo, kw, workers, done)
     finally:
         bar.close()
         if client is not None:
             client.close()
     return [p for p in out if p is not None]
+
+
+def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], workers: int,
+              done: Callable[[int, Callable[[], tuple[str, Path]]], None]) -> None:
+    """Run the tasks in this process (``workers`` <= 1) or in that many single-threaded local processes."""
+    if workers <= 1:
+        for i, task in enumerate(todo):
+            done(i, lambda task=task: run_task(profile, task, **kw))
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
+        futures = {pool.submit(run_task, profile, task, **kw): i for i, task in enumerate(todo)}
+        try:
+            for fut in as_completed(futures):
+                done(futures[fut], fut.result)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
+            raise
 
 
 def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[str, Any],

@@ -1,5 +1,6 @@
 """README's numbers are the ones the committed demo run wrote to figures/demo/."""
 
+import re
 from pathlib import Path
 
 from paperlib import plots
@@ -27,3 +28,11 @@ def test_readme_before_after_runtimes():
     readme = (ROOT / "README.md").read_text()
     before = ROOT / "benchmarks" / "reproduce_plain_runtimes.csv"
     assert plots.before_after_block(before, DEMO / "runtimes.csv") in readme
+
+
+def test_readme_module_map_matches_the_package():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Package layout", 1)[1].split("\n## ", 1)[0]
+    mapped = set(re.findall(r"^\| `(\w+)\.py` \|", section, flags=re.M))
+    modules = {p.stem for p in (ROOT / "paperlib").glob("*.py") if p.stem != "__init__"}
+    assert mapped == modules, (sorted(modules - mapped), sorted(mapped - modules))
