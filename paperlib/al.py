@@ -162,7 +162,7 @@ class Session:
                 break
             answer = self.oracle.answer(r, s.queries)  # lines 1, 6: the oracle labels U'_r
             if answer is None:
-                self.oracle.ask(r, s.queries, self.learner.round_masks("train", s.queries, s.head, s.threshold))
+                self.oracle.ask(r, s.queries, lrn.round_masks("train", s.queries, s.head, s.threshold))
                 answer = self.oracle.answer(r, s.queries)
             if answer is None:
                 bar.close()

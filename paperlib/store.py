@@ -88,13 +88,17 @@ def load_tensors(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
 
 
+CODE_PATHS = ("paperlib", "notebooks", "pyproject.toml")  # what makes the numbers (not README, not figures/)
+
+
 def git_revision() -> str:
-    """The package checkout's git revision (``+dirty`` when it has uncommitted changes), or ``unknown``."""
+    """The package checkout's git revision (``+dirty`` when its code, :data:`CODE_PATHS`, has uncommitted changes;
+    regenerated figures or an edited README do not count), or ``unknown``."""
     try:
         rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PACKAGE_ROOT, capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PACKAGE_ROOT,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                               cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -73,3 +73,9 @@ def test_all_notebooks_run_with_nbval_on_smoke(tmp_path: Path):
     for stem in ("fig4_samples.png", "table1_budget.md", "fig10_knn_glas.png", "fig11_knn_cub.png",
                  "table2_accuracy.csv", "fig7_k_glas.pdf", "fig8_lambda_glas.png", "fig9_lambda_cub.png"):
         assert stem in made
+    # every table and figure records the profile, the configs and the git revision that made it
+    prov = json.loads((tmp_path / "figures" / "smoke" / "provenance.json").read_text())
+    assert set(prov["files"]) == made - {"provenance.json"}
+    for entry in prov["files"].values():
+        assert entry["profile"] == "smoke" and entry["git_revision"]
+        assert set(prov["configs"][entry["config"]]) == {"glas", "cub"}
