@@ -37,8 +37,9 @@ def stream_seed(seed: int, round_index: int, stream: Stream) -> int:
 
 def theta0_model(cfg: Config, theta0: dict[str, torch.Tensor], num_classes: int,
                  head: dict[str, torch.Tensor] | None = None) -> JointNet:
-    """A frozen JointNet with theta0's weights, and a round's segmentation head when given."""
-    model = train.build_model(cfg, num_classes, seed=0)
+    """A frozen JointNet with theta0's weights, and a round's segmentation head when given. theta0 holds every
+    weight, so the ImageNet backbone is not loaded again (nor needed on a machine that only has theta0)."""
+    model = train.build_model(cfg, num_classes, seed=0, pretrained=False)
     model.load_state_dict(copy.deepcopy(theta0))
     if head is not None:
         model.seg_head.load_state_dict(head)

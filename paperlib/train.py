@@ -32,11 +32,13 @@ StepFn = Callable[..., torch.Tensor]  # (model, *tensors) -> loss
 MetricFn = Callable[[JointNet], float]  # model -> validation metric (higher is better)
 
 
-def build_model(cfg: Config, num_classes: int, seed: int) -> JointNet:
-    """A fresh :class:`JointNet` from the config's model section."""
+def build_model(cfg: Config, num_classes: int, seed: int, *, pretrained: bool = True) -> JointNet:
+    """A fresh :class:`JointNet` from the config's model section; ``pretrained=False`` skips loading the
+    backbone's initial weights (for a model whose every weight is loaded next, e.g. from theta0)."""
     m = cfg.model
-    return JointNet(num_classes, pretrained=m.pretrained, modalities=m.modalities, kmax=m.kmax, kmin=m.kmin,
-                    alpha=m.alpha, seg_width=m.seg_width, seg_dropout=m.seg_dropout, seed=seed)
+    return JointNet(num_classes, pretrained=m.pretrained if pretrained else "", modalities=m.modalities,
+                    kmax=m.kmax, kmin=m.kmin, alpha=m.alpha, seg_width=m.seg_width, seg_dropout=m.seg_dropout,
+                    seed=seed)
 
 
 def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:

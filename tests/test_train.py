@@ -183,3 +183,18 @@ def test_fast_and_plain_mc_dropout_batch_subsets_alike(glas_root, tiny_cfg):
     plain = dict(predict.mc_dropout_samples(net, splits.train, pool, cfg, passes=4, p=0.3, seed=2))
     assert sorted(with_cache) == sorted(plain) == pool
     assert all(torch.equal(with_cache[i], plain[i]) for i in pool)
+
+
+def test_theta0_model_needs_no_backbone_weights(splits, tiny_cfg, tmp_path):
+    """Every round rebuilds the model from theta0, which holds every weight: the pretrained backbone is neither
+    loaded again nor needed (a config naming ImageNet or a weights file still works where only theta0 exists)."""
+    from dataclasses import replace
+
+    from paperlib.learner import theta0_model
+    from paperlib.model import WeightsError
+
+    theta0 = train.snapshot(train.build_model(tiny_cfg, 2, seed=3))
+    cfg = replace(tiny_cfg, model=replace(tiny_cfg.model, pretrained=str(tmp_path / "missing.pth")))
+    with pytest.raises(WeightsError, match="missing.pth"):
+        train.build_model(cfg, 2, seed=0)
+    assert _states_equal(train.snapshot(theta0_model(cfg, theta0, 2)), theta0)
