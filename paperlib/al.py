@@ -90,7 +90,8 @@ class State:
 class Session:
     """One session of one method and seed, stored in ``run_dir`` and resumable after any interruption.
 
-    ``theta0``: the trained classifier (with the segmentation head's initial weights); ``distances``:
+    ``theta0``: the trained classifier (with the segmentation head's initial weights): theta0 for every method but
+    WSL, whose session measures its own seed's classifier (:func:`run_session` chooses); ``distances``:
     same-class colour distances of the training images (needed by Label_prop only).
     """
 
@@ -115,8 +116,11 @@ class Session:
     def meta(self) -> dict[str, Any]:
         """What makes this session itself (``config.json``): a folder holding other values is another session.
         The runtime section (device, speed switches) and the grid's settings are not part of it."""
-        return {"method": self.method.name, "seed": self.seed, "profile": self.cfg.profile,
+        meta = {"method": self.method.name, "seed": self.seed, "profile": self.cfg.profile,
                 "dataset": self.cfg.data.dataset, "config": self.cfg.identity()}
+        if self.method.kind == "wsl":  # WSL measures its own seed's classifier, every other method theta0
+            meta["classifier_seed"] = self.seed
+        return meta
 
     def run(self) -> str:
         """Run (or resume) to the last round. Returns ``"finished"``, or ``"waiting"`` when the oracle's
@@ -261,6 +265,8 @@ def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path 
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
     splits, theta0, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
                                    device=device, progress=progress)
+    if m.kind == "wsl":  # the WSL row measures each seed's own classifier (seed 0's is theta0)
+        theta0 = baseline.classifier_stage(cfg, splits, results_dir, seed=seed, device=device, progress=progress)
     folder = Path(run_folder) if run_folder else run_dir(results_dir, cfg, method, seed)
     orc = FolderOracle(splits.train, folder / "queries") if oracle == "folder" else SimulatedOracle(splits.train)
     session = Session(cfg, method, seed, splits=splits, theta0=theta0, run_dir=folder, oracle=orc, distances=dist,

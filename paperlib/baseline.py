@@ -1,13 +1,17 @@
 """The classifier stage and the two fixed baselines, each made by one path only.
 
-- theta0: ResNet-18 + WILDCAT trained on image labels with seed 0 (the paper freezes one classifier for every AL
-  method and seed); :func:`classifier_stage` is the only writer of ``results/<profile>/<dataset>/theta0.pt``.
-- WSL: the frozen classifier's CAM masks (its test accuracy is Table 2), as the round-0 record of a ``WSL`` session.
+- The classifier: ResNet-18 + WILDCAT trained on image labels, once per seed (the paper's Table 2 and WSL row are
+  mean +- std over seeds). Seed 0's is theta0, which the paper freezes for every AL method and seed.
+  :func:`classifier_stage` is the only writer of ``results/<profile>/<dataset>/theta0.pt`` (seed 0) and
+  ``classifier_seed_<s>.pt`` (other seeds).
+- WSL: a seed's classifier's CAM masks (its test accuracy is Table 2), as the round-0 record of that seed's ``WSL``
+  session.
 - Full_sup: the segmentation head trained from theta0 on every training image's true mask, as the round-0 record of
   a ``Full_sup`` session.
 
 ``python -m paperlib.baseline --profile demo [--seed S]`` runs the ``WSL`` and ``Full_sup`` sessions of a seed (the
-same run folders the grid and the notebooks use, training theta0 first when it is missing) and prints their numbers.
+same run folders the grid and the notebooks use, training theta0 and the seed's classifier first when missing) and
+prints their numbers.
 """
 
 from __future__ import annotations
@@ -27,40 +31,43 @@ from .config import Config
 from .learner import Learner, Stream, stream_seed
 from .store import RoundRecord, RoundRow
 
-THETA0_SEED = 0  # the classifier every session starts from is seed 0's, as in the paper
+THETA0_SEED = 0  # the classifier every AL and Full_sup session starts from is seed 0's, as in the paper
 
 
-def theta0_path(results_dir: str | Path, cfg: Config) -> Path:
-    """``results/<profile>/<dataset>/theta0.pt``."""
-    return Path(results_dir) / cfg.profile / cfg.data.dataset / "theta0.pt"
+def classifier_path(results_dir: str | Path, cfg: Config, seed: int = THETA0_SEED) -> Path:
+    """``results/<profile>/<dataset>/theta0.pt`` for seed 0, ``classifier_seed_<s>.pt`` for another seed."""
+    name = "theta0.pt" if seed == THETA0_SEED else f"classifier_seed_{seed}.pt"
+    return Path(results_dir) / cfg.profile / cfg.data.dataset / name
 
 
-def _fingerprint(cfg: Config) -> str:
-    """Everything theta0 depends on."""
+def _fingerprint(cfg: Config, seed: int) -> str:
+    """Everything a seed's classifier depends on."""
     t = cfg.train
-    parts = {"data": asdict(cfg.data), "model": asdict(cfg.model), "seed": THETA0_SEED,
+    parts = {"data": asdict(cfg.data), "model": asdict(cfg.model), "seed": seed,
              "train": {k: getattr(t, k) for k in ("momentum", "weight_decay", "cl_lr", "cl_epochs", "cl_batch",
                                                   "cl_step", "cl_gamma", "eval_every", "eval_batch")}}
     return json.dumps(parts, sort_keys=True)
 
 
-def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, *, device: torch.device | None = None,
-                     progress: bool = True) -> dict[str, torch.Tensor]:
-    """theta0: loaded from :func:`theta0_path` when it was made with the same settings, else trained (seed 0, a
-    progress bar over epochs) and saved there."""
-    path = theta0_path(results_dir, cfg)
-    key = _fingerprint(cfg)
+def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, *, seed: int = THETA0_SEED,
+                     device: torch.device | None = None, progress: bool = True) -> dict[str, torch.Tensor]:
+    """The classifier of ``seed`` (default: theta0): loaded from :func:`classifier_path` when it was made with the
+    same settings, else trained (a progress bar over epochs) and saved there. Its state dict holds every weight of
+    the JointNet (the segmentation head at its seeded initial weights)."""
+    path = classifier_path(results_dir, cfg, seed)
+    key = _fingerprint(cfg, seed)
     if path.is_file():
         saved = store.load_tensors(path)
         if saved.get("fingerprint") == key:
             return saved["state"]
         print(f"{path}: made with other settings; training the classifier again", file=sys.stderr)
     if progress:
-        tqdm.write(f"[{cfg.profile}/{cfg.data.dataset}] training the classifier theta0 (seed {THETA0_SEED}, "
-                   f"{cfg.train.cl_epochs} epochs) -> {path}")
-    model = train.build_model(cfg, len(splits.class_names), THETA0_SEED)
+        name = "theta0" if seed == THETA0_SEED else "the classifier"
+        tqdm.write(f"[{cfg.profile}/{cfg.data.dataset}] training {name} (seed {seed}, {cfg.train.cl_epochs} "
+                   f"epochs) -> {path}")
+    model = train.build_model(cfg, len(splits.class_names), seed)
     t0 = time.perf_counter()
-    hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=THETA0_SEED, device=device,
+    hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
                                   progress=progress)
     state = train.snapshot(model)
     store.save_tensors(path, {"state": state, "fingerprint": key, "class_names": splits.class_names,
@@ -70,8 +77,8 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
 
 
 def wsl_round(learner: Learner) -> RoundRecord:
-    """WSL: theta0's CAM masks on test and validation (no threshold, no pixel label); ``metrics`` holds the
-    test and validation accuracy of the frozen classifier (Table 2)."""
+    """WSL: the CAM masks of the learner's classifier (its seed's) on test and validation (no threshold, no pixel
+    label); ``metrics`` holds the classifier's test and validation accuracy (Table 2)."""
     t0 = time.perf_counter()
     model, splits, cfg = learner.model(), learner.splits, learner.cfg
     test = predict.evaluate(model, splits.test, cfg, device=learner.device, segmentation=False)

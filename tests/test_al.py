@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from paperlib import al, baseline, config
+from paperlib import al, baseline, config, store
 from paperlib.config import ConfigError
 from paperlib.oracles import FolderOracle, OracleError
 
@@ -317,3 +318,23 @@ def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: py
     assert theta0.stat().st_mtime_ns == stamp  # only the classifier stage writes theta0, once
     assert (runs / "Full_sup" / "seed_0" / "rounds.csv").read_bytes() == seed0
     assert (runs / "Full_sup" / "seed_1" / "rounds.csv").is_file()
+
+
+def test_wsl_is_trained_per_seed_and_theta0_stays_seed_0s(shared, tmp_path: Path):
+    """The paper's Table 2 and WSL row have a spread over seeds: each WSL session measures its own seed's
+    classifier; every other session starts from seed 0's (theta0)."""
+    results, data_dir = tmp_path / "results", shared["base"] / "data"
+    args = ["--profile", "smoke", "--dataset", "glas", "--results", str(results), "--data", str(data_dir)]
+    args += [a for k, v in {**TINY, "cl_epochs": 3}.items() for a in ("-p", k, str(v))]
+    for seed in (0, 1):
+        assert baseline.main([*args, "--seed", str(seed)]) == 0
+    folder = results / "smoke" / "glas"
+    wsl = {s: store.RunFolder(folder / "runs" / "WSL" / f"seed_{s}").finished()[0] for s in (0, 1)}
+    assert wsl[0].row.test_dice != wsl[1].row.test_dice
+    assert json.loads((folder / "runs" / "WSL" / "seed_1" / "config.json").read_text())["classifier_seed"] == 1
+    theta0 = store.load_tensors(folder / "theta0.pt")["state"]
+    mine = store.load_tensors(folder / "classifier_seed_1.pt")["state"]
+    assert not all(torch.equal(mine[k], v) for k, v in theta0.items())
+    cfg = config.get("smoke", dataset="glas", **{**TINY, "cl_epochs": 3})
+    _, shared_theta0, _ = al.prepare(cfg, results_dir=results, data_dir=data_dir, label_prop=False, progress=False)
+    assert all(torch.equal(shared_theta0[k], v) for k, v in theta0.items())  # AL and Full_sup start from seed 0's
