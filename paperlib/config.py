@@ -7,6 +7,7 @@ with any field replaced by name (``seg_epochs=3``) and every value validated.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ class DataConfig:
     synthetic: bool = True  # write the synthetic benchmark to data_root when it is missing
     synthetic_scale: float = 1.0  # fraction of the synthetic benchmark's default image count
     valid_fraction: float = 0.2  # per-class share of the training images held out for validation
-    split: str = ""  # optional folder of train/valid/test split CSVs (reference format)
+    split: str = ""  # "paper" (the paper's split 0, fold 0), a folder of train/valid/test CSVs, or "": seeded split
     min_side: int = 432  # images are upscaled so that their shorter side is at least this
     crop: int = 416  # training crop size (square)
     scale: float = 0.9  # crops (and evaluation images) are resized by this factor before the network
@@ -87,7 +88,8 @@ class StudyConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     k_grid: tuple[int, ...] = (5, 10, 20, 30, 40)  # ablation values of k (Fig. 7)
     lam_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 0.5, 1.0)  # ablation values of lambda (Figs. 8, 9)
-    ablation_rounds: int = 15  # rounds of each ablation session (one trial)
+    k_rounds: int = 25  # rounds of each session of the k sweep (Fig. 7: AUC of 25 queries, one trial)
+    lam_rounds: int = 15  # rounds of each session of the lambda sweep (Fig. 8, GlaS: 15; Fig. 9, CUB: 5)
 
 
 @dataclass(frozen=True)
@@ -135,20 +137,28 @@ def _paper(dataset: str) -> Config:
     if dataset == "glas":
         return Config(
             profile="glas",
-            data=DataConfig(dataset="glas", synthetic=False, vflip=True),
+            data=DataConfig(dataset="glas", synthetic=False, split="paper", vflip=True),
             model=ModelConfig(pretrained="imagenet", seg_width=32),
             train=TrainConfig(cl_lr=1e-4, cl_epochs=1000, cl_batch=20, cl_step=100, cl_gamma=0.9,
                               seg_lr=0.1, seg_epochs=1000, seg_batch=20, seg_step=100, seg_gamma=0.9),
             al=ALConfig(init_per_class=4, per_class=1, rounds=25, k=40, lam=0.1),
+            study=StudyConfig(k_rounds=25, lam_rounds=15),  # the captions of Figs. 7 and 8
         )
     return Config(
         profile="cub",
-        data=DataConfig(dataset="cub", synthetic=False, vflip=False),
+        data=DataConfig(dataset="cub", synthetic=False, split="paper", vflip=False),
         model=ModelConfig(pretrained="imagenet", seg_width=16),
         train=TrainConfig(cl_lr=1e-2, cl_epochs=90, cl_batch=8, cl_step=10, cl_gamma=0.9,
                           seg_lr=0.1, seg_epochs=30, seg_batch=8, seg_step=10, seg_gamma=0.95),
         al=ALConfig(init_per_class=1, per_class=1, rounds=20, k=40, lam=0.001),
+        study=StudyConfig(k_rounds=20, lam_rounds=5),  # Fig. 9's caption (the paper sweeps k on GlaS only)
     )
+
+
+def _scaled(sweep_rounds: int, paper_rounds: int, rounds: int) -> int:
+    """An ablation sweep's rounds at the paper's ratio to the AL rounds, for a profile with ``rounds`` rounds
+    (half up, at least 1)."""
+    return max(1, math.floor(sweep_rounds * rounds / paper_rounds + 0.5))
 
 
 def _synthetic(profile: str, dataset: str) -> Config:
@@ -157,7 +167,7 @@ def _synthetic(profile: str, dataset: str) -> Config:
     smoke = profile == "smoke"
     base = _paper(dataset)
     side = 64 if smoke else 80
-    data = replace(base.data, synthetic=True, min_side=side, crop=side, scale=0.75 if smoke else 0.8,
+    data = replace(base.data, synthetic=True, split="", min_side=side, crop=side, scale=0.75 if smoke else 0.8,
                    synthetic_scale=0.35 if smoke else (1.0 if dataset == "glas" else 0.6))
     model = replace(base.model, pretrained="", seg_width=8 if smoke else 16)
     train = replace(base.train, cl_lr=0.01, cl_epochs=3 if smoke else 30, cl_batch=16, cl_step=10, cl_gamma=0.9,
@@ -167,7 +177,8 @@ def _synthetic(profile: str, dataset: str) -> Config:
                  init_per_class=2 if dataset == "glas" else 1)
     study = StudyConfig(seeds=(0,) if smoke else (0, 1, 2), k_grid=(2, 5) if smoke else (2, 5, 10),
                         lam_grid=(0.1, 1.0) if smoke else (0.01, 0.1, 1.0) if dataset == "glas" else
-                        (0.001, 0.01, 0.1), ablation_rounds=2 if smoke else 4)
+                        (0.001, 0.01, 0.1), k_rounds=_scaled(base.study.k_rounds, base.al.rounds, al.rounds),
+                        lam_rounds=_scaled(base.study.lam_rounds, base.al.rounds, al.rounds))
     return Config(profile=profile, data=data, model=model, train=train, al=al, study=study)
 
 
@@ -302,7 +313,8 @@ def validate(cfg: Config) -> None:
         ("seeds", len(s.seeds) >= 1 and min(s.seeds) >= 0, "must name at least one seed, none negative"),
         ("k_grid", len(s.k_grid) >= 1 and min(s.k_grid) >= 1, "must hold values >= 1"),
         ("lam_grid", len(s.lam_grid) >= 1 and min(s.lam_grid) >= 0, "must hold values >= 0"),
-        ("ablation_rounds", s.ablation_rounds >= 1, "must be >= 1"),
+        ("k_rounds", s.k_rounds >= 1, "must be >= 1"),
+        ("lam_rounds", s.lam_rounds >= 1, "must be >= 1"),
     ]
     for stage in ("cl", "seg"):
         checks += [

@@ -7,8 +7,7 @@ at the file's own resolution. Augmentation and resizing belong to :mod:`paperlib
 from __future__ import annotations
 
 import csv
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +16,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from .folds import DataError, read_splits, stratified_split
+
 GLAS_CLASSES = ["benign", "malignant"]
-
-
-class DataError(ValueError):
-    """A data file or field that cannot be used; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -153,83 +150,6 @@ def check_records(records: Sequence[Record]) -> None:
                             f"of {rec.image}")
 
 
-def stratified_split(labels: np.ndarray, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded per-class split of indices ``(N,)`` into train and valid (``ceil(fraction * n_c)`` per class).
-
-    A class keeps at least one training image.
-    """
-    if not 0.0 < valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
-    rng = np.random.default_rng(seed)
-    train, valid = [], []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        idx = idx[rng.permutation(idx.size)]
-        n_valid = min(math.ceil(valid_fraction * idx.size - 1e-9), idx.size - 1)
-        valid.extend(idx[:n_valid].tolist())
-        train.extend(idx[n_valid:].tolist())
-    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(valid, dtype=np.int64))
-
-
-def _read_split_csv(path: Path, root: Path, class_names: Sequence[str], mask_root: Path) -> list[Record]:
-    """Rows ``id,img,mask,label,tag`` (reference format; an optional header row is skipped)."""
-    if not path.is_file():
-        raise DataError(f"{path}: split file not found")
-    records: list[Record] = []
-    with open(path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
-            row = [c.strip() for c in row]
-            if not row or all(not c for c in row):
-                continue
-            if lineno == 1 and row[0].lower() == "id":
-                continue
-            if len(row) != 5:
-                raise DataError(f"{path}, line {lineno}: expected 5 fields id,img,mask,label,tag, got {len(row)}")
-            _, img, mask, label, tag = row
-            if label not in class_names:
-                raise DataError(f"{path}, line {lineno}: unknown class {label!r} in field 'label'")
-            if tag not in ("0", "1", "2"):
-                raise DataError(f"{path}, line {lineno}: field 'tag' must be 0, 1 or 2, got {tag!r}")
-            records.append(Record(Path(img).stem, root / img, mask_root / mask, class_names.index(label)))
-    if not records:
-        raise DataError(f"{path}: split file holds no rows")
-    return records
-
-
-def _split_files(split: str | Path | Mapping[str, str | Path]) -> dict[str, Path]:
-    """``{'train', 'valid', 'test'} -> csv``, from a mapping or a folder holding ``train*.csv`` etc."""
-    if isinstance(split, Mapping):
-        missing = {"train", "valid", "test"} - set(split)
-        if missing:
-            raise DataError(f"split: missing entries {sorted(missing)}")
-        return {k: Path(split[k]) for k in ("train", "valid", "test")}
-    folder = Path(split)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: split folder not found")
-    out = {}
-    for part in ("train", "valid", "test"):
-        found = sorted(folder.glob(f"{part}*.csv"))
-        if len(found) != 1:
-            raise DataError(f"{folder}: expected one {part}*.csv split file, found {len(found)}")
-        out[part] = found[0]
-    return out
-
-
-def _from_split(split: str | Path | Mapping[str, str | Path], root: Path, mask_root: Path,
-                class_names: Sequence[str], mask_rule: str, check: bool) -> Splits:
-    files = _split_files(split)
-    parts = {k: _read_split_csv(p, root, class_names, mask_root) for k, p in files.items()}
-    seen: dict[str, str] = {}
-    for part, recs in parts.items():
-        for r in recs:
-            if r.id in seen:
-                raise DataError(f"{files[part]}: image {r.id!r} is also in the {seen[r.id]} split")
-            seen[r.id] = part
-        if check:
-            check_records(recs)
-    return Splits(*(SegDataset(parts[k], class_names, mask_rule) for k in ("train", "valid", "test")))
-
-
 def _split_train(records: list[Record], test: list[Record], class_names: Sequence[str], mask_rule: str,
                  seed: int, valid_fraction: float, check: bool) -> Splits:
     if not records:
@@ -243,20 +163,26 @@ def _split_train(records: list[Record], test: list[Record], class_names: Sequenc
     return Splits(full.subset(tr), full.subset(va), SegDataset(test, class_names, mask_rule))
 
 
-def load_glas(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
-              split: str | Path | Mapping[str, str | Path] | None = None, check: bool = True) -> Splits:
-    """GlaS (Warwick QU) from its published folder: ``Grade.csv``, ``train_N.bmp`` / ``train_N_anno.bmp``,
-    ``testA_N``, ``testB_N``. Class = the ``grade (GlaS)`` column; test = testA + testB.
+Resolve = Callable[[str, str], tuple[Path, Path]]  # a split row's img and mask fields -> image and mask files
 
-    ``split``: optional folder (or mapping) of train/valid/test CSVs with rows ``id,img,mask,label,tag``;
-    otherwise a stratified seeded ``valid_fraction`` split of the training images.
-    """
-    root = Path(root)
-    grade = root / "Grade.csv"
+
+def _from_split(split: str | Path | Mapping[str, str | Path], dataset: str, resolve: Resolve,
+                class_names: Sequence[str], mask_rule: str, check: bool) -> Splits:
+    """The datasets of a split (``"paper"``, a folder or a mapping of CSVs; see :mod:`paperlib.folds`)."""
+    parts = read_splits(split, dataset, class_names)
+    out = []
+    for part in ("train", "valid", "test"):
+        records = [Record(Path(row.img).stem, *resolve(row.img, row.mask), row.label) for row in parts[part]]
+        if check:
+            check_records(records)
+        out.append(SegDataset(records, class_names, mask_rule))
+    return Splits(*out)
+
+
+def _glas_grades(grade: Path) -> dict[str, int]:
+    """``Grade.csv``: image name -> class index (the ``grade (GlaS)`` column)."""
     if not grade.is_file():
-        raise DataError(f"{grade}: file not found (is {root} a GlaS folder?)")
-    if split is not None:
-        return _from_split(split, root, root, GLAS_CLASSES, "nonzero", check)
+        raise DataError(f"{grade}: file not found (is {grade.parent} a GlaS folder?)")
     with open(grade, newline="") as fh:
         rows = [[c.strip() for c in row] for row in csv.reader(fh) if any(c.strip() for c in row)]
     if not rows:
@@ -268,7 +194,7 @@ def load_glas(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
     col_grade = next((i for i, h in enumerate(header) if h.startswith("grade (glas)")), None)
     if col_grade is None:
         raise DataError(f"{grade}: header has no 'grade (GlaS)' column (got {rows[0]})")
-    train, test = [], []
+    out = {}
     for lineno, row in enumerate(rows[1:], start=2):
         if len(row) <= max(col_name, col_grade):
             raise DataError(f"{grade}, line {lineno}: too few fields")
@@ -276,13 +202,36 @@ def load_glas(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
         if label not in GLAS_CLASSES:
             raise DataError(f"{grade}, line {lineno}: unknown class {label!r} in field 'grade (GlaS)' "
                             f"(known: {', '.join(GLAS_CLASSES)})")
-        rec = Record(name, root / f"{name}.bmp", root / f"{name}_anno.bmp", GLAS_CLASSES.index(label))
-        if name.startswith("train"):
-            train.append(rec)
-        elif name.startswith("test"):
-            test.append(rec)
-        else:
+        if not name.startswith(("train", "test")):
             raise DataError(f"{grade}, line {lineno}: image name {name!r} is neither train_* nor test*_*")
+        out[name] = GLAS_CLASSES.index(label)
+    return out
+
+
+def load_glas(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
+              split: str | Path | Mapping[str, str | Path] | None = None, check: bool = True) -> Splits:
+    """GlaS (Warwick QU) from its published folder: ``Grade.csv``, ``train_N.bmp`` / ``train_N_anno.bmp``,
+    ``testA_N``, ``testB_N``. Class = the ``grade (GlaS)`` column; test = testA + testB.
+
+    ``split``: ``"paper"`` (the paper's split 0, fold 0), or a folder (or mapping) of train/valid/test CSVs with
+    rows ``id,img,mask,label,tag`` (paths relative to ``root``; a class must agree with ``Grade.csv``); otherwise
+    a stratified seeded ``valid_fraction`` split of the training images.
+    """
+    root = Path(root)
+    grades = _glas_grades(root / "Grade.csv")
+    if split is not None:
+        splits = _from_split(split, "glas", lambda img, mask: (root / img, root / mask), GLAS_CLASSES, "nonzero",
+                             check)
+        for part in (splits.train, splits.valid, splits.test):
+            for r in part.records:
+                if r.id in grades and grades[r.id] != r.label:
+                    raise DataError(f"{root / 'Grade.csv'}: {r.id} is {GLAS_CLASSES[grades[r.id]]}, but the split "
+                                    f"says {GLAS_CLASSES[r.label]}")
+        return splits
+    train, test = [], []
+    for name, label in grades.items():
+        rec = Record(name, root / f"{name}.bmp", root / f"{name}_anno.bmp", label)
+        (train if name.startswith("train") else test).append(rec)
     return _split_train(train, test, GLAS_CLASSES, "nonzero", seed, valid_fraction, check)
 
 
@@ -302,11 +251,38 @@ def _read_pairs(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+def cub_mask(root: Path, rel: str | Path, check: bool = True) -> Path:
+    """The mask file of image ``<class>/<name>``: in ``root/segmentations/`` or, as the official
+    ``segmentations.tgz`` extracts beside ``CUB_200_2011.tgz``, in ``root/../segmentations/``."""
+    rel = Path(rel).with_suffix(".png")
+    inside, beside = root / "segmentations" / rel, root.parent / "segmentations" / rel
+    for path in (inside, beside):
+        if path.is_file():
+            return path
+    if check:
+        raise DataError(f"{rel}: mask found neither in {inside.parent.parent} nor in {beside.parent.parent} "
+                        "(extract segmentations.tgz inside the CUB_200_2011 folder or beside it)")
+    return inside
+
+
+def _cub_resolve(root: Path, check: bool) -> Resolve:
+    """Split-row paths of CUB: ``[CUB_200_2011/]images/<class>/<name>.jpg`` and ``segmentations/<class>/<name>.png``
+    (the reference format), found under ``root`` and :func:`cub_mask`; other paths are relative to ``root``."""
+    def resolve(img: str, mask: str) -> tuple[Path, Path]:
+        ip, mp = Path(img).parts, Path(mask).parts
+        image = root.joinpath(*ip[ip.index("images"):]) if "images" in ip else root / img
+        if "segmentations" in mp:
+            return image, cub_mask(root, Path(*mp[mp.index("segmentations") + 1:]), check)
+        return image, root / mask
+    return resolve
+
+
 def load_cub(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
              split: str | Path | Mapping[str, str | Path] | None = None, check: bool = True) -> Splits:
     """CUB-200-2011 from its published folder: ``images.txt``, ``image_class_labels.txt``,
-    ``train_test_split.txt``, ``classes.txt``, ``images/<class>/<name>.jpg`` and soft masks in
-    ``segmentations/<class>/<name>.png`` (foreground = value > 127.5). Test = the official test images.
+    ``train_test_split.txt``, ``classes.txt``, ``images/<class>/<name>.jpg``, and soft masks
+    ``segmentations/<class>/<name>.png`` inside the folder or beside it (:func:`cub_mask`; foreground = value
+    > 127.5). Test = the official test images; ``split`` as in :func:`load_glas`.
     """
     root = Path(root)
     classes = _read_pairs(root / "classes.txt")
@@ -314,7 +290,7 @@ def load_cub(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
     class_names = [name for _, name in sorted(classes)]
     index_of = {cid: i for i, cid in enumerate(sorted(class_ids))}
     if split is not None:
-        return _from_split(split, root, root, class_names, "majority", check)
+        return _from_split(split, "cub", _cub_resolve(root, check), class_names, "majority", check)
     images = dict(_read_pairs(root / "images.txt"))
     labels_path, split_path = root / "image_class_labels.txt", root / "train_test_split.txt"
     labels = dict(_read_pairs(labels_path))
@@ -327,16 +303,15 @@ def load_cub(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
             raise DataError(f"{split_path}: image id {iid} needs a 0/1 entry")
         if not labels[iid].isdigit() or int(labels[iid]) not in index_of:
             raise DataError(f"{labels_path}: image id {iid}: unknown class {labels[iid]!r}")
-        rel_path = Path(rel)
-        rec = Record(rel_path.stem, root / "images" / rel_path,
-                     (root / "segmentations" / rel_path).with_suffix(".png"), index_of[int(labels[iid])])
+        rec = Record(Path(rel).stem, root / "images" / rel, cub_mask(root, rel, check), index_of[int(labels[iid])])
         (train if is_train[iid] == "1" else test).append(rec)
     return _split_train(train, test, class_names, "majority", seed, valid_fraction, check)
 
 
 def load(dataset: str, root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
          split: str | Path | None = None) -> Splits:
-    """``load_glas`` or ``load_cub`` by name; an empty ``split`` means the seeded stratified split."""
+    """``load_glas`` or ``load_cub`` by name; ``split`` ``"paper"``, a folder of CSVs, or empty for the seeded
+    stratified split."""
     loaders = {"glas": load_glas, "cub": load_cub}
     if dataset not in loaders:
         raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(loaders)}")

@@ -20,13 +20,16 @@ def _no_outside_scheduler():
         yield
 
 
-def write_glas(root: Path, n_train: int = 10, n_test: int = 4, seed: int = 0) -> Path:
-    """A tiny GlaS folder: Grade.csv with stray spaces, BMP images and instance-map masks."""
+def write_glas(root: Path, n_train: int = 10, n_test: int = 4, seed: int = 0,
+               grades: dict[str, str] | None = None) -> Path:
+    """A tiny GlaS folder: Grade.csv with stray spaces, BMP images and instance-map masks (``grades``: name ->
+    class of every image, else ``n_train`` + ``n_test`` images of alternating classes)."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     rows = ["name,Patient ID,grade (GlaS),grade (Sirinukunwattana et al. 2015)"]
     names = [f"train_{i + 1}" for i in range(n_train)] + [f"testA_{i + 1}" for i in range(n_test // 2)]
     names += [f"testB_{i + 1}" for i in range(n_test - n_test // 2)]
+    names = list(grades) if grades else names
     for i, name in enumerate(names):
         h, w = 20 + i % 3, 24 + i % 5
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB").save(root / f"{name}.bmp")
@@ -34,7 +37,7 @@ def write_glas(root: Path, n_train: int = 10, n_test: int = 4, seed: int = 0) ->
         inst[2:8, 3:9] = 1
         inst[10:15, 12:20] = 2 + i % 3
         Image.fromarray(inst, "L").save(root / f"{name}_anno.bmp")
-        grade = "benign" if i % 2 == 0 else "malignant"
+        grade = grades[name] if grades else "benign" if i % 2 == 0 else "malignant"
         rows.append(f"{name}, {i} , {grade} , adenomatous")
     (root / "Grade.csv").write_text("\n".join(rows) + "\n")
     return root

@@ -65,3 +65,17 @@ def test_notebook_overrides():
         config.notebook_overrides(overrides="fast")
     with pytest.raises(ConfigError, match="data_root names one dataset"):
         config.notebook_configs("smoke", data_root="/data/glas")
+
+
+def test_ablation_sweeps_run_their_captions_budgets():
+    """Fig. 7 (GlaS, k): 25 rounds; Fig. 8 (GlaS, lambda): 15; Fig. 9 (CUB, lambda): 5; the synthetic profiles keep
+    the ratios to their own AL rounds."""
+    glas, cub = config.get("glas"), config.get("cub")
+    assert (glas.study.k_rounds, glas.study.lam_rounds, cub.study.lam_rounds) == (25, 15, 5)
+    for profile in ("demo", "smoke"):
+        g, c = config.get(profile, dataset="glas"), config.get(profile, dataset="cub")
+        assert g.study.k_rounds == g.al.rounds  # 25 of 25
+        assert g.study.lam_rounds == max(1, int(g.al.rounds * 15 / 25 + 0.5))
+        assert c.study.lam_rounds == max(1, int(c.al.rounds * 5 / 20 + 0.5))
+    assert (config.get("demo").study.k_rounds, config.get("demo").study.lam_rounds) == (6, 4)
+    assert config.get("demo", dataset="cub").study.lam_rounds == 2

@@ -1,3 +1,4 @@
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -5,9 +6,11 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib.data import DataError, load_cub, load_glas, stratified_split
+from paperlib import config, data, folds
+from paperlib.data import DataError, load_cub, load_glas
+from paperlib.folds import stratified_split
 
-from .conftest import write_cub
+from .conftest import write_cub, write_glas
 
 
 def test_load_glas_layout(glas_root: Path):
@@ -153,9 +156,69 @@ def test_cub_bad_inputs(tmp_path: Path):
         load_cub(root)
     root = write_cub(tmp_path / "c")
     next((root / "segmentations").rglob("*.png")).unlink()
-    with pytest.raises(DataError, match=r"segmentations/.*\.png: file not found"):
+    with pytest.raises(DataError, match=r"\.png: mask found neither in"):
         load_cub(root)
     root = write_cub(tmp_path / "d")
     (root / "images.txt").write_text("one two three\n")
     with pytest.raises(DataError, match=r"images\.txt, line 1: expected '<id> <value>'"):
         load_cub(root)
+
+
+def _paper_rows(dataset: str) -> dict[str, list[list[str]]]:
+    return {part: [row for row in csv.reader(path.open(newline="")) if row]
+            for part, path in folds.paper_files(dataset).items()}
+
+
+def test_glas_profile_loads_the_papers_split(tmp_path: Path):
+    """The glas profile's default split is the paper's split 0, fold 0 (shipped with the package)."""
+    rows = _paper_rows("glas")
+    assert [len(rows[p]) for p in ("train", "valid", "test")] == [67, 18, 80]
+    grades = {Path(r[1]).stem: r[3] for part in rows.values() for r in part}
+    root = write_glas(tmp_path / "glas", grades=grades)  # a stand-in with GlaS's 165 real file names
+    cfg = config.get("glas", data_root=str(root))
+    assert cfg.data.split == "paper"
+    s = data.from_config(cfg)
+    for part in ("train", "valid", "test"):
+        assert getattr(s, part).ids == [Path(r[1]).stem for r in rows[part]]
+    assert np.bincount(s.train.labels).tolist() == [29, 38] and np.bincount(s.valid.labels).tolist() == [8, 10]
+    # the seeded stratified split stays available
+    other = data.from_config(config.get("glas", data_root=str(root), split=""))
+    assert len(other.train) + len(other.valid) == 85 and other.train.ids != s.train.ids
+    # a split whose class disagrees with Grade.csv is refused, naming the image
+    grades["train_71"] = "benign" if grades["train_71"] == "malignant" else "malignant"
+    write_glas(tmp_path / "bad", grades=grades)
+    with pytest.raises(DataError, match=r"Grade\.csv: train_71 is"):
+        load_glas(tmp_path / "bad", split="paper", check=False)
+
+
+def test_cub_papers_split_file_names(tmp_path: Path):
+    """CUB's paper split names the official archives side by side (CUB_200_2011/images, segmentations)."""
+    rows = _paper_rows("cub")
+    assert [len(rows[p]) for p in ("train", "valid", "test")] == [4794, 1200, 5794]
+    root = tmp_path / "CUB_200_2011"
+    root.mkdir()
+    names = sorted({r[3] for r in rows["test"]})
+    (root / "classes.txt").write_text("".join(f"{i + 1} {n}\n" for i, n in enumerate(names)))
+    s = load_cub(root, split="paper", check=False)
+    assert s.test.ids == [Path(r[1]).stem for r in rows["test"]] and len(s.train) == 4794
+    rec = s.train.records[0]
+    assert rec.image == root / "images" / Path(*Path(rows["train"][0][1]).parts[2:])
+    assert rec.mask == root / "segmentations" / Path(*Path(rows["train"][0][2]).parts[1:])
+    assert config.get("cub").data.split == "paper"
+
+
+@pytest.mark.parametrize("layout", ["inside", "beside"])
+def test_cub_both_archive_layouts(tmp_path: Path, layout: str):
+    """segmentations/ inside the CUB folder, or beside it as the two official archives extract."""
+    root = write_cub(tmp_path / "CUB_200_2011")
+    if layout == "beside":
+        (root / "segmentations").rename(tmp_path / "segmentations")
+    s = load_cub(root, seed=0)
+    assert s.train.records[0].mask.parent.parent == (root if layout == "inside" else tmp_path) / "segmentations"
+    image, _, mask = s.train[0]
+    assert mask.shape[1:] == image.shape[1:]
+    missing = next((tmp_path if layout == "beside" else root).rglob("*.png"))
+    missing.unlink()
+    with pytest.raises(DataError, match=rf"{missing.name}: mask found neither in .*segmentations nor in "
+                                        r".*segmentations \(extract segmentations\.tgz"):
+        load_cub(root, seed=0)
