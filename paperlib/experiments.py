@@ -1,6 +1,6 @@
 """What two notebooks compute beyond the sessions, from theta0 and finished runs:
 
-- :func:`qualitative`: Fig. 12's data (``04_active_learning``, drawn by ``06_figures``);
+- :func:`qualitative`: Fig. 12's data, first and last round (``04_active_learning``, drawn by ``06_figures``);
 - :func:`pseudo_label_check`: the paper's assumption behind Label_prop, measured (``03_wsl_baseline``).
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import al, samplers, store
+from . import al, baseline, samplers, store
 from .config import Config
 from .learner import Learner, Stream, stream_seed
 from .metrics import dice
@@ -20,22 +20,27 @@ from .metrics import dice
 
 def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str | Path = "results",
                 data_dir: str | Path = "data", n: int = 6, device: torch.device | None = None) -> Path:
-    """Fig. 12's data: ``n`` test images, true masks and each method's masks after its first round (seed
-    ``seed``), saved to ``results/<profile>/<dataset>/qualitative.pt``. Methods without a finished run are
-    skipped."""
+    """Fig. 12's data: ``n`` test images, true masks, and each method's masks (seed ``seed``) after its first round
+    (``first``: the AL methods share their training set there) and after its last (``last``: where they differ),
+    saved to ``results/<profile>/<dataset>/qualitative.pt``. Methods without a finished run are skipped."""
     splits, theta0, _ = al.prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=False, device=device,
                                    progress=False)
     learner = Learner(cfg, splits, theta0, device=device)
     idx = np.linspace(0, len(splits.test) - 1, n).round().astype(int).tolist()
     items = [splits.test[i] for i in idx]
-    out: dict[str, Any] = {"ids": [splits.test.ids[i] for i in idx], "masks": {}, "dice": {},
+    out: dict[str, Any] = {"ids": [splits.test.ids[i] for i in idx], "first": {}, "last": {},
                            "images": [(im * 255).round().to(torch.uint8) for im, _, _ in items],
                            "truths": [m[0].to(torch.uint8) for _, _, m in items]}
     for m in methods:
         done = store.RunFolder(al.run_dir(results_dir, cfg, m, seed)).finished()
-        if done:
-            out["masks"][m] = learner.round_masks("test", idx, done[0].head, done[0].threshold)
-            out["dice"][m] = float(done[0].row.test_dice)
+        if not done:
+            continue
+        if m == "WSL":  # the WSL session measured its own seed's classifier
+            weights = baseline.classifier_stage(cfg, splits, results_dir, seed=seed, device=device, progress=False)
+            wsl = Learner(cfg, splits, weights, device=device).round_masks("test", idx)
+        for key, rec in (("first", done[0]), ("last", done[-1])):
+            masks = wsl if m == "WSL" else learner.round_masks("test", idx, rec.head, rec.threshold)
+            out[key][m] = {"masks": masks, "dice": float(rec.row.test_dice), "round": rec.row.round}
     path = Path(results_dir) / cfg.profile / cfg.data.dataset / "qualitative.pt"
     store.save_tensors(path, out)
     return path

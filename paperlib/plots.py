@@ -186,6 +186,19 @@ def dice_curves(df: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
+def accuracy_table(per_seed: Mapping[str, Sequence[tuple[float, float]]], paper: Mapping[str, tuple[float, float]],
+                   reference_code: Mapping[str, float]) -> pd.DataFrame:
+    """Table 2: per dataset, the (test accuracy, WSL test Dice) fractions of each seed's classifier as mean +-
+    population std over seeds (%), the paper's Table 2, and apart the reference code's seed-0 accuracy."""
+    rows = []
+    for d, values in per_seed.items():
+        acc, wsl = (100 * np.array([v[k] for v in values]) for k in (0, 1))
+        rows.append({"dataset": d, "seeds": len(values), "test accuracy (%)": pm(*mean_std(acc)),
+                     "WSL test Dice (%)": pm(*mean_std(wsl)), "paper, Table 2 (%)": pm(*paper[d]) if d in paper else "",
+                     "reference code, seed 0 (%)": f"{reference_code[d]:.2f}" if d in reference_code else ""})
+    return pd.DataFrame(rows)
+
+
 def auc_table(df: pd.DataFrame, reference: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
     """Table 3: AUC of the test Dice curve per method, mean +- population std over seeds (%), and the paper's."""
     rows = []

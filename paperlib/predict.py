@@ -165,15 +165,17 @@ def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[i
                        p: float, seed: int, device: torch.device | None = None, cache: FeatureCache | None = None
                        ) -> Iterator[tuple[int, torch.Tensor]]:
     """MC dropout: ``passes`` stochastic passes of the segmentation head (dropout ``p`` at its sites) over each
-    image's backbone features, computed once. Yields (item index, probabilities ``TxHxW`` at network size)."""
+    image's backbone features, computed once. Yields (item index, probabilities ``TxHxW`` at the image's own
+    resolution): each pass's logits resized back as :func:`iter_predictions` does, so MC_Dropout's variance and
+    Entropy's entropy average over the same pixels."""
     device = device or resolve_device(cfg.runtime.device)
     with eval_mode(model, device, cfg.runtime), seeded(seed, device), model.mc_dropout(p):
         for b in image_batches(model, dataset, indices, cfg, device, cache):
             n = len(b.indices)
             logits = model.seg_head(b.xn, b.feats, passes=passes)[:, 0]  # (passes*n) x h x w, pass-major
-            probs = torch.sigmoid(logits.float()).view(passes, n, *logits.shape[1:]).transpose(0, 1)
-            for j, i in enumerate(b.indices):
-                yield i, probs[j].float().cpu()
+            logits = logits.view(passes, n, *logits.shape[1:])
+            for j, (i, mask) in enumerate(zip(b.indices, b.masks, strict=True)):
+                yield i, torch.sigmoid(_upsample(logits[:, j], mask.shape))
 
 
 def evaluate(model: JointNet, dataset: SegDataset, cfg: Config, *, threshold: float = 0.5,

@@ -1,5 +1,6 @@
 """The notebooks: structure, stripped outputs, and a full nbval run of all six on the smoke profile."""
 
+import csv
 import json
 import shutil
 import subprocess
@@ -8,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from paperlib import pipeline
+from paperlib import config, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # what 06_figures promises for a two-dataset profile
 FIGURES_06 = {f"{stem}.{ext}" for ext in ("png", "pdf")
               for stem in ("fig5_dice_glas", "fig5_dice_cub", "fig6_pseudo_dice", "fig12_qualitative_glas",
-                           "fig12_qualitative_cub")}
+                           "fig12_qualitative_cub", "fig12_last_round_glas", "fig12_last_round_cub")}
 FIGURES_06 |= {f"{stem}.{ext}" for ext in ("md", "csv")
                for stem in ("table3_auc", "table3_paired", "table4_readings", "table5_hyperparameters")}
 
@@ -73,6 +74,13 @@ def test_all_notebooks_run_with_nbval_on_smoke(tmp_path: Path):
     for stem in ("fig4_samples.png", "table1_budget.md", "fig10_knn_glas.png", "fig11_knn_cub.png",
                  "table2_accuracy.csv", "fig7_k_glas.pdf", "fig8_lambda_glas.png", "fig9_lambda_cub.png"):
         assert stem in made
+    # each ablation sweep ran its caption's share of the rounds (Figs. 7, 8, 9), recorded in ablations.csv
+    with open(tmp_path / "figures" / "smoke" / "ablations.csv") as fh:
+        for row in csv.DictReader(fh):
+            study = config.get("smoke", dataset=row["dataset"]).study
+            assert int(row["rounds"]) == (study.k_rounds if row["parameter"] == "k" else study.lam_rounds), row
+    with open(tmp_path / "figures" / "smoke" / "table2_accuracy.csv") as fh:
+        assert [r["paper, Table 2 (%)"] for r in csv.DictReader(fh)] == ["99.50 ± 0.61", "73.22 ± 0.19"]
     # every table and figure records the profile, the configs and the git revision that made it
     prov = json.loads((tmp_path / "figures" / "smoke" / "provenance.json").read_text())
     assert set(prov["files"]) == made - {"provenance.json"}

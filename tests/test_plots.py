@@ -53,3 +53,14 @@ def test_figures_render(fn):
     fig = plots.dice_curves(df, "t") if fn == "dice_curves" else plots.pseudo_dice_plot({"glas": df})
     assert fig.axes
     plt.close(fig)
+
+
+def test_accuracy_table_spreads_over_seeds_beside_the_papers_table2():
+    from paperlib import reference
+
+    t = plots.accuracy_table({"glas": [(1.0, 0.5), (0.9, 0.7)]}, reference.TABLE2_ACCURACY,
+                             reference.REFERENCE_CODE_SEED0_ACCURACY)
+    row = t.iloc[0]
+    assert row["seeds"] == 2 and row["test accuracy (%)"] == "95.00 ± 5.00"
+    assert row["WSL test Dice (%)"] == "60.00 ± 10.00"
+    assert row["paper, Table 2 (%)"] == "99.50 ± 0.61" and row["reference code, seed 0 (%)"] == "92.50"

@@ -198,3 +198,17 @@ def test_theta0_model_needs_no_backbone_weights(splits, tiny_cfg, tmp_path):
     with pytest.raises(WeightsError, match="missing.pth"):
         train.build_model(cfg, 2, seed=0)
     assert _states_equal(train.snapshot(theta0_model(cfg, theta0, 2)), theta0)
+
+
+def test_mc_dropout_and_entropy_score_the_same_pixels(glas_root, tiny_cfg):
+    """MC_Dropout's passes come back at each image's own resolution, as Entropy's probabilities do; with dropout
+    p -> 0 every pass is the deterministic prediction."""
+    splits = load_glas(glas_root, seed=0)
+    net = train.build_model(tiny_cfg, 2, seed=0)
+    pool = [0, 1, 2]
+    probs = {p.index: p.prob for p in predict.iter_predictions(net, splits.train, tiny_cfg, indices=pool,
+                                                               classification=False)}
+    mc = dict(predict.mc_dropout_samples(net, splits.train, pool, tiny_cfg, passes=3, p=1e-9, seed=0))
+    for i in pool:
+        assert mc[i].shape == (3, *splits.train.image_size(i)) == (3, *probs[i].shape)
+        assert torch.allclose(mc[i][0], probs[i], atol=1e-5)
