@@ -36,3 +36,22 @@ def test_readme_module_map_matches_the_package():
     mapped = set(re.findall(r"^\| `(\w+)\.py` \|", section, flags=re.M))
     modules = {p.stem for p in (ROOT / "paperlib").glob("*.py") if p.stem != "__init__"}
     assert mapped == modules, (sorted(modules - mapped), sorted(mapped - modules))
+
+
+def _table(md: Path) -> str:
+    """The Markdown table of a table file written by ``plots.write_table`` (without its caption)."""
+    return md.read_text().split("\n\n", 1)[1]
+
+
+def test_readme_table2_and_ablations_are_the_demo_tables():
+    readme = (ROOT / "README.md").read_text()
+    for stem in ("table2_accuracy", "ablations"):
+        assert _table(DEMO / f"{stem}.md") in readme, stem
+
+
+def test_readme_names_the_departures_from_paper_and_reference_code():
+    section = (ROOT / "README.md").read_text().split("## Differences from the reference code", 1)[1].split("\n## ")[0]
+    for item in ("`/2`", "dropout p 0.1 on the sorted activations", "1% reflect pad, random 416 crop",
+                 "averaged over the image's own pixels", "early stopping", "U'' at k = 40", "one for each plane",
+                 "one classifier per seed", "split 0, fold 0", "53.37", "66.56"):
+        assert item in section, item
