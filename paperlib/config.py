@@ -102,6 +102,7 @@ class RuntimeConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     fast: bool = True  # exact fast path: decoded images kept in memory, frozen-backbone features reused
     cache_mb: int = 2048  # memory for backbone features cached under the frozen backbone (0: never cache)
+    memory_mb: int = 1024  # working memory of MC dropout's batched passes: they run in chunks that fit (same numbers)
     amp: bool = True  # bf16 autocast and channels-last on CUDA (no effect on the CPU)
     workers: int = 0  # grid worker processes on the CPU (0: one per core, at most 4; a GPU runs one at a time)
 
@@ -302,6 +303,7 @@ def validate(cfg: Config) -> None:
         ("device", rt.device == "auto" or rt.device == "cpu" or rt.device.startswith("cuda"),
          "must be 'auto', 'cpu' or 'cuda[:N]'"),
         ("cache_mb", rt.cache_mb >= 0, "must be >= 0"),
+        ("memory_mb", rt.memory_mb >= 1, "must be >= 1"),
         ("workers", rt.workers >= 0, "must be >= 0 (0: one per core)"),
         ("k", a.k >= 1, "must be >= 1"),
         ("lam", a.lam >= 0, "must be >= 0"),

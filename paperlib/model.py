@@ -6,11 +6,12 @@ The model knows nothing of active learning.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -69,20 +70,39 @@ class WildcatHead(nn.Module):
         return wildcat_pool(maps, self.kmax, self.kmin, self.alpha), maps
 
 
+def pass_mask_seed(seed: int, site: int, pass_index: int, key: int) -> int:
+    """The seed of one MC dropout mask: (stream seed, site, pass, image key) hashed."""
+    return int(np.random.SeedSequence([seed, site, pass_index, key]).generate_state(1)[0])
+
+
 class SiteDropout(nn.Module):
     """Element-wise dropout at one site of the segmentation head.
 
-    Active in training mode when ``p > 0``, and in any mode while ``mc`` is set (MC dropout sampling).
+    Active in training mode when ``p > 0``, and in any mode while ``mc`` is set (MC dropout sampling). With an MC
+    ``seed``, the input's rows are ``passes`` pass-major blocks of the images ``keys``, and the mask of pass
+    ``first_pass + q`` on image ``keys[j]`` comes from its own generator (:func:`pass_mask_seed`): it depends on
+    neither the chunking of passes and images nor the batch an image is in.
     """
 
-    def __init__(self, p: float = 0.0) -> None:
+    def __init__(self, p: float = 0.0, index: int = 0) -> None:
         super().__init__()
-        self.p, self.mc = p, False
+        self.p, self.mc, self.index = p, False, index
+        self.seed: int | None = None
+        self.first_pass, self.passes, self.keys = 0, 1, ()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.p > 0 and (self.training or self.mc):
+        if not (self.p > 0 and (self.training or self.mc)):
+            return x
+        if not self.mc or self.seed is None:
             return F.dropout(x, self.p, training=True)
-        return x
+        keys = list(self.keys) or list(range(x.shape[0] // self.passes))
+        keep = []
+        for q in range(self.passes):
+            for key in keys:
+                gen = torch.Generator(device=x.device).manual_seed(
+                    pass_mask_seed(self.seed, self.index, self.first_pass + q, key))
+                keep.append(torch.rand(x.shape[1:], generator=gen, device=x.device) >= self.p)
+        return x * torch.stack(keep).to(x.dtype) / (1.0 - self.p)
 
 
 def _conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
@@ -104,33 +124,45 @@ class SegHead(nn.Module):
         lat = (w, w, 2 * w, 4 * w, 8 * w)
         self.laterals = nn.ModuleList(_conv_bn_relu(c, o, 1) for c, o in zip(STAGE_CHANNELS, lat, strict=True))
         self.blocks = nn.ModuleList(_conv_bn_relu(lat[i + 1] + lat[i], lat[i]) for i in range(3, -1, -1))
-        self.sites = nn.ModuleList(SiteDropout(dropout) for _ in self.blocks)
+        self.sites = nn.ModuleList(SiteDropout(dropout, i) for i in range(len(self.blocks)))
         self.stem = nn.Sequential(nn.Conv2d(3, w, 3, padding=1), nn.ReLU(inplace=True),
                                   nn.Conv2d(w, w, 3, padding=1), nn.ReLU(inplace=True))
         self.fuse = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(inplace=True))
         self.last = nn.Conv2d(w, 1, 1)
 
-    def forward(self, x: torch.Tensor, feats: list[torch.Tensor], passes: int = 1) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, feats: list[torch.Tensor], passes: int = 1, first_pass: int = 0
+                ) -> torch.Tensor:
         """Normalised image ``Bx3xHxW`` and the five stage features -> logits ``Bx1xHxW``.
 
-        ``passes`` > 1 (MC dropout): everything upstream of the first dropout site (laterals, stem, first block)
-        is computed once, then the ``passes`` stochastic continuations run as one batch; the result is
-        ``(passes*B)x1xHxW``, pass-major.
+        ``passes`` > 1 (MC dropout): everything upstream of the first dropout site is computed once
+        (:meth:`upstream`), then the ``passes`` stochastic continuations run as one batch (:meth:`passes_from`);
+        the result is ``(passes*B)x1xHxW``, pass-major.
         """
+        return self.passes_from(self.upstream(x, feats), passes, first_pass)
+
+    def upstream(self, x: torch.Tensor, feats: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor,
+                                                                             torch.Tensor]:
+        """What precedes the first dropout site: the laterals, the stem ``BxwxHxW`` and the first block's output."""
         lats = [lat(f) for lat, f in zip(self.laterals, feats, strict=True)]
-        stem = self.stem(x)
-        d = lats[4]
-        for k, (block, site, skip) in enumerate(zip(self.blocks, self.sites, lats[3::-1], strict=True)):
-            d = F.interpolate(d, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            if k > 0 and passes > 1:  # d already holds the passes
-                skip = skip.repeat(passes, 1, 1, 1)
-            d = block(torch.cat([d, skip], 1))
-            if k == 0 and passes > 1:
-                d = d.repeat(passes, 1, 1, 1)
-            d = site(d)
-        d = F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        d = F.interpolate(lats[4], size=lats[3].shape[-2:], mode="bilinear", align_corners=False)
+        return lats, self.stem(x), self.blocks[0](torch.cat([d, lats[3]], 1))
+
+    def passes_from(self, up: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor], passes: int = 1,
+                    first_pass: int = 0, keys: Sequence[int] = ()) -> torch.Tensor:
+        """Passes ``first_pass .. first_pass + passes - 1`` from :meth:`upstream`'s output: logits
+        ``(passes*B)x1xHxW``, pass-major (a chunk of MC dropout's passes; ``keys`` name the B images)."""
+        lats, stem, d = up
+        for site in self.sites:
+            site.first_pass, site.passes, site.keys = first_pass, passes, tuple(keys)
         if passes > 1:
-            stem = stem.repeat(passes, 1, 1, 1)
+            d, stem = d.repeat(passes, 1, 1, 1), stem.repeat(passes, 1, 1, 1)
+        d = self.sites[0](d)
+        for block, site, skip in zip(self.blocks[1:], self.sites[1:], lats[2::-1], strict=True):
+            d = F.interpolate(d, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            if passes > 1:
+                skip = skip.repeat(passes, 1, 1, 1)
+            d = site(block(torch.cat([d, skip], 1)))
+        d = F.interpolate(d, size=stem.shape[-2:], mode="bilinear", align_corners=False)
         return self.last(self.fuse(torch.cat([d, stem], 1)))
 
 
@@ -259,14 +291,16 @@ class JointNet(nn.Module):
         return list(self.seg_head.parameters())
 
     @contextmanager
-    def mc_dropout(self, p: float) -> Iterator[None]:
-        """Within the block the head's dropout sites drop with probability ``p`` in any mode (MC dropout)."""
+    def mc_dropout(self, p: float, seed: int | None = None) -> Iterator[None]:
+        """Within the block the head's dropout sites drop with probability ``p`` in any mode (MC dropout); with
+        ``seed``, each pass's masks come from (seed, site, pass) alone (see :class:`SiteDropout`), else from torch's
+        global generator."""
         sites = [m for m in self.seg_head.modules() if isinstance(m, SiteDropout)]
-        saved = [(s.p, s.mc) for s in sites]
+        saved = [(s.p, s.mc, s.seed) for s in sites]
         for s in sites:
-            s.p, s.mc = p, True
+            s.p, s.mc, s.seed = p, True, seed
         try:
             yield
         finally:
-            for s, (sp, smc) in zip(sites, saved, strict=True):
-                s.p, s.mc = sp, smc
+            for s, (sp, smc, sseed) in zip(sites, saved, strict=True):
+                s.p, s.mc, s.seed = sp, smc, sseed

@@ -18,7 +18,7 @@ from .config import Config
 from .data import SegDataset
 from .metrics import dice
 from .model import JointNet
-from .runtime import eval_mode, resolve_device, seeded
+from .runtime import eval_mode, resolve_device
 from .transforms import eval_size, resize_image
 
 THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.01), 2)  # the threshold grid searched on validation
@@ -161,21 +161,46 @@ def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indic
                 yield pred
 
 
+def mc_chunk(passes: int, batch_shape: Sequence[int], width: int, budget_mb: float) -> tuple[int, int]:
+    """(images, passes) per chunk of MC dropout so that a chunk's full-resolution working memory stays within
+    ``budget_mb``: per image and pass, about 12 ``width``-channel float32 maps at the input size ``HxW`` of
+    ``batch_shape`` (``Bx3xHxW``; measured on the CPU at GlaS paper size: 10.8). At least one of each."""
+    b, _, h, w = batch_shape
+    units = max(1, int(budget_mb * 2**20 // (h * w * width * 12 * 4)))
+    if units < passes:
+        return 1, units
+    return max(1, min(b, units // passes)), passes
+
+
 def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config, *, passes: int,
-                       p: float, seed: int, device: torch.device | None = None, cache: FeatureCache | None = None
-                       ) -> Iterator[tuple[int, torch.Tensor]]:
+                       p: float, seed: int, device: torch.device | None = None, cache: FeatureCache | None = None,
+                       chunk: tuple[int, int] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
     """MC dropout: ``passes`` stochastic passes of the segmentation head (dropout ``p`` at its sites) over each
     image's backbone features, computed once. Yields (item index, probabilities ``TxHxW`` at the image's own
     resolution): each pass's logits resized back as :func:`iter_predictions` does, so MC_Dropout's variance and
-    Entropy's entropy average over the same pixels."""
+    Entropy's entropy average over the same pixels.
+
+    The head runs on chunks of (images, passes) (``chunk``; default :func:`mc_chunk` of ``runtime.memory_mb``).
+    Pass t's mask on image i depends only on (``seed``, site, t, i), so every chunking gives the same masks, and
+    the same samples up to float rounding.
+    """
     device = device or resolve_device(cfg.runtime.device)
-    with eval_mode(model, device, cfg.runtime), seeded(seed, device), model.mc_dropout(p):
+    width = model.seg_head.last.in_channels
+    with eval_mode(model, device, cfg.runtime), model.mc_dropout(p, seed=seed):
         for b in image_batches(model, dataset, indices, cfg, device, cache):
-            n = len(b.indices)
-            logits = model.seg_head(b.xn, b.feats, passes=passes)[:, 0]  # (passes*n) x h x w, pass-major
-            logits = logits.view(passes, n, *logits.shape[1:])
-            for j, (i, mask) in enumerate(zip(b.indices, b.masks, strict=True)):
-                yield i, torch.sigmoid(_upsample(logits[:, j], mask.shape))
+            n_img, n_pass = chunk or mc_chunk(passes, b.xn.shape, width, cfg.runtime.memory_mb)
+            for lo in range(0, len(b.indices), n_img):
+                rows = b.rows(list(range(lo, min(lo + n_img, len(b.indices)))))
+                up = model.seg_head.upstream(rows.xn, rows.feats)
+                parts: list[list[torch.Tensor]] = [[] for _ in rows.indices]
+                for start in range(0, passes, n_pass):
+                    t = min(n_pass, passes - start)
+                    logits = model.seg_head.passes_from(up, t, start, rows.indices)[:, 0]  # (t*n) x h x w
+                    logits = logits.view(t, len(rows.indices), *logits.shape[1:])
+                    for j, mask in enumerate(rows.masks):
+                        parts[j].append(torch.sigmoid(_upsample(logits[:, j], mask.shape)))
+                for i, chunks in zip(rows.indices, parts, strict=True):
+                    yield i, torch.cat(chunks)
 
 
 def evaluate(model: JointNet, dataset: SegDataset, cfg: Config, *, threshold: float = 0.5,

@@ -212,3 +212,31 @@ def test_mc_dropout_and_entropy_score_the_same_pixels(glas_root, tiny_cfg):
     for i in pool:
         assert mc[i].shape == (3, *splits.train.image_size(i)) == (3, *probs[i].shape)
         assert torch.allclose(mc[i][0], probs[i], atol=1e-5)
+
+
+def test_chunked_mc_dropout_equals_unchunked(glas_root, tiny_cfg):
+    """MC dropout's passes run in chunks that fit the memory budget; pass t's masks depend only on (seed, site, t),
+    so every chunk size gives the same samples and scores (to float rounding: a convolution over a batch of
+    another size may round its last bit differently on the CPU) and the same queries."""
+    from paperlib import samplers
+
+    splits = load_glas(glas_root, seed=0)
+    net = train.build_model(tiny_cfg, 2, seed=0)
+    pool = [0, 1, 3]
+    chunks = [(16, 7), (1, 1), (2, 3)]  # (images, passes): everything at once first
+    runs = {c: dict(predict.mc_dropout_samples(net, splits.train, pool, tiny_cfg, passes=7, p=0.3, seed=4, chunk=c))
+            for c in chunks}
+    whole = runs[chunks[0]]
+    ref = np.array([samplers.mc_dropout_score(whole[i]) for i in pool])
+    for run in runs.values():
+        for i in pool:
+            assert torch.allclose(run[i], whole[i], rtol=0, atol=1e-6)
+        scores = np.array([samplers.mc_dropout_score(run[i]) for i in pool])
+        assert np.allclose(scores, ref, rtol=1e-5, atol=0)
+        assert np.argsort(scores).tolist() == np.argsort(ref).tolist()  # the same images queried
+    assert not torch.equal(whole[0][0], whole[0][1])  # the passes draw their own masks
+    other = dict(predict.mc_dropout_samples(net, splits.train, pool, tiny_cfg, passes=7, p=0.3, seed=5))
+    assert not torch.equal(other[0], whole[0])  # another seed, other masks
+    assert predict.mc_chunk(50, (8, 3, 389, 577), 32, 1024) == (1, 3)  # GlaS paper size: one image, three passes
+    assert predict.mc_chunk(50, (8, 3, 389, 577), 32, 1) == (1, 1)  # never less than one of each
+    assert predict.mc_chunk(50, (8, 3, 64, 64), 16, 1024) == (6, 50)  # demo size: every pass of 6 images
