@@ -91,7 +91,7 @@ class Session:
     """One session of one method and seed, stored in ``run_dir`` and resumable after any interruption.
 
     ``theta0``: the trained classifier (with the segmentation head's initial weights): theta0 for every method but
-    WSL, whose session measures its own seed's classifier (:func:`run_session` chooses); ``distances``:
+    WSL, whose session measures its own seed's classifier (:func:`baseline.session_classifier`); ``distances``:
     same-class colour distances of the training images (needed by Label_prop only).
     """
 
@@ -263,13 +263,12 @@ def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path 
     m = parse_method(method)
     if oracle not in ("simulated", "folder"):
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
-    splits, theta0, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
-                                   device=device, progress=progress)
-    if m.kind == "wsl":  # the WSL row measures each seed's own classifier (seed 0's is theta0)
-        theta0 = baseline.classifier_stage(cfg, splits, results_dir, seed=seed, device=device, progress=progress)
+    splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
+                              device=device, progress=progress)
+    weights = baseline.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
     folder = Path(run_folder) if run_folder else run_dir(results_dir, cfg, method, seed)
     orc = FolderOracle(splits.train, folder / "queries") if oracle == "folder" else SimulatedOracle(splits.train)
-    session = Session(cfg, method, seed, splits=splits, theta0=theta0, run_dir=folder, oracle=orc, distances=dist,
+    session = Session(cfg, method, seed, splits=splits, theta0=weights, run_dir=folder, oracle=orc, distances=dist,
                       device=device, progress=progress)
     return session.run(), folder
 

@@ -76,6 +76,14 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
     return state
 
 
+def session_classifier(cfg: Config, splits: data.Splits, results_dir: str | Path, method: str, seed: int, *,
+                       device: torch.device | None = None, progress: bool = True) -> dict[str, torch.Tensor]:
+    """The classifier a session of ``method`` and ``seed`` computes with: its own seed's for ``WSL`` (the paper's
+    spread over seeds), theta0 for every other method (:func:`classifier_stage`)."""
+    return classifier_stage(cfg, splits, results_dir, seed=seed if method == "WSL" else THETA0_SEED, device=device,
+                            progress=progress)
+
+
 def wsl_round(learner: Learner) -> RoundRecord:
     """WSL: the CAM masks of the learner's classifier (its seed's) on test and validation (no threshold, no pixel
     label); ``metrics`` holds the classifier's test and validation accuracy (Table 2)."""

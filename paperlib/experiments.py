@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import al, baseline, samplers, store
+from . import al, baseline, data, samplers, store
 from .config import Config
 from .learner import Learner, Stream, stream_seed
 from .metrics import dice
@@ -23,9 +23,7 @@ def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str 
     """Fig. 12's data: ``n`` test images, true masks, and each method's masks (seed ``seed``) after its first round
     (``first``: the AL methods share their training set there) and after its last (``last``: where they differ),
     saved to ``results/<profile>/<dataset>/qualitative.pt``. Methods without a finished run are skipped."""
-    splits, theta0, _ = al.prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=False, device=device,
-                                   progress=False)
-    learner = Learner(cfg, splits, theta0, device=device)
+    splits = data.from_config(cfg, seed=0, data_dir=data_dir)
     idx = np.linspace(0, len(splits.test) - 1, n).round().astype(int).tolist()
     items = [splits.test[i] for i in idx]
     out: dict[str, Any] = {"ids": [splits.test.ids[i] for i in idx], "first": {}, "last": {},
@@ -35,12 +33,11 @@ def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str 
         done = store.RunFolder(al.run_dir(results_dir, cfg, m, seed)).finished()
         if not done:
             continue
-        if m == "WSL":  # the WSL session measured its own seed's classifier
-            weights = baseline.classifier_stage(cfg, splits, results_dir, seed=seed, device=device, progress=False)
-            wsl = Learner(cfg, splits, weights, device=device).round_masks("test", idx)
+        weights = baseline.session_classifier(cfg, splits, results_dir, m, seed, device=device, progress=False)
+        learner = Learner(cfg, splits, weights, device=device)
         for key, rec in (("first", done[0]), ("last", done[-1])):
-            masks = wsl if m == "WSL" else learner.round_masks("test", idx, rec.head, rec.threshold)
-            out[key][m] = {"masks": masks, "dice": float(rec.row.test_dice), "round": rec.row.round}
+            out[key][m] = {"masks": learner.round_masks("test", idx, rec.head, rec.threshold),
+                           "dice": float(rec.row.test_dice), "round": rec.row.round}
     path = Path(results_dir) / cfg.profile / cfg.data.dataset / "qualitative.pt"
     store.save_tensors(path, out)
     return path

@@ -130,15 +130,14 @@ class SegHead(nn.Module):
         self.fuse = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(inplace=True))
         self.last = nn.Conv2d(w, 1, 1)
 
-    def forward(self, x: torch.Tensor, feats: list[torch.Tensor], passes: int = 1, first_pass: int = 0
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, feats: list[torch.Tensor], passes: int = 1) -> torch.Tensor:
         """Normalised image ``Bx3xHxW`` and the five stage features -> logits ``Bx1xHxW``.
 
         ``passes`` > 1 (MC dropout): everything upstream of the first dropout site is computed once
         (:meth:`upstream`), then the ``passes`` stochastic continuations run as one batch (:meth:`passes_from`);
         the result is ``(passes*B)x1xHxW``, pass-major.
         """
-        return self.passes_from(self.upstream(x, feats), passes, first_pass)
+        return self.passes_from(self.upstream(x, feats), passes)
 
     def upstream(self, x: torch.Tensor, feats: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor,
                                                                              torch.Tensor]:
