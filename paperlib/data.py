@@ -226,7 +226,8 @@ def load_glas(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
             for r in part.records:
                 if r.id in grades and grades[r.id] != r.label:
                     raise DataError(f"{root / 'Grade.csv'}: {r.id} is {GLAS_CLASSES[grades[r.id]]}, but the split "
-                                    f"says {GLAS_CLASSES[r.label]}")
+                                    f"says {GLAS_CLASSES[r.label]} (is this the published GlaS? for other data use "
+                                    "the seeded split: split=\"\", -p split \"\")")
         return splits
     train, test = [], []
     for name, label in grades.items():
