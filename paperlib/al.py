@@ -164,14 +164,24 @@ class Session:
         for r in bar:  # line 3
             if not s.queries:
                 break
-            answer = self.oracle.answer(r, s.queries)  # lines 1, 6: the oracle labels U'_r
-            if answer is None:
-                self.oracle.ask(r, s.queries, lrn.round_masks("train", s.queries, s.head, s.threshold))
-                answer = self.oracle.answer(r, s.queries)
+            with lrn.clock("oracle"):
+                answer = self.oracle.answer(r, s.queries)  # lines 1, 6: the oracle labels U'_r
+                if answer is None:
+                    self.oracle.ask(r, s.queries, lrn.round_masks("train", s.queries, s.head, s.threshold))
+                    answer = self.oracle.answer(r, s.queries)
             if answer is None:
                 bar.close()
                 return "waiting"
-            start = time.perf_counter()
+            s = self._round(r, s, answer)
+        bar.close()
+        return "finished"
+
+    def _round(self, r: int, s: State, answer: list[torch.Tensor]) -> State:
+        """Round ``r`` given the oracle's masks of U'_r: train, select U'_{r+1}, measure, save. Returns the state
+        before round ``r + 1``; the round's time goes to the learner's clock (phase ``round``: the rest)."""
+        al, lrn = self.cfg.al, self.learner
+        start = time.perf_counter()
+        with lrn.clock("round"):
             s.masks.update(zip(s.queries, answer, strict=True))
             labeled = sorted(set(s.labeled) | set(s.queries))  # lines 2, 7: L_r = L_{r-1} + U'_r
             model, pseudo, pseudo_masks, threshold = self._train_round(r, labeled, s)  # lines 4-5, 8-10
@@ -181,14 +191,15 @@ class Session:
             if r + 1 < al.rounds and pool:  # line 6 of the next round: select U'_{r+1}
                 scores = lrn.scores(model, self.method.sampler, pool, self.seed, r)
                 next_queries = samplers.balanced_top(scores, self.labels, pool, al.per_class, protected=pseudo).tolist()
-            row = RoundRow(r, len(labeled), len(pseudo), lrn.dice(model, "test", threshold),
-                           lrn.dice(model, "valid", threshold), self._pseudo_dice(pseudo_masks), threshold,
+            test, valid = lrn.dice(model, "test", threshold), lrn.dice(model, "valid", threshold)
+            with lrn.clock("pseudo-mask Dice"):
+                pseudo_dice = self._pseudo_dice(pseudo_masks)
+            row = RoundRow(r, len(labeled), len(pseudo), test, valid, pseudo_dice, threshold,
                            round(time.perf_counter() - start, 2))
             head = snapshot(model.seg_head)
-            self._commit(RoundRecord(row, labeled, s.queries, pseudo, next_queries, threshold, head))
-            s = State(r + 1, labeled, s.masks, pseudo, pseudo_masks, next_queries, head, threshold)
-        bar.close()
-        return "finished"
+            with lrn.clock("saving"):
+                self._commit(RoundRecord(row, labeled, s.queries, pseudo, next_queries, threshold, head))
+        return State(r + 1, labeled, s.masks, pseudo, pseudo_masks, next_queries, head, threshold)
 
     def _train_round(self, r: int, labeled: list[int], s: State
                      ) -> tuple[torch.nn.Module, list[int], dict[int, torch.Tensor], float]:

@@ -89,8 +89,9 @@ def wsl_round(learner: Learner) -> RoundRecord:
     label); ``metrics`` holds the classifier's test and validation accuracy (Table 2)."""
     t0 = time.perf_counter()
     model, splits, cfg = learner.model(), learner.splits, learner.cfg
-    test = predict.evaluate(model, splits.test, cfg, device=learner.device, segmentation=False)
-    valid = predict.evaluate(model, splits.valid, cfg, device=learner.device, segmentation=False)
+    with learner.clock("CAMs"):
+        test = predict.evaluate(model, splits.test, cfg, device=learner.device, segmentation=False)
+        valid = predict.evaluate(model, splits.valid, cfg, device=learner.device, segmentation=False)
     row = RoundRow(0, 0, 0, test["wsl_dice"], valid["wsl_dice"], math.nan, math.nan,
                    round(time.perf_counter() - t0, 2))
     return RoundRecord(row, [], [], [], [], math.nan, None,

@@ -109,10 +109,10 @@ class ViewLearner(Learner):
         def valid_dice(m: JointNet) -> float:
             return self.dice(m, "valid", 0.5)
 
-        hist = train.run_epochs(model, len(items), self.cfg, stage="seg", seed=seed, device=self.device,
-                                batch_fn=views.batch_fn(seed), step_fn=step, metric_fn=valid_dice, progress=False)
-        for k, v in hist.seconds.items():
-            self.train_seconds[k] += v
+        with self.clock("training"):
+            hist = train.run_epochs(model, len(items), self.cfg, stage="seg", seed=seed, device=self.device,
+                                    batch_fn=views.batch_fn(seed), step_fn=step, metric_fn=valid_dice,
+                                    progress=False, clock=self.clock)
         return model, hist.best_metric
 
 
@@ -137,8 +137,8 @@ def bench_session(repeats: int, rounds: int, work: Path) -> dict:
             out[name]["wall"].append(time.perf_counter() - t0)
             curve = np.loadtxt(run / "rounds.csv", delimiter=",", skiprows=1, usecols=3, ndmin=1)
             out[name]["auc"].append(100 * dice_auc(curve))
-            for k in ("steps", "data", "eval"):
-                out[name][k].append(learner.train_seconds[k])
+            for k, phase in (("steps", "steps"), ("data", "batches"), ("eval", "validation")):
+                out[name][k].append(learner.clock.seconds.get(phase, 0.0))
     return {name: {k: _median(v) for k, v in d.items()} for name, d in out.items()}
 
 
@@ -337,8 +337,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m paperlib.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=4, help="rounds of the benchmarked AL session")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
+    parser.add_argument("--scale", choices=("demo", "paper"), default="demo",
+                        help="demo: the ratios above on the demo benchmark; paper: one round of every method at the "
+                             "paper's image sizes, phase by phase (paperlib.bench_paper; an hour or more on a CPU)")
+    parser.add_argument("--out", help="default: benchmarks/results.md (demo) or benchmarks/paper_scale.md (paper)")
     args = parser.parse_args(argv)
+    if args.scale == "paper":
+        from . import bench_paper
+
+        with tempfile.TemporaryDirectory() as tmp:
+            print(bench_paper.main(Path(args.out or ROOT / "benchmarks" / "paper_scale.md"), Path(tmp),
+                                   ROOT / "data"))
+        return 0
     try:
         import baal  # noqa: F401
     except ImportError:
@@ -353,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         print("3/3 histogram distances ...", flush=True)
         hist = bench_histograms(work)
     text = report(session, mc, hist, _demo_pipeline(), args.repeats, args.rounds)
-    out = Path(args.out)
+    out = Path(args.out or ROOT / "benchmarks" / "results.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)

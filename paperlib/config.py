@@ -96,13 +96,12 @@ class StudyConfig:
 class RuntimeConfig:
     """How a session executes: not part of its identity, so a session resumes under other values.
 
-    ``fast`` and ``cache_mb`` give bit-identical numbers (tested); ``device`` and ``amp`` change float rounding only.
+    ``fast`` and ``memory_mb`` give the same numbers (tested); ``device`` and ``amp`` change float rounding only.
     """
 
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     fast: bool = True  # exact fast path: decoded images kept in memory, frozen-backbone features reused
-    cache_mb: int = 2048  # memory for backbone features cached under the frozen backbone (0: never cache)
-    memory_mb: int = 1024  # working memory of MC dropout's batched passes: they run in chunks that fit (same numbers)
+    memory_mb: int = 2048  # one budget: decoded images + cached features + one evaluation chunk (runtime.shares)
     amp: bool = True  # bf16 autocast and channels-last on CUDA (no effect on the CPU)
     workers: int = 0  # grid worker processes on the CPU (0: one per core, at most 4; a GPU runs one at a time)
 
@@ -302,7 +301,6 @@ def validate(cfg: Config) -> None:
         ("seg_dropout", 0.0 <= m.seg_dropout < 1.0, "must be in [0, 1)"),
         ("device", rt.device == "auto" or rt.device == "cpu" or rt.device.startswith("cuda"),
          "must be 'auto', 'cpu' or 'cuda[:N]'"),
-        ("cache_mb", rt.cache_mb >= 0, "must be >= 0"),
         ("memory_mb", rt.memory_mb >= 1, "must be >= 1"),
         ("workers", rt.workers >= 0, "must be >= 0 (0: one per core)"),
         ("k", a.k >= 1, "must be >= 1"),

@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from .folds import DataError, read_splits, stratified_split
+from .runtime import Budget, shares
 
 GLAS_CLASSES = ["benign", "malignant"]
 
@@ -35,18 +36,19 @@ class SegDataset(Dataset):
     """Images with a class label and a foreground mask, read from disk on access.
 
     ``mask_rule`` is ``"nonzero"`` (GlaS instance maps) or ``"majority"`` (CUB soft masks: value > 127.5).
+    Decoded images are kept in memory (uint8) while ``memo`` (a :class:`~paperlib.runtime.Budget`, possibly
+    shared with other datasets; default 512 MB) has room.
     """
 
     def __init__(self, records: Sequence[Record], class_names: Sequence[str], mask_rule: str,
-                 memo_mb: float = 512) -> None:
+                 memo: Budget | None = None) -> None:
         if mask_rule not in ("nonzero", "majority"):
             raise ValueError(f"unknown mask_rule {mask_rule!r}")
         self.records = list(records)
         self.class_names = list(class_names)
         self.mask_rule = mask_rule
-        self.memo_bytes = int(memo_mb * 2**20)  # decoded images kept in memory (uint8) up to this size
+        self.memo = memo or Budget(512)
         self._memo: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._memo_used = 0
         self._sizes: dict[int, tuple[int, int]] = {}
 
     @property
@@ -72,10 +74,8 @@ class SegDataset(Dataset):
         if image.shape[1:] != mask.shape[1:]:
             raise DataError(f"{rec.mask}: mask size {tuple(mask.shape[1:])} differs from image size "
                             f"{tuple(image.shape[1:])} of {rec.image}")
-        size = image.numel() + mask.numel()
-        if self._memo_used + size <= self.memo_bytes:
+        if self.memo.take(image.numel() + mask.numel()):
             self._memo[index] = ((image * 255).round().to(torch.uint8), mask.to(torch.uint8))
-            self._memo_used += size
         return image, rec.label, mask
 
     def image_size(self, index: int) -> tuple[int, int]:
@@ -87,8 +87,7 @@ class SegDataset(Dataset):
 
     def subset(self, indices: Sequence[int]) -> SegDataset:
         """A dataset over the given items, in that order."""
-        return SegDataset([self.records[i] for i in indices], self.class_names, self.mask_rule,
-                          self.memo_bytes / 2**20)
+        return SegDataset([self.records[i] for i in indices], self.class_names, self.mask_rule, self.memo)
 
 
 @dataclass(frozen=True)
@@ -321,7 +320,9 @@ def load(dataset: str, root: str | Path, *, seed: int = 0, valid_fraction: float
 
 def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
     """The splits a config names: ``cfg.data.data_root`` when set, else the synthetic benchmark of the dataset,
-    written under ``data_dir/synthetic/`` when missing. ``seed`` drives the train/valid split."""
+    written under ``data_dir/synthetic/`` when missing: at the real dataset's geometry for the ``glas`` and
+    ``cub`` profiles (``synthetic_scale`` < 1 is a fraction of it, for the seeded split only), else the small
+    one. ``seed`` drives the train/valid split."""
     from . import synthetic
 
     d = cfg.data
@@ -330,12 +331,13 @@ def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
         if not root.exists():
             raise DataError(f"{root}: data_root not found (set data_root to a {d.dataset.upper()} folder)")
     elif d.synthetic:
-        root = Path(data_dir) / "synthetic" / f"{d.dataset}_x{d.synthetic_scale:g}"
-        synthetic.ensure(d.dataset, root, seed=0, scale=d.synthetic_scale)
+        geometry = "paper" if cfg.profile in ("glas", "cub") else "demo"
+        root = Path(data_dir) / "synthetic" / f"{d.dataset}_{geometry}_x{d.synthetic_scale:g}"
+        synthetic.ensure(d.dataset, root, seed=0, scale=d.synthetic_scale, geometry=geometry)
     else:
         raise DataError(f"profile {cfg.profile!r} needs real data: set data_root to a {d.dataset.upper()} folder")
     splits = load(d.dataset, root, seed=seed, valid_fraction=d.valid_fraction, split=d.split or None)
-    if not cfg.runtime.fast:  # the plain path decodes every image at every access
-        for part in (splits.train, splits.valid, splits.test):
-            part.memo_bytes = 0
+    memo = Budget(shares(cfg.runtime)["images"])  # one budget for the three splits (none on the plain path)
+    for part in (splits.train, splits.valid, splits.test):
+        part.memo = memo
     return splits

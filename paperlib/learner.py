@@ -19,7 +19,8 @@ from . import predict, samplers, train
 from .config import Config
 from .data import Splits
 from .model import JointNet
-from .runtime import resolve_device
+from .runtime import Budget, resolve_device, shares
+from .timing import Phases
 
 
 class Stream(IntEnum):
@@ -48,8 +49,8 @@ def theta0_model(cfg: Config, theta0: dict[str, torch.Tensor], num_classes: int,
 
 
 class Learner:
-    """theta0 on one dataset's splits, and the computations of a round (backbone features of ``train``, ``valid``
-    and ``test`` cached once, within ``runtime.cache_mb`` each, when ``runtime.fast``)."""
+    """theta0 on one dataset's splits, and the computations of a round (backbone features of ``valid``, ``test`` and
+    ``train`` cached once, as far as the ``features`` share of ``runtime.memory_mb`` allows, when ``runtime.fast``)."""
 
     def __init__(self, cfg: Config, splits: Splits, theta0: dict[str, torch.Tensor], *,
                  device: torch.device | None = None) -> None:
@@ -57,17 +58,26 @@ class Learner:
         self.device = device or resolve_device(cfg.runtime.device)
         self.num_classes = len(splits.class_names)
         self._caches: dict[str, predict.FeatureCache] = {}
-        self.train_seconds = {"data": 0.0, "steps": 0.0, "eval": 0.0}  # summed over every fit
+        self._budget = Budget(shares(cfg.runtime)["features"])  # one budget for the three caches
+        self._template: JointNet | None = None
+        self.clock = Phases()  # seconds of every phase of every round, summed (:mod:`paperlib.timing`)
 
     def model(self, head: dict[str, torch.Tensor] | None = None) -> JointNet:
-        """theta0 on the device, with the given segmentation-head weights when given."""
-        return theta0_model(self.cfg, self.theta0, self.num_classes, head).to(self.device)
+        """theta0 on the device, with the given segmentation-head weights when given (a copy of a frozen theta0
+        model built once: building a JointNet costs more than copying one)."""
+        if self._template is None:
+            self._template = theta0_model(self.cfg, self.theta0, self.num_classes).to(self.device)
+        model = copy.deepcopy(self._template)
+        if head is not None:
+            model.seg_head.load_state_dict(head)
+        return model
 
     def cache(self, part: str) -> predict.FeatureCache:
         """Backbone features of the ``train``, ``valid`` or ``test`` images under theta0, computed once."""
         if part not in self._caches:
-            self._caches[part] = predict.FeatureCache(self.model(), getattr(self.splits, part), self.cfg,
-                                                      device=self.device)
+            with self.clock("features"):
+                self._caches[part] = predict.FeatureCache(self.model(), getattr(self.splits, part), self.cfg,
+                                                          device=self.device, budget=self._budget)
         return self._caches[part]
 
     def items(self, labeled: Sequence[int], masks: Mapping[int, torch.Tensor] | None,
@@ -82,33 +92,40 @@ class Learner:
 
     def fit(self, items: Dataset, seed: int) -> tuple[JointNet, float]:
         """The segmentation head trained from theta0 on ``items``; returns the model and its validation Dice."""
-        model = self.model()
-        hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed, device=self.device,
-                                        progress=False, valid_cache=self.cache("valid"))
-        for k, v in hist.seconds.items():
-            self.train_seconds[k] += v
+        with self.clock("training"):
+            model = self.model()
+            hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed,
+                                            device=self.device, progress=False, valid_cache=self.cache("valid"),
+                                            clock=self.clock)
         return model, hist.best_metric
 
     def threshold(self, model: JointNet) -> float:
         """The threshold with the best mean validation Dice."""
-        return predict.estimate_threshold(model, self.splits.valid, self.cfg, device=self.device,
-                                          cache=self.cache("valid"))
+        with self.clock("threshold"):
+            return predict.estimate_threshold(model, self.splits.valid, self.cfg, device=self.device,
+                                              cache=self.cache("valid"))
 
     def dice(self, model: JointNet, part: str, threshold: float) -> float:
         """Mean Dice on the ``valid`` or ``test`` images at ``threshold``."""
-        return predict.evaluate(model, getattr(self.splits, part), self.cfg, threshold=threshold, device=self.device,
-                                classification=False, cache=self.cache(part))["dice"]
+        with self.clock(f"{part} Dice"):
+            return predict.evaluate(model, getattr(self.splits, part), self.cfg, threshold=threshold,
+                                    device=self.device, classification=False, cache=self.cache(part))["dice"]
 
     def masks(self, model: JointNet, indices: Sequence[int], threshold: float) -> dict[int, torch.Tensor]:
         """Masks ``HxW`` (uint8) of training images at ``threshold``, by index."""
         if not indices:
             return {}
-        out = predict.predict_masks(model, self.splits.train, indices, self.cfg, threshold=threshold,
-                                    device=self.device, cache=self.cache("train"))
+        with self.clock("pseudo-labels"):
+            out = predict.predict_masks(model, self.splits.train, indices, self.cfg, threshold=threshold,
+                                        device=self.device, cache=self.cache("train"))
         return dict(zip(indices, out, strict=True))
 
     def scores(self, model: JointNet, sampler: str, pool: Sequence[int], seed: int, round_index: int) -> np.ndarray:
         """Acquisition scores ``(N,)`` of the training images (only ``pool`` is scored; the rest stays 0)."""
+        with self.clock("scoring"):
+            return self._scores(model, sampler, pool, seed, round_index)
+
+    def _scores(self, model: JointNet, sampler: str, pool: Sequence[int], seed: int, round_index: int) -> np.ndarray:
         n = len(self.splits.train)
         if sampler == "Random":
             return samplers.random_scores(n, seed, round_index)
@@ -131,7 +148,8 @@ class Learner:
         """Masks ``HxW`` (uint8) of ``getattr(splits, part)[indices]`` by a round's ``head`` at its ``threshold``,
         or by theta0's CAMs (WSL) without a head: what the model would suggest to an annotator, or show in Fig. 12."""
         dataset = getattr(self.splits, part)
-        if head is None:
-            return predict.cam_masks(self.model(), dataset, indices, self.cfg, device=self.device)
-        return predict.predict_masks(self.model(head), dataset, indices, self.cfg, threshold=threshold,
-                                     device=self.device)
+        with self.clock("suggestions"):
+            if head is None:
+                return predict.cam_masks(self.model(), dataset, indices, self.cfg, device=self.device)
+            return predict.predict_masks(self.model(head), dataset, indices, self.cfg, threshold=threshold,
+                                         device=self.device)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 from torchvision.models import ResNet18_Weights, resnet18
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -129,6 +130,19 @@ class SegHead(nn.Module):
                                   nn.Conv2d(w, w, 3, padding=1), nn.ReLU(inplace=True))
         self.fuse = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(inplace=True))
         self.last = nn.Conv2d(w, 1, 1)
+        # Training: when > 0, the full-resolution stem and output layers (no BatchNorm, no dropout) run on chunks of
+        # this many images and are recomputed in the backward pass instead of keeping their activations, so a batch
+        # of large crops fits in memory; BatchNorm still sees the whole batch (set by the trainer)
+        self.recompute_rows = 0
+
+    def _tail(self, d: torch.Tensor, stem: torch.Tensor) -> torch.Tensor:
+        """The last decoder output ``Bxwxhxw`` upsampled to the stem's ``HxW``, fused with it -> logits
+        ``Bx1xHxW``."""
+        d = F.interpolate(d, size=stem.shape[-2:], mode="bilinear", align_corners=False)
+        return self.last(self.fuse(torch.cat([d, stem], 1)))
+
+    def _stem_tail(self, d: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self._tail(d, self.stem(x))
 
     def forward(self, x: torch.Tensor, feats: list[torch.Tensor], passes: int = 1) -> torch.Tensor:
         """Normalised image ``Bx3xHxW`` and the five stage features -> logits ``Bx1xHxW``.
@@ -137,14 +151,34 @@ class SegHead(nn.Module):
         (:meth:`upstream`), then the ``passes`` stochastic continuations run as one batch (:meth:`passes_from`);
         the result is ``(passes*B)x1xHxW``, pass-major.
         """
+        if self.recompute_rows and torch.is_grad_enabled() and passes == 1:
+            lats, d = self._low(feats)
+            d, n = self._decode(lats, d, 1), self.recompute_rows
+            return torch.cat([checkpoint(self._stem_tail, d[i:i + n], x[i:i + n], use_reentrant=False)
+                              for i in range(0, x.shape[0], n)])
         return self.passes_from(self.upstream(x, feats), passes)
+
+    def _low(self, feats: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The laterals and the first block's output."""
+        lats = [lat(f) for lat, f in zip(self.laterals, feats, strict=True)]
+        d = F.interpolate(lats[4], size=lats[3].shape[-2:], mode="bilinear", align_corners=False)
+        return lats, self.blocks[0](torch.cat([d, lats[3]], 1))
 
     def upstream(self, x: torch.Tensor, feats: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor,
                                                                              torch.Tensor]:
         """What precedes the first dropout site: the laterals, the stem ``BxwxHxW`` and the first block's output."""
-        lats = [lat(f) for lat, f in zip(self.laterals, feats, strict=True)]
-        d = F.interpolate(lats[4], size=lats[3].shape[-2:], mode="bilinear", align_corners=False)
-        return lats, self.stem(x), self.blocks[0](torch.cat([d, lats[3]], 1))
+        lats, d = self._low(feats)
+        return lats, self.stem(x), d
+
+    def _decode(self, lats: list[torch.Tensor], d: torch.Tensor, passes: int) -> torch.Tensor:
+        """The dropout sites and the decoder blocks up to half resolution (inputs repeated ``passes`` times)."""
+        d = self.sites[0](d)
+        for block, site, skip in zip(self.blocks[1:], self.sites[1:], lats[2::-1], strict=True):
+            d = F.interpolate(d, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            if passes > 1:
+                skip = skip.repeat(passes, 1, 1, 1)
+            d = site(block(torch.cat([d, skip], 1)))
+        return d
 
     def passes_from(self, up: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor], passes: int = 1,
                     first_pass: int = 0, keys: Sequence[int] = ()) -> torch.Tensor:
@@ -153,16 +187,18 @@ class SegHead(nn.Module):
         lats, stem, d = up
         for site in self.sites:
             site.first_pass, site.passes, site.keys = first_pass, passes, tuple(keys)
-        if passes > 1:
-            d, stem = d.repeat(passes, 1, 1, 1), stem.repeat(passes, 1, 1, 1)
-        d = self.sites[0](d)
-        for block, site, skip in zip(self.blocks[1:], self.sites[1:], lats[2::-1], strict=True):
-            d = F.interpolate(d, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            if passes > 1:
-                skip = skip.repeat(passes, 1, 1, 1)
-            d = site(block(torch.cat([d, skip], 1)))
+        if passes == 1:
+            return self._tail(self._decode(lats, d, 1), stem)
+        d = self._decode(lats, d.repeat(passes, 1, 1, 1), passes)
+        # _tail for every pass: the fuse convolution is linear in its input channels, so the stem's share (the
+        # same in every pass) is computed once and added to each pass's share
+        conv = self.fuse[0]
+        w_d, w_stem = conv.weight.split([d.shape[1], stem.shape[1]], dim=1)
+        from_stem = F.conv2d(stem, w_stem, conv.bias, padding=conv.padding)
         d = F.interpolate(d, size=stem.shape[-2:], mode="bilinear", align_corners=False)
-        return self.last(self.fuse(torch.cat([d, stem], 1)))
+        fused = F.conv2d(d, w_d, None, padding=conv.padding)
+        fused = fused.view(passes, *from_stem.shape).add_(from_stem).relu_()
+        return self.last(fused.view(-1, *from_stem.shape[1:]))
 
 
 class JointOutput(NamedTuple):

@@ -18,7 +18,7 @@ from .config import Config
 from .data import SegDataset
 from .metrics import dice
 from .model import JointNet
-from .runtime import eval_mode, resolve_device
+from .runtime import Budget, eval_mode, resolve_device, shares
 from .transforms import eval_size, resize_image
 
 THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.01), 2)  # the threshold grid searched on validation
@@ -56,81 +56,75 @@ class ImageBatch:
                           [self.masks[k] for k in keep], self.xn[idx], [f[idx] for f in self.feats])
 
 
-def _computed_batches(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config,
-                      device: torch.device) -> Iterator[ImageBatch]:
-    """Every batch of whole images that holds one of ``indices``, features computed (call in eval mode).
+def batch_plan(dataset: SegDataset, cfg: Config) -> list[tuple[tuple[int, int], list[int]]]:
+    """How whole images are batched: the dataset grouped by network input size (upscaled to ``min_side``, resized
+    by ``scale``), each group cut into batches of ``eval_batch`` at most, as (input ``(h, w)``, item indices).
 
-    The whole dataset is grouped by input size (upscaled to ``min_side``, resized by ``scale``) into batches of
-    ``eval_batch`` at most, so a subset is computed in exactly the batches a :class:`FeatureCache` of the dataset
-    uses (callers keep the rows they asked for): both paths give bit-identical features and dropout masks.
-    """
+    Every prediction of a dataset computes its features in exactly these batches (callers keep the rows they asked
+    for), so cached and computed features are bit-identical, whatever subset is asked."""
     d = cfg.data
-    wanted = set(int(i) for i in indices)
     groups: dict[tuple[int, int], list[int]] = {}
     for i in range(len(dataset)):
         groups.setdefault(eval_size(*dataset.image_size(i), d.min_side, d.scale), []).append(i)
-    for size, group in groups.items():
-        for start in range(0, len(group), cfg.train.eval_batch):
-            chunk = group[start:start + cfg.train.eval_batch]
-            if not wanted.intersection(chunk):
-                continue
-            items = [dataset[i] for i in chunk]
-            xn = model.normalize(torch.stack([resize_image(img, size) for img, _, _ in items]).to(device))
-            yield ImageBatch(chunk, [it[1] for it in items], [it[2][0].bool() for it in items], xn,
-                             model.features(xn))
+    return [(size, group[start:start + cfg.train.eval_batch]) for size, group in groups.items()
+            for start in range(0, len(group), cfg.train.eval_batch)]
+
+
+def _compute(model: JointNet, dataset: SegDataset, size: tuple[int, int], chunk: list[int],
+             device: torch.device) -> ImageBatch:
+    """One batch of whole images resized to ``size``, with its backbone features (call in eval mode)."""
+    items = [dataset[i] for i in chunk]
+    xn = model.normalize(torch.stack([resize_image(img, size) for img, _, _ in items]).to(device))
+    return ImageBatch(chunk, [it[1] for it in items], [it[2][0].bool() for it in items], xn, model.features(xn))
 
 
 class FeatureCache:
     """Normalised inputs and backbone features of a dataset's whole images, computed once in inference mode.
 
     Exact for every model that shares the frozen backbone it was made with (theta0): only the segmentation head
-    differs between rounds, methods and validation passes. When the features would exceed ``budget_mb``
-    (default: ``runtime.cache_mb``, 0 when ``runtime.fast`` is off) the cache stays empty (``enabled`` is False)
-    and callers run the backbone as usual.
+    differs between rounds, methods and validation passes. It keeps the batches of :func:`batch_plan` that fit in
+    ``budget`` (default: a budget of ``runtime.shares(...)["features"]``; shared by the caches of one learner);
+    the others are computed again when asked for, in the same batches.
     """
 
     def __init__(self, model: JointNet, dataset: SegDataset, cfg: Config, *, device: torch.device | None = None,
-                 budget_mb: float | None = None) -> None:
+                 budget: Budget | None = None) -> None:
         self.dataset = dataset
+        self.plan = batch_plan(dataset, cfg)
+        self.batches: dict[int, ImageBatch] = {}
         rt = cfg.runtime
+        budget = budget or Budget(shares(rt)["features"])
         device = device or resolve_device(rt.device)
-        budget = (rt.cache_mb if rt.fast else 0) if budget_mb is None else budget_mb
-        budget *= 2**20
-        self.batches: list[ImageBatch] = []
-        self.enabled, used = budget > 0, 0
-        if not self.enabled:
-            return
         with eval_mode(model, device, rt):
-            for b in _computed_batches(model, dataset, range(len(dataset)), cfg, device):
-                used += sum(t.numel() * t.element_size() for t in [b.xn, *b.feats])
-                if used > budget:
-                    self.batches, self.enabled = [], False
-                    return
-                self.batches.append(b)
+            for k, (size, chunk) in enumerate(self.plan):
+                if budget.left <= 0:
+                    break
+                b = _compute(model, dataset, size, chunk, device)
+                if not budget.take(sum(t.numel() * t.element_size() for t in [b.xn, *b.feats])):
+                    break
+                self.batches[k] = b
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any batch is cached."""
+        return bool(self.batches)
 
     def holds(self, dataset: SegDataset) -> bool:
-        """Whether this cache has the features of ``dataset``."""
+        """Whether this cache has (some of) the features of ``dataset``."""
         return self.enabled and self.dataset is dataset
-
-    def batches_of(self, indices: Sequence[int]) -> Iterator[ImageBatch]:
-        """Cached batches restricted to ``indices`` (in cache order)."""
-        wanted = set(int(i) for i in indices)
-        for b in self.batches:
-            keep = [k for k, i in enumerate(b.indices) if i in wanted]
-            if keep:
-                yield b.rows(keep)
 
 
 def image_batches(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg: Config, device: torch.device,
                   cache: FeatureCache | None) -> Iterator[ImageBatch]:
-    """Batches of ``indices`` with backbone features, from the cache when it holds ``dataset`` (call in eval
-    mode)."""
-    if cache is not None and cache.holds(dataset):
-        yield from cache.batches_of(indices)
-        return
+    """The batches of :func:`batch_plan` that hold one of ``indices``, restricted to them, with backbone features:
+    from the cache when it holds them, else computed (call in eval mode)."""
     wanted = set(int(i) for i in indices)
-    for b in _computed_batches(model, dataset, indices, cfg, device):
-        yield b.rows([k for k, i in enumerate(b.indices) if i in wanted])
+    held = cache is not None and cache.holds(dataset)
+    for k, (size, chunk) in enumerate(cache.plan if held else batch_plan(dataset, cfg)):
+        keep = [j for j, i in enumerate(chunk) if i in wanted]
+        if keep:
+            b = cache.batches.get(k) if held else None
+            yield (b or _compute(model, dataset, size, chunk, device)).rows(keep)
 
 
 def _upsample(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
@@ -143,22 +137,27 @@ def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indic
                      cache: FeatureCache | None = None) -> Iterator[ImagePrediction]:
     """Whole-image predictions in eval mode, batched; outputs are resized back to each image's own ``HxW``.
 
-    ``cache``: backbone features of ``dataset`` made with this model's (frozen) backbone.
+    ``cache``: backbone features of ``dataset`` made with this model's (frozen) backbone. The heads run on as many
+    images of a batch at a time as the ``working`` share of ``runtime.memory_mb`` allows (:func:`mc_chunk`).
     """
     device = device or resolve_device(cfg.runtime.device)
     indices = range(len(dataset)) if indices is None else indices
+    width = model.seg_head.last.in_channels
     with eval_mode(model, device, cfg.runtime):
-        for b in image_batches(model, dataset, indices, cfg, device, cache):
-            scores, maps = model.classifier(b.feats[-1]) if classification else (None, None)
-            seg = model.seg_head(b.xn, b.feats) if segmentation else None
-            for j, (i, label, mask) in enumerate(zip(b.indices, b.labels, b.masks, strict=True)):
-                pred = ImagePrediction(i, label, mask.float(), None, None, None)
-                if classification:
-                    pred.scores = scores[j].float().cpu()
-                    pred.cam_mask = _upsample(maps[j], mask.shape).argmax(0) == pred.scores.argmax()
-                if segmentation:
-                    pred.prob = torch.sigmoid(_upsample(seg[j], mask.shape)[0])
-                yield pred
+        for batch in image_batches(model, dataset, indices, cfg, device, cache):
+            rows, _ = mc_chunk(1, batch.xn.shape, width, shares(cfg.runtime)["working"])
+            for lo in range(0, len(batch.indices), rows):
+                b = batch.rows(list(range(lo, min(lo + rows, len(batch.indices)))))
+                scores, maps = model.classifier(b.feats[-1]) if classification else (None, None)
+                seg = model.seg_head(b.xn, b.feats) if segmentation else None
+                for j, (i, label, mask) in enumerate(zip(b.indices, b.labels, b.masks, strict=True)):
+                    pred = ImagePrediction(i, label, mask.float(), None, None, None)
+                    if classification:
+                        pred.scores = scores[j].float().cpu()
+                        pred.cam_mask = _upsample(maps[j], mask.shape).argmax(0) == pred.scores.argmax()
+                    if segmentation:
+                        pred.prob = torch.sigmoid(_upsample(seg[j], mask.shape)[0])
+                    yield pred
 
 
 def mc_chunk(passes: int, batch_shape: Sequence[int], width: int, budget_mb: float) -> tuple[int, int]:
@@ -180,15 +179,15 @@ def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[i
     resolution): each pass's logits resized back as :func:`iter_predictions` does, so MC_Dropout's variance and
     Entropy's entropy average over the same pixels.
 
-    The head runs on chunks of (images, passes) (``chunk``; default :func:`mc_chunk` of ``runtime.memory_mb``).
-    Pass t's mask on image i depends only on (``seed``, site, t, i), so every chunking gives the same masks, and
-    the same samples up to float rounding.
+    The head runs on chunks of (images, passes) (``chunk``; default :func:`mc_chunk` of the ``working`` share of
+    ``runtime.memory_mb``). Pass t's mask on image i depends only on (``seed``, site, t, i), so every chunking
+    gives the same masks, and the same samples up to float rounding.
     """
     device = device or resolve_device(cfg.runtime.device)
     width = model.seg_head.last.in_channels
     with eval_mode(model, device, cfg.runtime), model.mc_dropout(p, seed=seed):
         for b in image_batches(model, dataset, indices, cfg, device, cache):
-            n_img, n_pass = chunk or mc_chunk(passes, b.xn.shape, width, cfg.runtime.memory_mb)
+            n_img, n_pass = chunk or mc_chunk(passes, b.xn.shape, width, shares(cfg.runtime)["working"])
             for lo in range(0, len(b.indices), n_img):
                 rows = b.rows(list(range(lo, min(lo + n_img, len(b.indices)))))
                 up = model.seg_head.upstream(rows.xn, rows.feats)

@@ -67,3 +67,26 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+class Budget:
+    """Bytes that several holders (feature caches, decoded images) draw from, first come first served."""
+
+    def __init__(self, mb: float) -> None:
+        self.left = int(mb * 2**20)
+
+    def take(self, nbytes: int) -> bool:
+        """Reserve ``nbytes`` when they fit in what is left; returns whether they did."""
+        if nbytes > self.left:
+            return False
+        self.left -= nbytes
+        return True
+
+
+def shares(rt: RuntimeConfig) -> dict[str, float]:
+    """How ``rt.memory_mb`` is divided (MB): ``images`` (decoded images kept in memory, every split together),
+    ``features`` (frozen-backbone features cached, every split together) and ``working`` (what one evaluation or
+    MC dropout chunk may allocate at full resolution). The plain path (``fast`` off) keeps nothing."""
+    total = rt.memory_mb
+    keep = 1.0 if rt.fast else 0.0
+    return {"images": keep * total / 8, "features": keep * total * 5 / 8, "working": total / 4}

@@ -54,10 +54,28 @@ def _gland(yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator, cy: float, 
     return rho / np.maximum(r, 1e-3), theta
 
 
-def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarray, np.ndarray, float]
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """One H&E-like image ``HxWx3`` uint8 and its gland instance map ``HxW`` uint8."""
-    h, w = int(rng.integers(84, 109)), int(rng.integers(112, 153))
+# The demo benchmarks' few image sizes ``(H, W)``, so that equal-size images batch exactly. GlaS-like: GlaS's two
+# aspect ratios (522x775 and 453x589, H x W); CUB-like: width 128 and one of three heights.
+GLAS_SIZES = ((104, 154), (90, 117))
+CUB_WIDTH, CUB_HEIGHTS = 128, (84, 96, 112)
+
+
+def _glas_size(h: int) -> tuple[int, int]:
+    """The GlaS-like size of a drawn height in [84, 108]: the small size below 87 (3 in 25), else the large."""
+    return GLAS_SIZES[1] if h < 87 else GLAS_SIZES[0]
+
+
+def _cub_size(h: int) -> tuple[int, int]:
+    """The CUB-like size of a drawn height in [80, 112]: the nearest of ``CUB_HEIGHTS`` (ties: the lower)."""
+    return min(CUB_HEIGHTS, key=lambda c: abs(c - h)), CUB_WIDTH
+
+
+def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarray, np.ndarray, float],
+                size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One H&E-like image ``HxWx3`` uint8 and its gland instance map ``HxW`` uint8, at ``size`` ``(H, W)`` when
+    given, else at the GlaS-like size the first draw picks (the size draws are made either way)."""
+    drawn_h, _ = int(rng.integers(84, 109)), int(rng.integers(112, 153))  # the drawn width is no longer used
+    h, w = size or _glas_size(drawn_h)
     yy, xx = np.mgrid[0:h, 0:w].astype(float)
     inst = np.zeros((h, w), np.uint8)
     epi = np.zeros((h, w))
@@ -96,7 +114,7 @@ def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarr
         epi += inside & ~lum
         lumen += lum
     if inst.max() == 0:  # at least one gland
-        return _glas_image(rng, malignant, stain)
+        return _glas_image(rng, malignant, stain, size)
     stroma = inst == 0
     n_str = int(stroma.sum() * rng.uniform(0.01, 0.025))
     cand = np.flatnonzero(stroma)
@@ -127,7 +145,8 @@ def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> P
 
     Two grades told apart by gland morphology (benign: round regular glands with one lumen and a basal ring of
     nuclei; malignant: irregular, crowded glands with several lumens and disorderly nuclei), H&E-like stain with
-    four stain groups independent of the grade, non-square images of varying size, instance masks.
+    four stain groups independent of the grade, non-square images of GlaS's two aspect ratios (``GLAS_SIZES``:
+    104x154 for most, 90x117 for about 1 in 8, H x W), instance masks.
     At ``scale=1`` the counts are GlaS's: 85 training and 80 (60 testA + 20 testB) test images.
     Returns ``root``.
     """
@@ -151,7 +170,7 @@ def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> P
             rows.append(f"{name}, {int(r.integers(1, 17))} , {grade}, {sub_grades[grade][int(r.integers(2))]}")
         (tmp / "Grade.csv").write_text("\n".join(rows) + "\n")
 
-    return _write_atomic(Path(root), {"kind": "glas", "seed": seed, "scale": scale}, write)
+    return _write_atomic(Path(root), {"kind": "glas", "seed": seed, "scale": scale, "geometry": "demo"}, write)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -191,11 +210,14 @@ def _bird_parts(sp: dict, rng: np.random.Generator) -> list[tuple[np.ndarray, st
     ]
 
 
-def _cub_image(rng: np.random.Generator, sp: dict) -> tuple[np.ndarray, np.ndarray]:
-    """One bird on a cluttered background: image ``HxWx3`` uint8 and soft mask ``HxW`` uint8 (0-255)."""
+def _cub_image(rng: np.random.Generator, sp: dict, size: tuple[int, int] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """One bird on a cluttered background: image ``HxWx3`` uint8 and soft mask ``HxW`` uint8 (0-255), at ``size``
+    ``(H, W)`` when given, else at the CUB-like size the first draw picks (the size draws are made either way)."""
     # Over 60 lines on purpose: one drawing recipe read top to bottom, whose order of random draws defines the
     # benchmark; splitting it would invite reordering the draws, which would change every committed number.
-    h, w = int(rng.integers(80, 113)), int(rng.integers(96, 145))
+    drawn_h, _ = int(rng.integers(80, 113)), int(rng.integers(96, 145))  # the drawn width is no longer used
+    h, w = size or _cub_size(drawn_h)
     ss = 2  # supersampling for anti-aliased edges
     H, W = h * ss, w * ss
     # Background: foliage/sky/bark fields plus branches and leaves whose colours may match any bird's.
@@ -278,8 +300,8 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
     ``image_class_labels.txt``, ``train_test_split.txt``, ``images/``, ``segmentations/`` with soft masks).
 
     Several species (colour patterns and proportions), each bird posed at random on a cluttered textured
-    background whose colours may match the birds', sometimes occluded. At ``scale=1``: 30 training and 20
-    test images per species. Returns ``root``.
+    background whose colours may match the birds', sometimes occluded; width 128 and heights 84, 96 or 112. At
+    ``scale=1``: 30 training and 20 test images per species. Returns ``root``.
     """
     if not 2 <= n_classes <= len(_SPECIES):
         raise ValueError(f"n_classes must be in [2, {len(_SPECIES)}], got {n_classes}")
@@ -306,7 +328,8 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
                 split.append(f"{iid} {int(j < n_train)}")
         write_cub_metadata(tmp, classes, images, labels, split)
 
-    return _write_atomic(Path(root), {"kind": "cub", "seed": seed, "scale": scale, "n_classes": n_classes}, write)
+    return _write_atomic(Path(root), {"kind": "cub", "seed": seed, "scale": scale, "n_classes": n_classes,
+                                       "geometry": "demo"}, write)
 
 
 def _write_atomic(root: Path, params: dict, write) -> Path:
@@ -334,9 +357,21 @@ def _write_atomic(root: Path, params: dict, write) -> Path:
     return root
 
 
-def ensure(dataset: str, root: str | Path, *, seed: int = 0, scale: float = 1.0) -> Path:
-    """The synthetic benchmark of ``dataset`` (``"glas"`` or ``"cub"``) at ``root``, written when missing."""
-    writers = {"glas": write_glas_like, "cub": write_cub_like}
-    if dataset not in writers:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(writers)}")
-    return writers[dataset](root, seed=seed, scale=scale)
+def ensure(dataset: str, root: str | Path, *, seed: int = 0, scale: float = 1.0, geometry: str = "demo") -> Path:
+    """The synthetic benchmark of ``dataset`` (``"glas"`` or ``"cub"``) at ``root``, written when missing.
+
+    ``geometry``: ``"demo"`` (the small benchmarks of this module, ``scale`` times their image count) or
+    ``"paper"`` (:mod:`paperlib.paper_size`: the real datasets' names, sizes and split; ``scale`` is the fraction
+    of the images, in (0, 1]).
+    """
+    from . import paper_size
+
+    writers = {"demo": {"glas": write_glas_like, "cub": write_cub_like},
+               "paper": {"glas": paper_size.write_glas_paper, "cub": paper_size.write_cub_paper}}
+    if geometry not in writers:
+        raise ValueError(f"unknown geometry {geometry!r}; known: {', '.join(writers)}")
+    if dataset not in writers[geometry]:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(writers[geometry])}")
+    if geometry == "paper":
+        return writers[geometry][dataset](root, seed=seed, fraction=scale)
+    return writers[geometry][dataset](root, seed=seed, scale=scale)

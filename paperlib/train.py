@@ -8,7 +8,6 @@ never changes the caller's random state.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +21,8 @@ from . import predict
 from .config import Config
 from .data import SegDataset
 from .model import JointNet
-from .runtime import autocast, place, resolve_device, seeded
+from .runtime import autocast, place, resolve_device, seeded, shares
+from .timing import Phases
 from .transforms import TrainTransform
 
 # what one training step consumes: images Bx3xSxS, labels B, masks Bx1xSxS, Eq. (1) weights B
@@ -110,15 +110,22 @@ def augmented_batches(items: Dataset, cfg: Config, seed: int, device: torch.devi
     return batch
 
 
+_PHASES = {"batches": "data", "steps": "steps", "validation": "eval"}  # clock phase -> History.seconds key
+
+
 def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: int, device: torch.device,
-               batch_fn: BatchFn, step_fn: StepFn, metric_fn: MetricFn, progress: bool) -> History:
+               batch_fn: BatchFn, step_fn: StepFn, metric_fn: MetricFn, progress: bool,
+               clock: Phases | None = None) -> History:
     """The epoch loop both stages share (``stage``: ``cl`` or ``seg``, naming its config fields): SGD (Nesterov),
     step decay per epoch, the validation metric every ``eval_every`` epochs, the best (``>=``: the latest of
-    equals) weights restored at the end. Seconds making batches, in steps and in validation go to the history."""
+    equals) weights restored at the end. Time goes to ``clock``'s phases ``batches`` (making them), ``steps``
+    (forward, backward, update), ``validation`` and ``training`` (the rest); the history has the first three."""
     t = cfg.train
     epochs, size = getattr(t, f"{stage}_epochs"), getattr(t, f"{stage}_batch")
     if n_items == 0:
         raise ValueError(f"{stage} stage: no training items")
+    clock = clock or Phases()
+    before = {k: clock.seconds.get(k, 0.0) for k in _PHASES}
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=getattr(t, f"{stage}_lr"), momentum=t.momentum, nesterov=True,
                           weight_decay=t.weight_decay)
@@ -126,8 +133,7 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                                             gamma=getattr(t, f"{stage}_gamma"))
     records: list[dict] = []
     best, best_epoch, best_state = -math.inf, -1, None
-    seconds = {"data": 0.0, "steps": 0.0, "eval": 0.0}
-    with seeded(seed, device):
+    with seeded(seed, device), clock("training"):
         order_gen = torch.Generator().manual_seed(seed)
         bar = tqdm(range(epochs), desc=f"{stage} stage", disable=not progress, leave=False)
         for epoch in bar:
@@ -136,28 +142,26 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
             total = 0.0
             for start in range(0, n_items, size):
                 idxs = perm[start:start + size]
-                t0 = time.perf_counter()
-                tensors = batch_fn(idxs, epoch)
-                t1 = time.perf_counter()
-                with autocast(device, cfg.runtime):
-                    loss = step_fn(model, *tensors)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idxs)
-                seconds["data"] += t1 - t0
-                seconds["steps"] += time.perf_counter() - t1
+                with clock("batches"):
+                    tensors = batch_fn(idxs, epoch)
+                with clock("steps"):
+                    with autocast(device, cfg.runtime):
+                        loss = step_fn(model, *tensors)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += loss.item() * len(idxs)
             sched.step()
             rec = {"epoch": epoch, "loss": total / n_items, "lr": opt.param_groups[0]["lr"]}
             if (epoch + 1) % t.eval_every == 0 or epoch == epochs - 1:
-                t0 = time.perf_counter()
-                rec["valid"] = metric_fn(model)
-                seconds["eval"] += time.perf_counter() - t0
+                with clock("validation"):
+                    rec["valid"] = metric_fn(model)
                 if rec["valid"] >= best:
                     best, best_epoch, best_state = rec["valid"], epoch, snapshot(model)
             records.append(rec)
             bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}")
-    model.load_state_dict(best_state)
+        model.load_state_dict(best_state)
+    seconds = {key: clock.seconds.get(k, 0.0) - before[k] for k, key in _PHASES.items()}
     return History(records, best_epoch, best, seconds)
 
 
@@ -196,18 +200,29 @@ def seg_loss(logits: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor) -
     return (weights * per_image).sum() / logits.shape[0]
 
 
+def recompute_rows(cfg: Config, width: int) -> int:
+    """Images per chunk of the segmentation head's full-resolution layers in a training step, so that a chunk's
+    activations and gradients (about 10 ``width``-channel float32 maps per crop pixel) fit in the ``working`` share
+    of ``runtime.memory_mb``; 0 (no chunking, no recomputation) when the whole batch fits."""
+    side = max(1, round(cfg.data.crop * cfg.data.scale))
+    rows = max(1, int(shares(cfg.runtime)["working"] * 2**20 // (side * side * width * 10 * 4)))
+    return 0 if rows >= cfg.train.seg_batch else rows
+
+
 def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, cfg: Config, *, seed: int,
                        device: torch.device | None = None, progress: bool = True,
-                       valid_cache: predict.FeatureCache | None = None) -> History:
+                       valid_cache: predict.FeatureCache | None = None, clock: Phases | None = None) -> History:
     """Segmentation stage: backbone and classifier frozen, only the segmentation head learns with Eq. (1) on
     ``items`` (``(image, label, mask, weight)``); the epoch with the best validation Dice at 0.5 is kept.
 
     The validation images' backbone features are computed once (``valid_cache``, or a cache made here within
-    ``cache_mb``), since the frozen backbone gives the same features at every epoch.
+    the budget), since the frozen backbone gives the same features at every epoch. Large crops run the head's
+    full-resolution layers in chunks (:func:`recompute_rows`).
     """
     device = device or resolve_device(cfg.runtime.device)
     place(model, device, cfg.runtime)
     model.freeze_classifier()
+    model.seg_head.recompute_rows = recompute_rows(cfg, model.seg_head.last.in_channels)
     cache = valid_cache or predict.FeatureCache(model, valid_set, cfg, device=device)
 
     def step(m: JointNet, x: torch.Tensor, _y: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -218,4 +233,4 @@ def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, c
 
     return run_epochs(model, len(items), cfg, stage="seg", seed=seed, device=device,
                       batch_fn=augmented_batches(items, cfg, seed, device), step_fn=step, metric_fn=valid_dice,
-                      progress=progress)
+                      progress=progress, clock=clock)

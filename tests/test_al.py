@@ -84,7 +84,7 @@ def test_finished_session_is_not_rerun_and_other_config_is_refused(shared, tmp_p
     with pytest.raises(ValueError, match="made for another session"):
         _session(shared, "Random", run, seed=1).run()
     # a grid with more seeds, or another cache budget, still finds its finished session
-    wider = config.get("smoke", dataset="glas", **{**TINY, "seeds": "0,1,2", "cache_mb": 1})
+    wider = config.get("smoke", dataset="glas", **{**TINY, "seeds": "0,1,2", "memory_mb": 1})
     again = al.Session(wider, "Random", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run)
     assert again.run() == "finished"
     assert (run / "checkpoints" / "round_02.pt").stat().st_mtime_ns == stamp
@@ -285,7 +285,7 @@ def test_resume_under_other_runtime_settings_continues_the_same_session(shared, 
     _session(shared, "Label_prop", run).run()
     for r in (1, 2):
         (run / "checkpoints" / f"round_{r:02d}.pt").unlink()
-    other = config.get("smoke", dataset="glas", **{**TINY, "device": "auto", "fast": "false", "cache_mb": 0,
+    other = config.get("smoke", dataset="glas", **{**TINY, "device": "auto", "fast": "false", "memory_mb": 1,
                                                    "amp": "false", "workers": 2})
     assert other.identity() == shared["cfg"].identity() and other.runtime != shared["cfg"].runtime
     again = al.Session(other, "Label_prop", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run,
@@ -338,3 +338,17 @@ def test_wsl_is_trained_per_seed_and_theta0_stays_seed_0s(shared, tmp_path: Path
     cfg = config.get("smoke", dataset="glas", **{**TINY, "cl_epochs": 3})
     _, shared_theta0, _ = al.prepare(cfg, results_dir=results, data_dir=data_dir, label_prop=False, progress=False)
     assert all(torch.equal(shared_theta0[k], v) for k, v in theta0.items())  # AL and Full_sup start from seed 0's
+
+
+def test_every_second_of_a_session_goes_to_a_phase(shared, tmp_path: Path):
+    """The learner's clock charges each second of a session to one named phase; they add up to the wall time."""
+    import time
+
+    session = _session(shared, "MC_Dropout+Label_prop", tmp_path / "run")
+    t0 = time.perf_counter()
+    session.run()
+    wall = time.perf_counter() - t0
+    seconds = session.learner.clock.seconds
+    assert {"steps", "batches", "validation", "threshold", "test Dice", "scoring", "pseudo-labels",
+            "saving"} <= set(seconds)
+    assert min(seconds.values()) >= 0 and 0.95 * wall <= session.learner.clock.total() <= wall

@@ -9,7 +9,7 @@ from paperlib.data import load_glas
 from paperlib.learner import Learner
 from paperlib.metrics import dice
 from paperlib.model import JointNet
-from paperlib.runtime import resolve_device
+from paperlib.runtime import Budget, resolve_device
 from paperlib.transforms import resize_image
 
 
@@ -153,7 +153,7 @@ def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
         splits = load_glas(synth_glas, seed=0)
         if not fast:
             for part in (splits.train, splits.valid, splits.test):
-                part.memo_bytes = 0
+                part.memo = Budget(0)
         net = train.build_model(cfg, 2, seed=0)
         hist = train.train_segmentation(net, train.SegItems(splits.train, [0, 1, 2, 3, 4]), splits.valid, cfg,
                                         seed=3, progress=False)

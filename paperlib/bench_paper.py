@@ -1,0 +1,251 @@
+"""``python -m paperlib.bench --scale paper``: one round of every method at the paper's image sizes, phase by phase.
+
+GlaS at paper size (85 / 60 / 20 images of 775x522 and 589x453, the paper split) is measured whole; CUB at paper
+size (11,788 images of about 500x375, 200 classes) on a sample of its pool, each phase then scaled by the number of
+images it touches (marked as extrapolated). Every method runs in a fresh process, so its peak resident memory is
+its own. One epoch per training stage; the paper protocol's cost is then estimated from the measured per-epoch
+seconds with Table 5's epochs, rounds and seeds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import al, baseline, config, data
+from .learner import Learner
+from .oracles import SimulatedOracle
+from .timing import Phases, peak_rss_mb, rss_mb
+
+METHODS = ("WSL", "Random", "Entropy", "MC_Dropout", "Label_prop", "MC_Dropout+Label_prop", "Full_sup")
+# phases of one training, repeated every epoch (the rest of a round happens once)
+EPOCH_PHASES = ("batches", "steps", "validation")
+
+
+class _Stop(Exception):
+    """Raised by :class:`_OneRound` when the session reaches its second round."""
+
+
+class _OneRound(SimulatedOracle):
+    """The simulated oracle for round 0 only: a session stops when it asks for round 1's masks (after round 0 has
+    selected them, so the round's scoring is measured)."""
+
+    def answer(self, round_index: int, indices):  # type: ignore[override]
+        if round_index >= 1:
+            raise _Stop
+        return super().answer(round_index, indices)
+
+
+def bench_config(dataset: str, fraction: float = 1.0, **overrides) -> config.Config:
+    """The paper profile of ``dataset`` on its synthetic benchmark at paper size (``fraction`` of it: the seeded
+    split below 1), one epoch per stage, two rounds (the second never runs), no ImageNet download."""
+    return config.get(dataset, dataset=dataset, synthetic=True, synthetic_scale=fraction,
+                      split="paper" if fraction == 1 else "", pretrained="", cl_epochs=1, seg_epochs=1, rounds=2,
+                      **overrides)
+
+
+def _prepare_job(args: tuple) -> dict:
+    """theta0 (one epoch) and the colour distances, each timed, in a fresh process."""
+    cfg, results, data_dir = args
+    t0 = time.perf_counter()
+    splits = data.from_config(cfg, data_dir=data_dir)
+    t1 = time.perf_counter()
+    baseline.classifier_stage(cfg, splits, results, progress=False)
+    t2 = time.perf_counter()
+    al.distances(cfg, splits, results, progress=False)
+    t3 = time.perf_counter()
+    return {"loading": t1 - t0, "classifier epoch": t2 - t1, "distances": t3 - t2, "peak_mb": peak_rss_mb(),
+            "sizes": [len(splits.train), len(splits.valid), len(splits.test)]}
+
+
+def _method_job(args: tuple) -> dict:
+    """One round of ``method`` in this (fresh) process: wall seconds of the session, its phases, peak memory."""
+    cfg, method, results, work, data_dir = args
+    start_mb = rss_mb()
+    splits, _, dist = al.prepare(cfg, results_dir=results, data_dir=data_dir, label_prop="Label_prop" in method,
+                                 progress=False)
+    weights = baseline.session_classifier(cfg, splits, results, method, 0, progress=False)
+    learner = Learner(cfg, splits, weights)
+    learner.clock = Phases(sample_mb=True)
+    session = al.Session(cfg, method, 0, splits=splits, theta0=weights, run_dir=Path(work) / method.replace("+", "_"),
+                         oracle=_OneRound(splits.train), distances=dist, progress=False, learner=learner)
+    t0 = time.perf_counter()
+    try:
+        session.run()
+    except _Stop:
+        pass
+    wall = time.perf_counter() - t0
+    learner.clock.close()
+    return {"method": method, "wall": wall, "phases": dict(learner.clock.seconds), "peak_mb": peak_rss_mb(),
+            "phase_peak_mb": dict(learner.clock.peak_mb), "start_mb": start_mb}
+
+
+def _fresh(fn, args: tuple) -> dict:
+    """``fn(args)`` in a fresh process (spawned), so its peak memory is its own."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, args).result()
+
+
+def measure(cfg: config.Config, work: Path, data_dir: Path, methods: tuple[str, ...] = METHODS,
+            echo=print) -> dict:
+    """The preparation (data written when missing, theta0, distances) and one round of each method of ``cfg``,
+    each in a fresh process."""
+    results = work / "results"
+    prep = _fresh(_prepare_job, (cfg, results, data_dir))
+    echo(f"  prepared {prep['sizes']} train/valid/test: classifier epoch {prep['classifier epoch']:.0f} s, "
+         f"peak {prep['peak_mb']:.0f} MB")
+    rounds = {}
+    for method in methods:
+        r = _fresh(_method_job, (cfg, method, results, work / "runs", data_dir))
+        rounds[method] = r
+        echo(f"  {method}: {r['wall']:.0f} s, peak {r['peak_mb']:.0f} MB")
+    return {"prep": prep, "rounds": rounds}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Extrapolation and the protocol's cost
+
+ONCE = "once per round"  # the phases of a round that are not repeated per epoch
+
+
+def epoch_split(r: dict) -> dict[str, float]:
+    """A measured one-epoch round as ``items`` (making batches + steps: grows with the training items),
+    ``validation`` (per epoch) and :data:`ONCE` (the rest of the wall time)."""
+    p = r["phases"]
+    items = p.get("batches", 0.0) + p.get("steps", 0.0)
+    validation = p.get("validation", 0.0)
+    return {"items": items, "validation": validation, ONCE: r["wall"] - items - validation}
+
+
+def round_seconds(r: dict, epochs: int, items_factor: float = 1.0) -> float:
+    """One round of the measured method with ``epochs`` epochs per training and ``items_factor`` times its
+    training items."""
+    s = epoch_split(r)
+    return epochs * (s["items"] * items_factor + s["validation"]) + s[ONCE]
+
+
+def protocol_seconds(cfg: config.Config, measured: dict) -> dict[str, float]:
+    """The paper protocol on this machine, estimated from one-epoch rounds: Table 5's epochs, ``rounds`` rounds
+    and every seed of ``study.seeds`` for each measured method, plus one classifier per seed. Round r trains on
+    ``init_per_class + r * per_class`` images per class (its items scale from round 0's), the rest of a round
+    as measured. Ablation sweeps are not included."""
+    t, a, seeds = cfg.train, cfg.al, len(cfg.study.seeds)
+    out = {"classifiers": seeds * t.cl_epochs * measured["prep"]["classifier epoch"]}
+    for method, r in measured["rounds"].items():
+        if method == "WSL":
+            out[method] = seeds * r["wall"]
+        elif method == "Full_sup":
+            out[method] = seeds * round_seconds(r, t.seg_epochs)
+        else:
+            out[method] = seeds * sum(round_seconds(r, t.seg_epochs, (a.init_per_class + k * a.per_class)
+                                                    / a.init_per_class) for k in range(a.rounds))
+    return out
+
+
+def extrapolate(r: dict, factors: dict[str, float]) -> dict:
+    """A round measured on a sample, each phase times the factor of the images it touches (``factors``: phase ->
+    full count / sample count; phases not named keep their seconds); the wall time is the sum."""
+    phases = {k: v * factors.get(k, 1.0) for k, v in r["phases"].items()}
+    other = r["wall"] - sum(r["phases"].values())
+    return {**r, "phases": phases, "wall": sum(phases.values()) + other, "extrapolated": True}
+
+
+def sample_factors(sample: list[int], full: list[int]) -> dict[str, float]:
+    """Phase -> full / sample image count, from (train, valid, test) sizes: validation-set phases by ``valid``,
+    the test Dice by ``test``, the pool's phases (scoring, pseudo-labels, suggestions, CAMs) by ``train``, feature
+    caching by all images; training steps keep their seconds (round 0 labels the same images per class)."""
+    tr, va, te = (f / s for f, s in zip(full, sample, strict=True))
+    return {"validation": va, "valid Dice": va, "threshold": va, "test Dice": te, "scoring": tr,
+            "pseudo-labels": tr, "suggestions": tr, "CAMs": (full[1] + full[2]) / (sample[1] + sample[2]),
+            "features": sum(full) / sum(sample), "pseudo-mask Dice": tr}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.0f} h" if seconds >= 36000 else f"{seconds / 3600:.1f} h"
+
+
+def phase_table(rounds: dict) -> list[str]:
+    """Markdown: one row per phase, one column per method (seconds), then the sum, the wall time and the peak."""
+    methods = list(rounds)
+    phases = sorted({k for r in rounds.values() for k in r["phases"]},
+                    key=lambda k: -max(r["phases"].get(k, 0.0) for r in rounds.values()))
+    lines = ["| phase | " + " | ".join(methods) + " |", "| --- |" + " --- |" * len(methods)]
+    for k in phases:
+        lines.append(f"| {k} | " + " | ".join(f"{rounds[m]['phases'].get(k, 0.0):.1f}" for m in methods) + " |")
+    lines.append("| **sum of phases** | " + " | ".join(f"{sum(rounds[m]['phases'].values()):.1f}"
+                                                       for m in methods) + " |")
+    lines.append("| **wall time** | " + " | ".join(f"{rounds[m]['wall']:.1f}" for m in methods) + " |")
+    lines.append("| **peak RSS (MB)** | " + " | ".join(f"{rounds[m]['peak_mb']:.0f}" for m in methods) + " |")
+    return lines
+
+
+def protocol_table(rows: list[tuple[str, config.Config, dict]]) -> list[str]:
+    """Markdown: per dataset, one round (one epoch per stage) and the whole protocol on this machine."""
+    lines = ["| dataset | one round, 1 epoch per stage (s, min-max over methods) | peak RSS (MB, max) | "
+             "paper protocol (Table 5 epochs, rounds, seeds) | dominated by |", "| --- | --- | --- | --- | --- |"]
+    for name, cfg, measured in rows:
+        walls = [r["wall"] for r in measured["rounds"].values()]
+        total = protocol_seconds(cfg, measured)
+        top = max(total, key=total.get)
+        lines.append(f"| {name} | {min(walls):.0f}-{max(walls):.0f} | "
+                     f"{max(r['peak_mb'] for r in measured['rounds'].values()):.0f} | "
+                     f"{_hours(sum(total.values()))} ({sum(total.values()) / 86400:,.0f} days) | "
+                     f"{top} ({100 * total[top] / sum(total.values()):.0f}%) |")
+    return lines
+
+
+CUB_FULL = [4794, 1200, 5794]  # train, valid, test images of the paper split (split 0, fold 0)
+
+
+def report(glas: tuple[config.Config, dict], cub: tuple[config.Config, dict, float]) -> str:
+    """``benchmarks/paper_scale.md``."""
+    (gcfg, gm), (ccfg, cm, fraction) = glas, cub
+    rt = gcfg.runtime
+    cub_rounds = {m: extrapolate(r, sample_factors(cm["prep"]["sizes"], CUB_FULL)) for m, r in cm["rounds"].items()}
+    cub_full = {"prep": cm["prep"], "rounds": cub_rounds}
+    lines = [
+        "# Paper-size benchmark", "",
+        "Written by `python -m paperlib.bench --scale paper` on this machine's CPU (2 cores), `memory_mb` "
+        f"{rt.memory_mb}. One round of each method (round 0, including the selection of round 1's queries), one "
+        "epoch per training stage, no ImageNet weights; each method in a fresh process (its peak resident memory "
+        "is its own, the interpreter and torch included). Seconds per phase add up to the wall time of the session "
+        "(`wall - sum` is what no phase covers).", "",
+        f"## GlaS at paper size (synthetic, {'/'.join(map(str, gm['prep']['sizes']))} train/valid/test images of "
+        "775x522 and 589x453, the paper split)", "",
+        f"theta0, one epoch: {gm['prep']['classifier epoch']:.0f} s (peak {gm['prep']['peak_mb']:.0f} MB); "
+        f"colour distances {gm['prep']['distances']:.0f} s.", "", *phase_table(gm["rounds"]), "",
+        f"## CUB at paper size: **extrapolated** from a {100 * fraction:g}% sample "
+        f"({'/'.join(map(str, cm['prep']['sizes']))} train/valid/test images of about 500x375, 200 classes)", "",
+        "Each phase's seconds are the sample's times the ratio of the images it touches (full: "
+        f"{'/'.join(map(str, CUB_FULL))}); training steps are not scaled (round 0 labels one image per class in "
+        "both). The sample runs with `fast` off (nothing kept in memory): at full size the budget holds a small "
+        "part of CUB's features, so the full run recomputes them as the sample does. Peak memory is the sample's.",
+        "", *phase_table(cub_rounds), "",
+        "## What one round and the paper's protocol cost on this CPU", "",
+        *protocol_table([("GlaS", gcfg, gm), ("CUB (extrapolated)", ccfg, cub_full)]), "",
+        "The protocol: Table 5's epochs (GlaS 1000 / 1000, CUB 90 / 30), rounds (GlaS 25, CUB 20) and 5 seeds for "
+        "every method above, plus one classifier per seed; round r's training items grow as the labeled set does; "
+        "the ablation sweeps come on top. The CUDA path (bf16 autocast, channels-last) is unmeasured: no GPU was "
+        "at hand.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(out: Path, work: Path, data_dir: Path, cub_fraction: float = 0.05) -> str:
+    """Write the paper-size benchmarks under ``data_dir/synthetic/`` (reused when present), measure, report."""
+    print("GlaS at paper size ...", flush=True)
+    gcfg = bench_config("glas")
+    glas = measure(gcfg, work / "glas", data_dir)
+    print(f"CUB at paper size, a {100 * cub_fraction:g}% sample ...", flush=True)
+    ccfg = bench_config("cub", cub_fraction, fast=False)
+    cub = measure(ccfg, work / "cub", data_dir)
+    text = report((gcfg, glas), (ccfg, cub, cub_fraction))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return text
