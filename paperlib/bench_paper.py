@@ -119,28 +119,25 @@ def epoch_split(r: dict) -> dict[str, float]:
     return {"items": items, "validation": validation, ONCE: r["wall"] - items - validation}
 
 
-def round_seconds(r: dict, epochs: int, items_factor: float = 1.0) -> float:
-    """One round of the measured method with ``epochs`` epochs per training and ``items_factor`` times its
-    training items."""
-    s = epoch_split(r)
-    return epochs * (s["items"] * items_factor + s["validation"]) + s[ONCE]
-
-
 def protocol_seconds(cfg: config.Config, measured: dict) -> dict[str, float]:
-    """The paper protocol on this machine, estimated from one-epoch rounds: Table 5's epochs, ``rounds`` rounds
-    and every seed of ``study.seeds`` for each measured method, plus one classifier per seed. Round r trains on
-    ``init_per_class + r * per_class`` images per class (its items scale from round 0's), the rest of a round
-    as measured. Ablation sweeps are not included."""
+    """The paper protocol on this machine, estimated from one-epoch rounds, by kind of work: Table 5's epochs
+    (``cfg``: the ``glas`` or ``cub`` profile), ``rounds`` rounds and every seed of ``study.seeds`` for each
+    measured method, plus one classifier per seed. Round r trains on ``init_per_class + r * per_class`` images per
+    class (its steps scale from round 0's), the rest of a round as measured. Ablation sweeps are not included."""
     t, a, seeds = cfg.train, cfg.al, len(cfg.study.seeds)
-    out = {"classifiers": seeds * t.cl_epochs * measured["prep"]["classifier epoch"]}
+    out = {"classifier training": seeds * t.cl_epochs * measured["prep"]["classifier epoch"], "training steps": 0.0,
+           "validation every epoch": 0.0, ONCE: 0.0}
     for method, r in measured["rounds"].items():
+        s = epoch_split(r)
         if method == "WSL":
-            out[method] = seeds * r["wall"]
-        elif method == "Full_sup":
-            out[method] = seeds * round_seconds(r, t.seg_epochs)
-        else:
-            out[method] = seeds * sum(round_seconds(r, t.seg_epochs, (a.init_per_class + k * a.per_class)
-                                                    / a.init_per_class) for k in range(a.rounds))
+            out[ONCE] += seeds * r["wall"]
+            continue
+        rounds = 1 if method == "Full_sup" else a.rounds
+        growth = 1.0 if method == "Full_sup" else sum((a.init_per_class + k * a.per_class) / a.init_per_class
+                                                      for k in range(rounds))
+        out["training steps"] += seeds * t.seg_epochs * s["items"] * growth
+        out["validation every epoch"] += seeds * t.seg_epochs * s["validation"] * rounds
+        out[ONCE] += seeds * s[ONCE] * rounds
     return out
 
 
@@ -186,7 +183,8 @@ def phase_table(rounds: dict) -> list[str]:
 
 
 def protocol_table(rows: list[tuple[str, config.Config, dict]]) -> list[str]:
-    """Markdown: per dataset, one round (one epoch per stage) and the whole protocol on this machine."""
+    """Markdown: per dataset, one round (one epoch per stage) and the whole protocol on this machine (``cfg``: the
+    paper profile)."""
     lines = ["| dataset | one round, 1 epoch per stage (s, min-max over methods) | peak RSS (MB, max) | "
              "paper protocol (Table 5 epochs, rounds, seeds) | dominated by |", "| --- | --- | --- | --- | --- |"]
     for name, cfg, measured in rows:
@@ -205,7 +203,7 @@ CUB_FULL = [4794, 1200, 5794]  # train, valid, test images of the paper split (s
 
 def report(glas: tuple[config.Config, dict], cub: tuple[config.Config, dict, float]) -> str:
     """``benchmarks/paper_scale.md``."""
-    (gcfg, gm), (ccfg, cm, fraction) = glas, cub
+    (gcfg, gm), (_, cm, fraction) = glas, cub
     rt = gcfg.runtime
     cub_rounds = {m: extrapolate(r, sample_factors(cm["prep"]["sizes"], CUB_FULL)) for m, r in cm["rounds"].items()}
     cub_full = {"prep": cm["prep"], "rounds": cub_rounds}
@@ -228,7 +226,8 @@ def report(glas: tuple[config.Config, dict], cub: tuple[config.Config, dict, flo
         "part of CUB's features, so the full run recomputes them as the sample does. Peak memory is the sample's.",
         "", *phase_table(cub_rounds), "",
         "## What one round and the paper's protocol cost on this CPU", "",
-        *protocol_table([("GlaS", gcfg, gm), ("CUB (extrapolated)", ccfg, cub_full)]), "",
+        *protocol_table([("GlaS", config.get("glas"), gm), ("CUB (extrapolated)", config.get("cub"), cub_full)]),
+        "",
         "The protocol: Table 5's epochs (GlaS 1000 / 1000, CUB 90 / 30), rounds (GlaS 25, CUB 20) and 5 seeds for "
         "every method above, plus one classifier per seed; round r's training items grow as the labeled set does; "
         "the ablation sweeps come on top. The CUDA path (bf16 autocast, channels-last) is unmeasured: no GPU was "

@@ -102,7 +102,7 @@ class RuntimeConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     fast: bool = True  # exact fast path: decoded images kept in memory, frozen-backbone features reused
     memory_mb: int = 2048  # one budget: decoded images + cached features + one evaluation chunk (runtime.shares)
-    amp: bool = True  # bf16 autocast and channels-last on CUDA (no effect on the CPU)
+    amp: bool = True  # bf16 autocast on CUDA (no effect on the CPU)
     workers: int = 0  # grid worker processes on the CPU (0: one per core, at most 4; a GPU runs one at a time)
 
 

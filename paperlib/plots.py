@@ -322,11 +322,12 @@ def runtime_block(runtimes_csv: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def before_after_block(before_csv: str | Path, after_csv: str | Path) -> str:
-    """README's table of ``make reproduce`` seconds per notebook on the plain path (before) and the fast path."""
+def before_after_block(before_csv: str | Path, after_csv: str | Path,
+                       names: tuple[str, str] = ("plain path", "fast path")) -> str:
+    """README's table of ``make reproduce`` seconds per notebook, before and after (``names``: their columns)."""
     b = pd.read_csv(before_csv).set_index("notebook")["seconds"]
     a = pd.read_csv(after_csv).set_index("notebook")["seconds"]
-    lines = ["| notebook | plain path (s) | fast path (s) | speed-up |", "| --- | --- | --- | --- |"]
+    lines = [f"| notebook | {names[0]} (s) | {names[1]} (s) | speed-up |", "| --- | --- | --- | --- |"]
     for nb in a.index:
         if nb in b.index:
             lines.append(f"| {nb} | {b[nb]:.0f} | {a[nb]:.0f} | {b[nb] / a[nb]:.2f}x |")

@@ -21,3 +21,22 @@ def test_view_learner_trains_only_the_head_on_cached_views(synth_glas: Path, tin
     assert 0.0 <= best <= 1.0 and learner.clock.seconds["steps"] > 0
     exact, _ = Learner(tiny_cfg, splits, theta0).fit(learner.items([0, 1, 2], None), seed=0)
     assert not np.allclose(exact.seg_head.last.weight.detach(), model.seg_head.last.weight.detach())  # approximate
+
+
+def test_paper_scale_extrapolation_and_protocol_cost():
+    """The paper-size report's arithmetic: a sample's phases scaled by the images they touch (the wall time the sum
+    again), and the protocol's cost from one-epoch rounds by Table 5's epochs, rounds and seeds."""
+    from paperlib import bench_paper, config
+
+    r = {"wall": 10.5, "phases": {"steps": 4.0, "batches": 1.0, "validation": 2.0, "test Dice": 3.0}}
+    big = bench_paper.extrapolate(r, bench_paper.sample_factors([10, 5, 20], [100, 50, 400]))
+    assert big["phases"] == {"steps": 4.0, "batches": 1.0, "validation": 20.0, "test Dice": 60.0}
+    assert big["wall"] == 85.5 and big["extrapolated"]
+    cfg = config.get("glas")  # 1000 epochs, 25 rounds, 5 seeds, 4 then 1 image per class
+    measured = {"prep": {"classifier epoch": 2.0}, "rounds": {"WSL": {"wall": 1.0, "phases": {}}, "Random": r}}
+    cost = bench_paper.protocol_seconds(cfg, measured)
+    growth = sum((4 + k) / 4 for k in range(25))
+    assert cost["classifier training"] == 5 * 1000 * 2.0
+    assert cost["training steps"] == 5 * 1000 * 5.0 * growth
+    assert cost["validation every epoch"] == 5 * 1000 * 2.0 * 25
+    assert cost[bench_paper.ONCE] == 5 * 1.0 + 5 * 3.5 * 25
