@@ -142,6 +142,28 @@ def bench_session(repeats: int, rounds: int, work: Path) -> dict:
     return {name: {k: _median(v) for k, v in d.items()} for name, d in out.items()}
 
 
+def bench_phases(work: Path, methods: tuple[str, ...] = ("Random", "MC_Dropout", "Label_prop")) -> dict:
+    """Where one demo GlaS-like session's time goes (every round, single-threaded as in a grid worker): the
+    learner's phases, the wall time, and the ratio of the wall time to the training steps."""
+    cfg = config.get("demo", dataset="glas")
+    splits, theta0, dist = al.prepare(cfg, results_dir=work / "results", data_dir=ROOT / "data", progress=False)
+    out = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for method in methods:
+            learner = Learner(cfg, splits, theta0)
+            session = al.Session(cfg, method, 0, splits=splits, theta0=theta0, run_dir=work / f"phases_{method}",
+                                 progress=False, learner=learner, distances=dist)
+            t0 = time.perf_counter()
+            session.run()
+            out[method] = {"wall": time.perf_counter() - t0, "phases": dict(learner.clock.seconds),
+                           "peak_mb": _peak_kb() / 1024}
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 2. MC dropout: ours against baal
 
@@ -340,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=("demo", "paper"), default="demo",
                         help="demo: the ratios above on the demo benchmark; paper: one round of every method at the "
                              "paper's image sizes, phase by phase (paperlib.bench_paper; an hour or more on a CPU)")
+    parser.add_argument("--only", choices=("glas", "cub"), help="paper scale: measure one dataset (the report "
+                        "is written once both were measured)")
     parser.add_argument("--out", help="default: benchmarks/results.md (demo) or benchmarks/paper_scale.md (paper)")
     args = parser.parse_args(argv)
     if args.scale == "paper":
@@ -347,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             print(bench_paper.main(Path(args.out or ROOT / "benchmarks" / "paper_scale.md"), Path(tmp),
-                                   ROOT / "data"))
+                                   ROOT / "data", (args.only,) if args.only else ("glas", "cub")))
         return 0
     try:
         import baal  # noqa: F401

@@ -56,3 +56,10 @@ def test_readme_names_the_departures_from_paper_and_reference_code():
                  "averaged over the image's own pixels", "early stopping", "U'' at k = 40", "one for each plane",
                  "one classifier per seed", "split 0, fold 0", "53.37", "66.56"):
         assert item in section, item
+
+
+def test_readme_speed_before_and_after_this_version():
+    readme = (ROOT / "README.md").read_text()
+    block = plots.before_after_block(ROOT / "benchmarks" / "reproduce_before_paper_scale_runtimes.csv",
+                                     DEMO / "runtimes.csv", ("before", "after"))
+    assert block in readme
