@@ -299,7 +299,17 @@ def _demo_pipeline() -> dict | None:
     return {"seconds": float(t["seconds"].sum()), "peak_mb": float(t["peak_memory_mb"].max())}
 
 
-def report(session: dict, mc: dict, hist: dict, demo: dict | None, repeats: int, rounds: int) -> str:
+def phases_section(phases: dict) -> list[str]:
+    """Markdown: the phases of one demo session per method, and each session's wall time over its steps."""
+    from .bench_paper import phase_table
+
+    ratios = ", ".join(f"{m} {r['wall'] / r['phases']['steps']:.1f}x" for m, r in phases.items())
+    return ["## 5. Where a demo session's time goes (GlaS-like, 6 rounds, seed 0, one thread)", "",
+            *phase_table(phases), "", f"Wall time over training steps: {ratios} (target 1.5x for a round)."]
+
+
+def report(session: dict, mc: dict, hist: dict, demo: dict | None, repeats: int, rounds: int,
+           phases: dict | None = None) -> str:
     """``benchmarks/results.md``."""
     plain, fast, approx = (session[k] for k in session)
     floor = approx["steps"]
@@ -352,6 +362,8 @@ def report(session: dict, mc: dict, hist: dict, demo: dict | None, repeats: int,
                   f"**{'met' if demo['peak_mb'] < 4096 else 'not met'}**."]
     else:
         lines += ["`figures/demo/runtimes.csv` is missing: run `make reproduce` first."]
+    if phases:
+        lines += ["", *phases_section(phases)]
     return "\n".join(lines) + "\n"
 
 
@@ -380,13 +392,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        print("1/3 AL session ...", flush=True)
+        print("1/4 AL session ...", flush=True)
         session = bench_session(args.repeats, args.rounds, work)
-        print("2/3 MC dropout ...", flush=True)
+        print("2/4 MC dropout ...", flush=True)
         mc = bench_mc(args.repeats, work)
-        print("3/3 histogram distances ...", flush=True)
+        print("3/4 histogram distances ...", flush=True)
         hist = bench_histograms(work)
-    text = report(session, mc, hist, _demo_pipeline(), args.repeats, args.rounds)
+        print("4/4 phases of demo sessions ...", flush=True)
+        phases = bench_phases(work)
+    text = report(session, mc, hist, _demo_pipeline(), args.repeats, args.rounds, phases)
     out = Path(args.out or ROOT / "benchmarks" / "results.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -40,3 +40,11 @@ def test_paper_scale_extrapolation_and_protocol_cost():
     assert cost["training steps"] == 5 * 1000 * 5.0 * growth
     assert cost["validation every epoch"] == 5 * 1000 * 2.0 * 25
     assert cost[bench_paper.ONCE] == 5 * 1.0 + 5 * 3.5 * 25
+
+
+def test_demo_phases_section_reports_wall_over_steps():
+    from paperlib import bench
+
+    phases = {"Random": {"wall": 6.0, "phases": {"steps": 3.0, "validation": 2.0, "test Dice": 1.0}, "peak_mb": 900}}
+    text = "\n".join(bench.phases_section(phases))
+    assert "| steps | 3.0 |" in text and "| **wall time** | 6.0 |" in text and "Random 2.0x" in text
