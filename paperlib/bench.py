@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import multiprocessing
-import resource
 import shutil
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,9 +32,11 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
 from . import al, config, data, predict, samplers, similarity, train
+from .bench_paper import bench_phases, phases_section
 from .learner import Learner, theta0_model
 from .metrics import dice_auc
 from .model import JointNet, SiteDropout
+from .timing import in_fresh_process, peak_rss_mb
 from .transforms import eval_size, resize_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,28 +141,6 @@ def bench_session(repeats: int, rounds: int, work: Path) -> dict:
     return {name: {k: _median(v) for k, v in d.items()} for name, d in out.items()}
 
 
-def bench_phases(work: Path, methods: tuple[str, ...] = ("Random", "MC_Dropout", "Label_prop")) -> dict:
-    """Where one demo GlaS-like session's time goes (every round, single-threaded as in a grid worker): the
-    learner's phases, the wall time, and the ratio of the wall time to the training steps."""
-    cfg = config.get("demo", dataset="glas")
-    splits, theta0, dist = al.prepare(cfg, results_dir=work / "results", data_dir=ROOT / "data", progress=False)
-    out = {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for method in methods:
-            learner = Learner(cfg, splits, theta0)
-            session = al.Session(cfg, method, 0, splits=splits, theta0=theta0, run_dir=work / f"phases_{method}",
-                                 progress=False, learner=learner, distances=dist)
-            t0 = time.perf_counter()
-            session.run()
-            out[method] = {"wall": time.perf_counter() - t0, "phases": dict(learner.clock.seconds),
-                           "peak_mb": _peak_kb() / 1024}
-    finally:
-        torch.set_num_threads(threads)
-    return out
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # 2. MC dropout: ours against baal
 
@@ -253,23 +230,12 @@ def _write_images(folder: Path, n_classes: int, per_class: int) -> tuple[list[Pa
     return paths, np.array(labels)
 
 
-def _hist_job(args: tuple) -> tuple[float, int]:
+def _hist_job(args: tuple) -> tuple[float, float]:
     paths, labels, workers = args
     t0 = time.perf_counter()
     similarity.class_distances(similarity.histograms(paths, progress=False, workers=workers), labels)
     seconds = time.perf_counter() - t0
-    return seconds, _peak_kb()
-
-
-def _peak_kb() -> int:
-    """This process's peak resident memory (VmHWM, kB; unlike ru_maxrss it is not inherited across exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return seconds, peak_rss_mb()
 
 
 def bench_histograms(work: Path, n_classes: int = 200, per_class: int = 30) -> dict:
@@ -277,12 +243,10 @@ def bench_histograms(work: Path, n_classes: int = 200, per_class: int = 30) -> d
     2 processes (the peak is the main process's: it holds every histogram and the distance matrix)."""
     paths, labels = _write_images(work / "cub_sized", n_classes, per_class)
     out = {"images": len(paths), "classes": n_classes}
-    ctx = multiprocessing.get_context("spawn")
-    for workers in (1, 2):
-        with ProcessPoolExecutor(1, mp_context=ctx) as pool:  # a fresh process, so its peak memory is this job's
-            seconds, peak_kb = pool.submit(_hist_job, (paths, labels, workers)).result()
+    for workers in (1, 2):  # each in a fresh process, so its peak memory is this job's
+        seconds, peak_mb = in_fresh_process(_hist_job, (paths, labels, workers))
         out[f"seconds_{workers}"] = seconds
-        out[f"peak_mb_{workers}"] = peak_kb / 1024
+        out[f"peak_mb_{workers}"] = peak_mb
     return out
 
 
@@ -297,15 +261,6 @@ def _demo_pipeline() -> dict | None:
 
     t = pd.read_csv(path)
     return {"seconds": float(t["seconds"].sum()), "peak_mb": float(t["peak_memory_mb"].max())}
-
-
-def phases_section(phases: dict) -> list[str]:
-    """Markdown: the phases of one demo session per method, and each session's wall time over its steps."""
-    from .bench_paper import phase_table
-
-    ratios = ", ".join(f"{m} {r['wall'] / r['phases']['steps']:.1f}x" for m, r in phases.items())
-    return ["## 5. Where a demo session's time goes (GlaS-like, 6 rounds, seed 0, one thread)", "",
-            *phase_table(phases), "", f"Wall time over training steps: {ratios} (target 1.5x for a round)."]
 
 
 def report(session: dict, mc: dict, hist: dict, demo: dict | None, repeats: int, rounds: int,
@@ -399,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         print("3/4 histogram distances ...", flush=True)
         hist = bench_histograms(work)
         print("4/4 phases of demo sessions ...", flush=True)
-        phases = bench_phases(work)
+        phases = bench_phases(work, ROOT / "data")
     text = report(session, mc, hist, _demo_pipeline(), args.repeats, args.rounds, phases)
     out = Path(args.out or ROOT / "benchmarks" / "results.md")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""``python -m paperlib.bench --scale paper``: one round of every method at the paper's image sizes, phase by phase.
+"""Benchmarks phase by phase: where a demo session's time goes, and (``python -m paperlib.bench --scale paper``)
+one round of every method at the paper's image sizes.
 
 GlaS at paper size (85 / 60 / 20 images of 775x522 and 589x453, the paper split) is measured whole; CUB at paper
 size (11,788 images of about 500x375, 200 classes) on a sample of its pool, each phase then scaled by the number of
@@ -10,15 +11,15 @@ seconds with Table 5's epochs, rounds and seeds.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import torch
 
 from . import al, baseline, config, data
 from .learner import Learner
 from .oracles import SimulatedOracle
-from .timing import Phases, peak_rss_mb, rss_mb
+from .timing import Phases, in_fresh_process, peak_rss_mb, rss_mb
 
 METHODS = ("WSL", "Random", "Entropy", "MC_Dropout", "Label_prop", "MC_Dropout+Label_prop", "Full_sup")
 # phases of one training, repeated every epoch (the rest of a round happens once)
@@ -83,26 +84,53 @@ def _method_job(args: tuple) -> dict:
             "phase_peak_mb": dict(learner.clock.peak_mb), "start_mb": start_mb}
 
 
-def _fresh(fn, args: tuple) -> dict:
-    """``fn(args)`` in a fresh process (spawned), so its peak memory is its own."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(fn, args).result()
-
-
 def measure(cfg: config.Config, work: Path, data_dir: Path, methods: tuple[str, ...] = METHODS,
             echo=print) -> dict:
     """The preparation (data written when missing, theta0, distances) and one round of each method of ``cfg``,
     each in a fresh process."""
     results = work / "results"
-    prep = _fresh(_prepare_job, (cfg, results, data_dir))
+    prep = in_fresh_process(_prepare_job, (cfg, results, data_dir))
     echo(f"  prepared {prep['sizes']} train/valid/test: classifier epoch {prep['classifier epoch']:.0f} s, "
          f"peak {prep['peak_mb']:.0f} MB")
     rounds = {}
     for method in methods:
-        r = _fresh(_method_job, (cfg, method, results, work / "runs", data_dir))
+        r = in_fresh_process(_method_job, (cfg, method, results, work / "runs", data_dir))
         rounds[method] = r
         echo(f"  {method}: {r['wall']:.0f} s, peak {r['peak_mb']:.0f} MB")
     return {"prep": prep, "rounds": rounds}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A demo session
+
+
+def bench_phases(work: Path, data_dir: Path, methods: tuple[str, ...] = ("Random", "MC_Dropout", "Label_prop")) -> dict:
+    """Where one demo GlaS-like session's time goes (every round, single-threaded as in a grid worker): the
+    learner's phases, the wall time, and the ratio of the wall time to the training steps."""
+    cfg = config.get("demo", dataset="glas")
+    splits, theta0, dist = al.prepare(cfg, results_dir=work / "results", data_dir=data_dir, progress=False)
+    out = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for method in methods:
+            learner = Learner(cfg, splits, theta0)
+            session = al.Session(cfg, method, 0, splits=splits, theta0=theta0, run_dir=work / f"phases_{method}",
+                                 progress=False, learner=learner, distances=dist)
+            t0 = time.perf_counter()
+            session.run()
+            out[method] = {"wall": time.perf_counter() - t0, "phases": dict(learner.clock.seconds),
+                           "peak_mb": peak_rss_mb()}
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def phases_section(phases: dict) -> list[str]:
+    """Markdown: the phases of one demo session per method, and each session's wall time over its steps."""
+    ratios = ", ".join(f"{m} {r['wall'] / r['phases']['steps']:.1f}x" for m, r in phases.items())
+    return ["## 5. Where a demo session's time goes (GlaS-like, 6 rounds, seed 0, one thread)", "",
+            *phase_table(phases), "", f"Wall time over training steps: {ratios} (target 1.5x for a round)."]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -45,8 +45,6 @@ _GLAS_DRAW = {GLAS_LARGE: synthetic.GLAS_SIZES[0], GLAS_SMALL: synthetic.GLAS_SI
 CUB_WIDTH = 500
 CUB_HEIGHTS = (375, 333, 400, 281)
 CUB_HEIGHT_P = (0.70, 0.15, 0.10, 0.05)
-_SUB_GRADES = {"benign": ("healthy", "adenomatous"),
-               "malignant": ("moderately differentiated", "poorly differentiated")}
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ def _draw_glas(task: tuple[Path, int, PlannedImage, tuple]) -> str:
     image, anno = _upsample(img, inst, p.size, Image.NEAREST)
     image.save(root / f"{p.stem}.bmp")
     anno.save(root / f"{p.stem}_anno.bmp")
-    return f"{p.stem}, {int(r.integers(1, 17))} , {p.label}, {_SUB_GRADES[p.label][int(r.integers(2))]}"
+    return f"{p.stem}, {int(r.integers(1, 17))} , {p.label}, {synthetic.GLAS_SUB_GRADES[p.label][int(r.integers(2))]}"
 
 
 def _draw_cub(task: tuple[Path, int, PlannedImage, int]) -> None:
@@ -184,8 +182,7 @@ def write_glas_paper(root: str | Path, *, seed: int = 0, fraction: float = 1.0, 
     def write(tmp: Path) -> None:
         tasks = [(tmp, seed, p, groups[int(stains[p.index])]) for p in plan]
         rows = _run(_draw_glas, tasks, workers, "GlaS paper-size")
-        header = "name,Patient ID,grade (GlaS),grade (Sirinukunwattana et al. 2015)"
-        (tmp / "Grade.csv").write_text("\n".join([header, *rows]) + "\n")
+        (tmp / "Grade.csv").write_text("\n".join([synthetic.GLAS_GRADE_HEADER, *rows]) + "\n")
 
     params = {"kind": "glas", "seed": seed, "fraction": fraction, "geometry": "paper"}
     return synthetic._write_atomic(Path(root), params, write)

@@ -60,6 +60,11 @@ GLAS_SIZES = ((104, 154), (90, 117))
 CUB_WIDTH, CUB_HEIGHTS = 128, (84, 96, 112)
 
 
+GLAS_GRADE_HEADER = "name,Patient ID,grade (GlaS),grade (Sirinukunwattana et al. 2015)"  # Grade.csv's header
+GLAS_SUB_GRADES = {"benign": ("healthy", "adenomatous"),
+                   "malignant": ("moderately differentiated", "poorly differentiated")}
+
+
 def _glas_size(h: int) -> tuple[int, int]:
     """The GlaS-like size of a drawn height in [84, 108]: the small size below 87 (3 in 25), else the large."""
     return GLAS_SIZES[1] if h < 87 else GLAS_SIZES[0]
@@ -156,18 +161,16 @@ def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> P
              + [f"testB_{i + 1}" for i in range(n_test - n_test_a)])
     rng = np.random.default_rng([seed, 1])
     groups = _stain_groups(rng, 4)
-    sub_grades = {"benign": ("healthy", "adenomatous"),
-                  "malignant": ("moderately differentiated", "poorly differentiated")}
 
     def write(tmp: Path) -> None:
-        rows = ["name,Patient ID,grade (GlaS),grade (Sirinukunwattana et al. 2015)"]
+        rows = [GLAS_GRADE_HEADER]
         for i, name in enumerate(names):
             r = np.random.default_rng([seed, 2, i])
             grade = "malignant" if r.random() < 0.56 else "benign"
             img, inst = _glas_image(r, grade == "malignant", groups[int(r.integers(len(groups)))])
             Image.fromarray(img, "RGB").save(tmp / f"{name}.bmp")
             Image.fromarray(inst, "L").save(tmp / f"{name}_anno.bmp")
-            rows.append(f"{name}, {int(r.integers(1, 17))} , {grade}, {sub_grades[grade][int(r.integers(2))]}")
+            rows.append(f"{name}, {int(r.integers(1, 17))} , {grade}, {GLAS_SUB_GRADES[grade][int(r.integers(2))]}")
         (tmp / "Grade.csv").write_text("\n".join(rows) + "\n")
 
     return _write_atomic(Path(root), {"kind": "glas", "seed": seed, "scale": scale, "geometry": "demo"}, write)

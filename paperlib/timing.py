@@ -6,10 +6,12 @@ so the seconds of every phase of a run add up to the time spent inside the outer
 
 from __future__ import annotations
 
+import multiprocessing
 import resource
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +35,12 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_fresh_process(fn: Callable, args: tuple):
+    """``fn(args)`` in a fresh (spawned) process, so the peak memory it reports is its own."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, args).result()
 
 
 class Phases:
