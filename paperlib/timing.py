@@ -7,6 +7,7 @@ so the seconds of every phase of a run add up to the time spent inside the outer
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import threading
 import time
@@ -37,9 +38,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _exit_with(parent: int) -> None:
+    """In a worker: exit as soon as ``parent`` is gone (a stopped benchmark leaves no worker running)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def in_fresh_process(fn: Callable, args: tuple):
-    """``fn(args)`` in a fresh (spawned) process, so the peak memory it reports is its own."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    """``fn(args)`` in a fresh (spawned) process, so the peak memory it reports is its own; the process ends with
+    this one."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_exit_with, initargs=(os.getpid(),)) as pool:
         return pool.submit(fn, args).result()
 
 

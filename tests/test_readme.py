@@ -63,3 +63,15 @@ def test_readme_speed_before_and_after_this_version():
     block = plots.before_after_block(ROOT / "benchmarks" / "reproduce_before_paper_scale_runtimes.csv",
                                      DEMO / "runtimes.csv", ("before", "after"))
     assert block in readme
+
+
+def test_readme_paper_scale_tables_are_the_benchmark_run():
+    """The per-method GlaS rows and the protocol's cost in README are those of benchmarks/paper_scale.md."""
+    readme = (ROOT / "README.md").read_text()
+    text = (ROOT / "benchmarks" / "paper_scale.md").read_text()
+    protocol = text.split("## What one round and the paper's protocol cost on this CPU\n\n", 1)[1].split("\n\n")[0]
+    assert protocol in readme
+    glas = text.split("## GlaS at paper size", 1)[1].split("\n## ", 1)[0]
+    for row in ("| **wall time** |", "| **peak RSS (MB)** |", "A lower budget lowers the peak"):
+        line = next(ln for ln in glas.splitlines() if ln.startswith(row))
+        assert line in readme, row
