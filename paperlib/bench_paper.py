@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import al, baseline, config, data
+from . import al, baseline, config, data, folds, paper_size
 from .learner import Learner
 from .oracles import SimulatedOracle
 from .timing import Phases, in_fresh_process, peak_rss_mb, rss_mb
@@ -41,11 +41,36 @@ class _OneRound(SimulatedOracle):
 
 
 def bench_config(dataset: str, fraction: float = 1.0, **overrides) -> config.Config:
-    """The paper profile of ``dataset`` on its synthetic benchmark at paper size (``fraction`` of it: the seeded
-    split below 1), one epoch per stage, two rounds (the second never runs), no ImageNet download."""
-    return config.get(dataset, dataset=dataset, synthetic=True, synthetic_scale=fraction,
-                      split="paper" if fraction == 1 else "", pretrained="", cl_epochs=1, seg_epochs=1, rounds=2,
-                      **overrides)
+    """The paper profile of ``dataset`` on its synthetic benchmark at paper size (``fraction`` of it; give a
+    ``split`` such as :func:`sample_split`'s below 1), one epoch per stage, two rounds (the second never runs), no
+    ImageNet download."""
+    overrides.setdefault("split", "paper" if fraction == 1 else "")
+    return config.get(dataset, dataset=dataset, synthetic=True, synthetic_scale=fraction, pretrained="",
+                      cl_epochs=1, seg_epochs=1, rounds=2, **overrides)
+
+
+def sample_split(dataset: str, fraction: float, folder: Path) -> Path:
+    """The paper's split restricted to the images of the paper-size sample ``fraction`` (as
+    :mod:`paperlib.paper_size` draws it): ``train.csv``, ``valid.csv`` and ``test.csv`` in ``folder``, the paper
+    files' lines of the sampled images. The sample keeps the paper's train / valid assignment (a seeded split of a
+    few images per class would hold most of them out), except that a class whose sampled training images are all
+    validation images gives its first one to ``train``."""
+    plan = paper_size.plan_glas if dataset == "glas" else paper_size.plan_cub
+    keep = {p.stem for p in plan(fraction=fraction)}
+    parts: dict[str, list[str]] = {}
+    for part, path in folds.paper_files(dataset).items():
+        parts[part] = [line for line in path.read_text().splitlines()
+                       if line.count(",") == 4 and Path(line.split(",")[1]).stem in keep]
+    trained = {line.split(",")[3] for line in parts["train"]}
+    for line in list(parts["valid"]):
+        if line.split(",")[3] not in trained:
+            trained.add(line.split(",")[3])
+            parts["valid"].remove(line)
+            parts["train"].append(line)
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, rows in parts.items():
+        (folder / f"{part}.csv").write_text("\n".join(rows) + "\n")
+    return folder
 
 
 def _prepare_job(args: tuple) -> dict:
@@ -291,12 +316,13 @@ def main(out: Path, work: Path, data_dir: Path, parts: tuple[str, ...] = ("glas"
     """Measure the named ``parts`` (``glas``, ``cub``; each kept beside ``out`` as JSON, so they can run apart),
     the synthetic benchmarks written under ``data_dir/synthetic/`` when missing, and write the report from both.
 
-    ``cub_fraction``: CUB's sample. Round 0 labels one training image per class, so the sample needs two or more
-    per class for a pool to score (0.05 leaves about one, all labeled at once; 0.07 keeps at least two training
-    or validation images of every class: 314 / 86 / 390 images, a pool of about 110)."""
+    ``cub_fraction``: CUB's sample, in the paper's train / valid assignment (:func:`sample_split`). Round 0 labels
+    one training image per class, so the sample needs more for a pool to score: 0.07 gives 322 / 78 / 390
+    train / valid / test images, a pool of 122 after round 0."""
     for part in parts:
         print(f"{part} at paper size{'' if part == 'glas' else f', a {100 * cub_fraction:g}% sample'} ...", flush=True)
-        cfg = bench_config("glas") if part == "glas" else bench_config("cub", cub_fraction, fast=False)
+        cfg = bench_config("glas") if part == "glas" else bench_config(
+            "cub", cub_fraction, fast=False, split=str(sample_split("cub", cub_fraction, work / "cub_split")))
         measured = measure(cfg, work / part, data_dir)
         if part == "glas":  # a lower budget, for the heaviest method
             low = measure(bench_config("glas", memory_mb=512), work / "low", data_dir, ("MC_Dropout+Label_prop",))
