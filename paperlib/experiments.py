@@ -1,18 +1,21 @@
-"""What two notebooks compute beyond the sessions, from theta0 and finished runs:
+"""What the notebooks compute beyond the sessions, from theta0 and finished runs:
 
 - :func:`qualitative`: Fig. 12's data, first and last round (``04_active_learning``, drawn by ``06_figures``);
-- :func:`pseudo_label_check`: the paper's assumption behind Label_prop, measured (``03_wsl_baseline``).
+- :func:`pseudo_label_check`: the paper's assumption behind Label_prop, measured (``03_wsl_baseline``);
+- :func:`sweep_points`: the sessions of the k and lambda sweeps of Figs. 7-9 (``05_ablations``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import al, baseline, data, samplers, store
+from . import al, baseline, data, grid, samplers, store
 from .config import Config
 from .learner import Learner, Stream, stream_seed
 from .metrics import dice
@@ -62,3 +65,36 @@ def pseudo_label_check(learner: Learner, distances: np.ndarray, *, seed: int = 0
         rank = next(r for r, j in enumerate(same, start=1) if j in lab)
         rows.append({"id": tr.ids[i], "rank": rank, "dice": dice(masks[i], tr[i][2][0])})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of a sweep: ``parameter`` (``k`` or ``lambda``) at ``value``, read from the first ``rounds``
+    rounds of ``task``'s session."""
+
+    dataset: str
+    parameter: str
+    value: float
+    rounds: int
+    task: grid.Task
+
+
+def sweep_points(cfgs: Mapping[str, Config], seed: int) -> list[SweepPoint]:
+    """Label_prop's sweeps with one ``seed``: k on GlaS (``study.k_grid``, ``study.k_rounds`` rounds each) and
+    lambda on every dataset of ``cfgs`` (``study.lam_grid``, ``study.lam_rounds``).
+
+    A point at the profile's own value, with no more rounds than the profile runs, is the main Label_prop session
+    of ``04_active_learning`` (the same folder): a session's rounds do not depend on how many rounds follow them
+    (tested), so its first ``rounds`` rounds are exactly that point's session, and it runs once."""
+    points = []
+    for d, cfg in cfgs.items():
+        st, a = cfg.study, cfg.al
+        sweeps = [("k", "k", v, st.k_rounds, a.k) for v in st.k_grid] if d == "glas" else []
+        sweeps += [("lambda", "lam", v, st.lam_rounds, a.lam) for v in st.lam_grid]
+        for parameter, field, value, rounds, own in sweeps:
+            if value == own and rounds <= a.rounds:
+                task = grid.Task(d, "Label_prop", seed)
+            else:
+                task = grid.Task(d, "Label_prop", seed, {field: value, "rounds": rounds}, f"{field}{value:g}")
+            points.append(SweepPoint(d, parameter, value, rounds, task))
+    return points

@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import al, cli, config, store
+from . import al, baseline, cli, config, store
 from .config import ConfigError
 from .runtime import default_workers
 
@@ -100,6 +100,15 @@ def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], p
     al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop, progress=progress)
 
 
+def _wait_prepared(futures: dict[str, Any]) -> None:
+    """Wait for each dataset's preparation (local or Dask futures); a failure names its dataset."""
+    for d, fut in futures.items():
+        try:
+            fut.result()
+        except Exception as exc:
+            raise RuntimeError(f"preparing {d} (data, theta0, distances) failed: {exc}") from exc
+
+
 def _on_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` in a Dask worker, torch single-threaded as in a local worker process."""
     _single_threaded()
@@ -111,67 +120,102 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
         progress: bool = True) -> list[Path]:
     """Run every task, with a progress bar over tasks; returns the run folders in task order.
 
+    Tasks naming the same run folder are one session (run once; their configs must agree). Sessions start in
+    :func:`order` (the longest first, so no worker idles at the end while another runs a long session).
+
     ``scheduler`` (``tcp://host:8786``; empty: ``$DASK_SCHEDULER_ADDRESS`` when set) runs the tasks on that Dask
     cluster, one task per session, after one task per dataset that prepares what its sessions share; the results
     and data folders must then be on a file system the workers share. Otherwise ``workers`` > 1 runs the tasks in
     that many local processes (default: :func:`paperlib.runtime.default_workers` of the ``workers`` runtime
-    setting). Every task that runs beside others is single-threaded (numbers depend on torch's thread count, so a
-    session gives the same numbers on any worker; on 2 CPU cores two single-threaded sessions finish sooner than
-    one two-threaded session at a time).
+    setting), the datasets' preparations (theta0, distances) side by side first. Every task that runs beside others
+    is single-threaded (numbers depend on torch's thread count, so a session gives the same numbers on any worker;
+    on 2 CPU cores two single-threaded sessions finish sooner than one two-threaded session at a time).
     """
-    cfgs = []
-    for task in todo:  # every task's config is valid before any runs
-        al.parse_method(task.method)
-        cfgs.append(config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides}))
+    unique, cfgs = _sessions(profile, todo, results_dir, base_overrides)
     if workers is None:
-        workers = default_workers(cfgs[0].runtime) if cfgs else 1
+        workers = default_workers(next(iter(cfgs.values())).runtime) if cfgs else 1
     address = scheduler_address(scheduler)
     client = connect(address) if address else None
     kw = {"results_dir": Path(results_dir).resolve(), "data_dir": Path(data_dir).resolve(),
           "base_overrides": dict(base_overrides or {})}
     label_prop = {d: any(al.parse_method(t.method).label_prop for t in todo if t.dataset == d)
                   for d in dict.fromkeys(t.dataset for t in todo)}
-    bar = tqdm(total=len(todo), desc="sessions" + (f" on {address}" if address else ""), disable=not progress)
-    out: list[Path | None] = [None] * len(todo)
+    sessions = order([(todo[i], cfgs[i]) for i in unique])
+    bar = tqdm(total=len(sessions), desc="sessions" + (f" on {address}" if address else ""), disable=not progress)
+    folders: dict[Path, Path] = {}
 
-    def done(i: int, result: Callable[[], tuple[str, Path]]) -> None:
-        task = todo[i]
+    def done(task: Task, result: Callable[[], tuple[str, Path]]) -> None:
         try:
             status, folder = result()
         except Exception as exc:
             raise RuntimeError(f"session {task.dataset} {task.name} seed {task.seed} failed: {exc}") from exc
         if status != "finished":
             raise RuntimeError(f"{folder}: session did not finish ({status})")
-        out[i] = folder
+        folders[run_dir(results_dir, profile, task)] = folder
         bar.set_postfix_str(f"{task.dataset} {task.name} seed {task.seed}")
         bar.update()
 
     try:
         if client is not None:
             bar.set_postfix_str(f"preparing {', '.join(label_prop)}")
-            _run_on_cluster(client, profile, todo, kw, label_prop, done)
+            _run_on_cluster(client, profile, sessions, kw, label_prop, done)
         else:
-            for d, lp in label_prop.items():
-                _prepare(profile, d, lp, kw, progress=progress)
-            _run_here(profile, todo, kw, workers, done)
+            _run_here(profile, sessions, kw, label_prop, workers, done, progress)
     finally:
         bar.close()
         if client is not None:
             client.close()
-    return [p for p in out if p is not None]
+    return [folders[run_dir(results_dir, profile, t)] for t in todo]
 
 
-def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], workers: int,
-              done: Callable[[int, Callable[[], tuple[str, Path]]], None]) -> None:
-    """Run the tasks in this process (``workers`` <= 1) or in that many single-threaded local processes."""
+def _sessions(profile: str, todo: Sequence[Task], results_dir: str | Path,
+              base_overrides: dict[str, Any] | None) -> tuple[list[int], dict[int, config.Config]]:
+    """The position of each run folder's first task, and those tasks' configs (every task's config is valid
+    before any runs; tasks naming one folder must have one config)."""
+    first: dict[Path, int] = {}
+    cfgs: dict[int, config.Config] = {}
+    for i, task in enumerate(todo):
+        al.parse_method(task.method)
+        cfg = config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
+        folder = run_dir(results_dir, profile, task)
+        if folder not in first:
+            first[folder], cfgs[i] = i, cfg
+        elif cfgs[first[folder]].identity() != cfg.identity():
+            raise ConfigError(f"{folder}: two tasks name this run folder with different settings; give one a tag")
+    return list(first.values()), cfgs
+
+
+def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
+    """Tasks in the order they start, the costliest first by a rough rank (numbers do not depend on it):
+    Label_prop (two trainings per round on its pseudo-labels too), then MC_Dropout (T passes per pool image), then
+    other AL samplers, then Full_sup and a WSL that trains its seed's classifier, then the rest; more rounds first
+    within a rank."""
+    def rank(item: tuple[Task, config.Config]) -> tuple[int, int]:
+        task, cfg = item
+        m = al.parse_method(task.method)
+        if m.kind == "al":
+            return (3 if m.label_prop else 2 if m.sampler == "MC_Dropout" else 1), cfg.al.rounds
+        heavy = m.kind == "full_sup" or task.seed != baseline.THETA0_SEED
+        return (0 if heavy else -1), 0
+
+    return [task for task, _ in sorted(sessions, key=rank, reverse=True)]
+
+
+def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], label_prop: dict[str, bool], workers: int,
+              done: Callable[[Task, Callable[[], tuple[str, Path]]], None], progress: bool) -> None:
+    """Prepare each dataset, then run the tasks in this process (``workers`` <= 1) or in that many
+    single-threaded local processes (the preparations too, side by side)."""
     if workers <= 1:
-        for i, task in enumerate(todo):
-            done(i, lambda task=task: run_task(profile, task, **kw))
+        for d, lp in label_prop.items():
+            _prepare(profile, d, lp, kw, progress=progress)
+        for task in todo:
+            done(task, lambda task=task: run_task(profile, task, **kw))
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
-        futures = {pool.submit(run_task, profile, task, **kw): i for i, task in enumerate(todo)}
         try:
+            _wait_prepared({d: pool.submit(_prepare, profile, d, lp, kw) for d, lp in label_prop.items()})
+            futures = {pool.submit(run_task, profile, task, **kw): task for task in todo}
             for fut in as_completed(futures):
                 done(futures[fut], fut.result)
         except BaseException:
@@ -180,7 +224,7 @@ def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], workers: i
 
 
 def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[str, Any],
-                    label_prop: dict[str, bool], done: Callable[[int, Callable[[], tuple[str, Path]]], None]) -> None:
+                    label_prop: dict[str, bool], done: Callable[[Task, Callable[[], tuple[str, Path]]], None]) -> None:
     """Run one prepare task per dataset, then submit one task per session (named after it) and collect them as
     they finish.
 
@@ -193,15 +237,11 @@ def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[st
     token = tokenize(profile, sorted((k, str(v)) for k, v in kw.items()))[:10]
     prepared = {d: client.submit(_on_worker, _prepare, profile, d, lp, kw, key=f"paperlib-prepare-{d}-{token}")
                 for d, lp in label_prop.items()}
-    for d, fut in prepared.items():  # results are None: nothing stays on a worker to be lost with it
-        try:
-            fut.result()
-        except Exception as exc:
-            raise RuntimeError(f"preparing {d} (data, theta0, distances) failed: {exc}") from exc
+    _wait_prepared(prepared)  # results are None: nothing stays on a worker to be lost with it
     client.cancel(list(prepared.values()))
     futures = {client.submit(_on_worker, run_task, profile, t, **kw,
-                             key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"): i
-               for i, t in enumerate(todo)}
+                             key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"): t
+               for t in todo}
     for fut in distributed.as_completed(futures, loop=client.loop):
         done(futures[fut], fut.result)
 

@@ -115,16 +115,17 @@ _PHASES = {"batches": "data", "steps": "steps", "validation": "eval"}  # clock p
 
 def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: int, device: torch.device,
                batch_fn: BatchFn, step_fn: StepFn, metric_fn: MetricFn, progress: bool,
-               clock: Phases | None = None) -> History:
+               clock: Phases | None = None, learns: torch.nn.Module | None = None) -> History:
     """The epoch loop both stages share (``stage``: ``cl`` or ``seg``, naming its config fields): SGD (Nesterov),
     step decay per epoch, the validation metric every ``eval_every`` epochs, the best (``>=``: the latest of
-    equals) weights restored at the end. Time goes to ``clock``'s phases ``batches`` (making them), ``steps``
-    (forward, backward, update), ``validation`` and ``training`` (the rest); the history has the first three."""
+    equals) weights of ``learns`` (default: the whole model; the part that changes) restored at the end. Time goes
+    to ``clock``'s phases ``batches`` (making them), ``steps`` (forward, backward, update), ``validation`` and
+    ``training`` (the rest); the history has the first three."""
     t = cfg.train
     epochs, size = getattr(t, f"{stage}_epochs"), getattr(t, f"{stage}_batch")
     if n_items == 0:
         raise ValueError(f"{stage} stage: no training items")
-    clock = clock or Phases()
+    clock, learns = clock or Phases(), learns or model
     before = {k: clock.seconds.get(k, 0.0) for k in _PHASES}
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=getattr(t, f"{stage}_lr"), momentum=t.momentum, nesterov=True,
@@ -157,10 +158,10 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                 with clock("validation"):
                     rec["valid"] = metric_fn(model)
                 if rec["valid"] >= best:
-                    best, best_epoch, best_state = rec["valid"], epoch, snapshot(model)
+                    best, best_epoch, best_state = rec["valid"], epoch, snapshot(learns)
             records.append(rec)
             bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}")
-        model.load_state_dict(best_state)
+        learns.load_state_dict(best_state)
     seconds = {key: clock.seconds.get(k, 0.0) - before[k] for k, key in _PHASES.items()}
     return History(records, best_epoch, best, seconds)
 
@@ -233,4 +234,4 @@ def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, c
 
     return run_epochs(model, len(items), cfg, stage="seg", seed=seed, device=device,
                       batch_fn=augmented_batches(items, cfg, seed, device), step_fn=step, metric_fn=valid_dice,
-                      progress=progress, clock=clock)
+                      progress=progress, clock=clock, learns=model.seg_head)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from paperlib import bench, train
@@ -32,14 +33,22 @@ def test_paper_scale_extrapolation_and_protocol_cost():
     big = bench_paper.extrapolate(r, bench_paper.sample_factors([10, 5, 20], [100, 50, 400]))
     assert big["phases"] == {"steps": 4.0, "batches": 1.0, "validation": 20.0, "test Dice": 60.0}
     assert big["wall"] == 85.5 and big["extrapolated"]
+    # training scales with the items trained on: Full_sup every training image, Label_prop labeled + all of them
+    assert bench_paper.sample_factors([10, 5, 20], [100, 50, 400], "Full_sup")["steps"] == 10.0
+    lp = bench_paper.sample_factors([10, 5, 20], [100, 50, 400], "MC_Dropout+Label_prop", labeled=4)
+    assert lp["steps"] == lp["batches"] == (4 + 100) / (4 + 10)
     cfg = config.get("glas")  # 1000 epochs, 25 rounds, 5 seeds, 4 then 1 image per class
-    measured = {"prep": {"classifier epoch": 2.0}, "rounds": {"WSL": {"wall": 1.0, "phases": {}}, "Random": r}}
+    measured = {"prep": {"classifier epoch": 2.0, "sizes": [67, 18, 80]},
+                "rounds": {"WSL": {"wall": 1.0, "phases": {}}, "Random": r}}
     cost = bench_paper.protocol_seconds(cfg, measured)
     growth = sum((4 + k) / 4 for k in range(25))
     assert cost["classifier training"] == 5 * 1000 * 2.0
     assert cost["training steps"] == 5 * 1000 * 5.0 * growth
     assert cost["validation every epoch"] == 5 * 1000 * 2.0 * 25
     assert cost[bench_paper.ONCE] == 5 * 1.0 + 5 * 3.5 * 25
+    # Label_prop: round 0 trains on 8 labeled images, then on all 67; later rounds twice on all 67
+    lp = bench_paper.protocol_seconds(cfg, {**measured, "rounds": {"Label_prop": r}})
+    assert lp["training steps"] == pytest.approx(5 * 1000 * 5.0 * (75 + 24 * 134) / 75)
 
 
 def test_demo_phases_section_reports_wall_over_steps():

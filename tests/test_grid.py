@@ -14,7 +14,8 @@ import pytest
 import torch
 from distributed import Client, LocalCluster
 
-from paperlib import grid, store
+from paperlib import config, experiments, grid, store
+from paperlib.config import ConfigError
 
 # the smoke profile made smaller; rounds long enough (about a second each) to be caught mid-session
 SMOKE = {"cl_epochs": 1, "seg_epochs": 3, "rounds": 6, "k": 3, "mc_passes": 3, "init_per_class": 1, "device": "cpu",
@@ -150,3 +151,60 @@ def test_run_folder_lock_admits_one_writer_at_a_time(tmp_path: Path):
         assert not entered.wait(0.5)  # waits while the first copy holds the folder
     assert entered.wait(10)
     other.join()
+
+
+def test_a_session_is_the_first_rounds_of_a_longer_one(tmp_path: Path, sequential: dict):
+    """What lets a sweep point at the profile's own value read the main session: rounds do not depend on how many
+    follow (``experiments.sweep_points``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        short, = grid.run("smoke", [grid.Task("glas", "Label_prop", 0, {"rounds": 2}, "r2")],
+                          results_dir=tmp_path / "results", data_dir=tmp_path / "data", base_overrides=SMOKE,
+                          workers=1, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert _rows(short) == sequential["Label_prop"][:2]
+
+
+def test_tasks_naming_one_folder_run_once_and_must_agree(tmp_path: Path):
+    wsl = grid.Task("glas", "WSL", 0)
+    kw = {"results_dir": tmp_path / "r", "data_dir": tmp_path / "d", "base_overrides": SMOKE, "progress": False}
+    with pytest.raises(ConfigError, match="two tasks name this run folder with different settings"):
+        grid.run("smoke", [wsl, grid.Task("glas", "WSL", 0, {"cl_epochs": 2})], workers=1, **kw)
+    assert not (tmp_path / "r").exists()
+    first, again = grid.run("smoke", [wsl, grid.Task("glas", "WSL", 0)], workers=1, **kw)
+    assert first == again and (first / "rounds.csv").is_file()
+
+
+def test_sessions_start_costliest_first():
+    todo = [grid.Task("glas", m, s) for m in ("WSL", "Random", "Full_sup", "MC_Dropout", "Label_prop") for s in (0, 1)]
+    todo.append(grid.Task("glas", "Label_prop", 0, {"rounds": 3}, "r3"))
+    started = grid.order([(t, config.get("demo", dataset="glas", **t.overrides)) for t in todo])
+    assert [t.name for t in started] == ["Label_prop", "Label_prop", "Label_prop__r3", "MC_Dropout", "MC_Dropout",
+                                         "Random", "Random", "WSL", "Full_sup", "Full_sup", "WSL"]
+    assert [t.seed for t in started][:2] == [0, 1] and started[7].seed == 1  # stable; WSL of seed 1 trains
+
+
+def test_sweep_points_at_the_profiles_own_value_read_the_main_session():
+    cfgs = {d: config.get("demo", dataset=d) for d in ("glas", "cub")}
+    points = experiments.sweep_points(cfgs, seed=0)
+    got = [(p.dataset, p.parameter, p.value, p.rounds, p.task.name, p.task.overrides) for p in points]
+    g, c = cfgs["glas"], cfgs["cub"]
+    assert g.al.k == 10 and g.al.lam == 0.1 and c.al.lam == 0.001  # the demo's own values, inside its grids
+    k_rounds, lam_rounds, cub_rounds = g.study.k_rounds, g.study.lam_rounds, c.study.lam_rounds
+    assert got == [
+        ("glas", "k", 2, k_rounds, "Label_prop__k2", {"k": 2, "rounds": k_rounds}),
+        ("glas", "k", 5, k_rounds, "Label_prop__k5", {"k": 5, "rounds": k_rounds}),
+        ("glas", "k", 10, k_rounds, "Label_prop", {}),
+        ("glas", "lambda", 0.01, lam_rounds, "Label_prop__lam0.01", {"lam": 0.01, "rounds": lam_rounds}),
+        ("glas", "lambda", 0.1, lam_rounds, "Label_prop", {}),
+        ("glas", "lambda", 1.0, lam_rounds, "Label_prop__lam1", {"lam": 1.0, "rounds": lam_rounds}),
+        ("cub", "lambda", 0.001, cub_rounds, "Label_prop", {}),
+        ("cub", "lambda", 0.01, cub_rounds, "Label_prop__lam0.01", {"lam": 0.01, "rounds": cub_rounds}),
+        ("cub", "lambda", 0.1, cub_rounds, "Label_prop__lam0.1", {"lam": 0.1, "rounds": cub_rounds}),
+    ]
+    assert k_rounds <= g.al.rounds and lam_rounds <= g.al.rounds and cub_rounds <= c.al.rounds
+    # more rounds than the main session runs: a session of its own
+    longer = experiments.sweep_points({"cub": config.get("demo", dataset="cub", lam_rounds=c.al.rounds + 1)}, 0)
+    assert longer[0].task.name == "Label_prop__lam0.001" and longer[0].rounds == c.al.rounds + 1
