@@ -267,18 +267,21 @@ def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str |
 
 
 def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path = "results",
-                data_dir: str | Path = "data", oracle: str = "simulated", device: torch.device | None = None,
-                run_folder: str | Path | None = None, progress: bool = True) -> tuple[str, Path]:
+                data_dir: str | Path = "data", oracle: str | Oracle = "simulated",
+                device: torch.device | None = None, run_folder: str | Path | None = None,
+                progress: bool = True) -> tuple[str, Path]:
     """Prepare what is shared, then run (or resume) one session in ``run_folder`` (default: :func:`run_dir`).
-    Returns its status and run folder."""
+    ``oracle``: ``"simulated"``, ``"folder"`` (:class:`FolderOracle` in ``<run>/queries``) or any
+    :class:`~paperlib.oracles.Oracle`, asked the same way. Returns the session's status and run folder."""
     m = parse_method(method)
-    if oracle not in ("simulated", "folder"):
+    if isinstance(oracle, str) and oracle not in ("simulated", "folder"):
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
     splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
                               device=device, progress=progress)
     weights = baseline.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
     folder = Path(run_folder) if run_folder else run_dir(results_dir, cfg, method, seed)
-    orc = FolderOracle(splits.train, folder / "queries") if oracle == "folder" else SimulatedOracle(splits.train)
+    orc = oracle if not isinstance(oracle, str) else FolderOracle(splits.train, folder / "queries") \
+        if oracle == "folder" else SimulatedOracle(splits.train)
     session = Session(cfg, method, seed, splits=splits, theta0=weights, run_dir=folder, oracle=orc, distances=dist,
                       device=device, progress=progress)
     return session.run(), folder

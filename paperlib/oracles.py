@@ -3,8 +3,9 @@
 - :class:`SimulatedOracle` reveals the dataset's ground-truth mask (the paper's protocol).
 - :class:`FolderOracle` works with a real annotator through ``<run>/queries/round_RR/``: the session writes each
   queried image ``<id>.png`` and the model's current mask ``<id>_suggested.png`` there and stops; the annotator
-  saves ``<id>_mask.png`` (same size, black 0 = background, white 255 = foreground) beside each; on the next start
-  the session checks and imports them (into ``<run>/oracle_masks/``) before training anything.
+  saves ``<id>_mask.png`` (same size, black 0 = background, white 255 = foreground) beside each, or hands back an
+  annotation tool's export in any layout of :mod:`paperlib.annotation_files`; on the next start the session checks
+  and imports them (into ``<run>/oracle_masks/``) before training anything.
 
 A session asks every oracle the same way: :meth:`Oracle.answer` first (the masks, or ``None`` while pending), and
 :meth:`Oracle.ask` with the model's suggested masks only when the answer is pending. On resume, ``answer`` is asked
@@ -21,14 +22,14 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from . import annotation_files
+from .annotation_files import AnnotationError
 from .data import SegDataset, read_mask
 from .store import atomic_write_bytes, atomic_write_text
 
-
-class OracleError(ValueError):
-    """An annotation that cannot be imported; the message names the file."""
+OracleError = AnnotationError  # an annotation that cannot be imported; the message names the file
 
 
 class Oracle(Protocol):
@@ -63,9 +64,12 @@ def png_bytes(array: np.ndarray, mode: str) -> bytes:
 
 _INSTRUCTIONS = """Round {round}: {n} image(s) to annotate.
 
-For each <id>.png here, save <id>_mask.png beside it: the same width and height, one channel (or grey RGB),
-black (0) for background and white (255) for the object. <id>_suggested.png is the model's current mask, a
-starting point you may edit and save under the _mask name. Then start the session again with the same command.
+For each <id>.png here, save <id>_mask.png beside it: the same width and height, black (0) for background and
+white (255, or 1) for the object; a palette or colour mask works too (any colour but black is the object).
+<id>_suggested.png is the model's current mask, a starting point you may edit and save under the _mask name.
+From an annotation tool: unpack a CVAT "Segmentation mask 1.1" export here (labelmap.txt, SegmentationClass/),
+or list the exported files in masks.csv (header image,mask; paths relative to this folder). Then start the
+session again with the same command.
 
 {ids}
 """
@@ -109,42 +113,15 @@ class FolderOracle:
         return masks
 
     def _read_round(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:
+        """The round folder's masks of ``indices`` in any layout of :mod:`paperlib.annotation_files`, each checked;
+        ``None`` when none is there yet."""
         d = self.round_dir(round_index)
-        found: dict[int, Path] = {}
-        missing = []
-        for i in indices:
-            sid = self.dataset.ids[int(i)]
-            files = [p for p in (d / f"{sid}_mask.png", d / f"{sid}_mask.bmp") if p.is_file()]
-            if len(files) > 1:
-                raise OracleError(f"{d}: two masks for {sid}: {files[0].name} and {files[1].name}; keep one")
-            if files:
-                found[int(i)] = files[0]
-            else:
-                missing.append(sid)
+        ids = [self.dataset.ids[int(i)] for i in indices]
+        found = annotation_files.find_masks(d, ids)
         if not found:
             return None
+        missing = [sid for sid in ids if sid not in found]
         if missing:
-            raise OracleError(f"{d}: masks missing for {', '.join(missing)} ({len(found)} of {len(indices)} done)")
-        return [self._check(found[int(i)], int(i)) for i in indices]
-
-    def _check(self, path: Path, index: int) -> torch.Tensor:
-        try:
-            with Image.open(path) as img:
-                arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "1", "P", "RGB") else img)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise OracleError(f"{path}: unreadable image ({exc})") from exc
-        if arr.ndim == 3:
-            if not (arr == arr[..., :1]).all():
-                raise OracleError(f"{path}: colour mask; save one channel, black background and white object")
-            arr = arr[..., 0]
-        if arr.dtype == bool:
-            arr = arr.astype(np.uint8)
-        h, w = self.dataset[index][0].shape[1:]
-        if arr.shape != (h, w):
-            raise OracleError(f"{path}: mask size {arr.shape[1]}x{arr.shape[0]} differs from the image's {w}x{h}")
-        values = set(np.unique(arr).tolist())
-        if not (values <= {0, 255} or values <= {0, 1}):
-            bad = sorted(values - {0, 1, 255})[:5]
-            raise OracleError(f"{path}: mask is not binary (values {bad}...); use 0 for background and 255 for "
-                              "the object")
-        return torch.from_numpy((arr > 0).astype(np.uint8))
+            raise OracleError(f"{d}: masks missing for {', '.join(missing)} ({len(found)} of {len(ids)} done)")
+        return [annotation_files.read_annotation(found[sid][0], tuple(self.dataset[int(i)][0].shape[1:]),
+                                                 found[sid][1]) for i, sid in zip(indices, ids, strict=True)]

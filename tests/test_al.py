@@ -352,3 +352,87 @@ def test_every_second_of_a_session_goes_to_a_phase(shared, tmp_path: Path):
     assert {"steps", "batches", "validation", "threshold", "test Dice", "scoring", "pseudo-labels",
             "saving"} <= set(seconds)
     assert min(seconds.values()) >= 0 and 0.95 * wall <= session.learner.clock.total() <= wall
+
+
+class _Quadrant:
+    """A user-written oracle: the top-left quarter of every queried image is the object."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset, self.asked = dataset, []
+
+    def ask(self, round_index, indices, suggestions) -> None:
+        self.asked.append(round_index)
+
+    def answer(self, round_index, indices):
+        out = []
+        for i in indices:
+            h, w = self.dataset[int(i)][0].shape[1:]
+            m = torch.zeros(h, w, dtype=torch.uint8)
+            m[: h // 2, : w // 2] = 1
+            out.append(m)
+        return out
+
+
+def test_any_oracle_is_asked_and_its_masks_are_trained_on(shared, tmp_path: Path, monkeypatch):
+    from paperlib.learner import Learner
+
+    seen: dict[int, torch.Tensor] = {}
+    items = Learner.items
+
+    def spy(self, labeled, masks, *rest, **kw):
+        seen.update({i: masks[i] for i in labeled})
+        return items(self, labeled, masks, *rest, **kw)
+
+    monkeypatch.setattr(Learner, "items", spy)
+    oracle = _Quadrant(shared["splits"].train)
+    assert _session(shared, "Random", tmp_path / "custom", oracle=oracle).run() == "finished"
+    queries = json.loads((tmp_path / "custom" / "queries.json").read_text())
+    asked = [i for r in sorted(queries, key=int) for i in queries[r]]
+    ids = shared["splits"].train.ids
+    assert sorted(ids[i] for i in seen) == sorted(asked)
+    for m in seen.values():
+        h, w = m.shape
+        assert m[: h // 2, : w // 2].all() and m.sum() == (h // 2) * (w // 2)  # the oracle's, not the dataset's
+
+
+def test_folder_oracle_reads_annotation_tool_exports(shared, tmp_path: Path):
+    run = tmp_path / "tools"
+    train = shared["splits"].train
+
+    def session():
+        return _session(shared, "Random", run, oracle=FolderOracle(train, run / "queries"))
+
+    def drawn(sid: str) -> np.ndarray:
+        h, w = Image.open(run / "queries" / f"round_{rnd:02d}" / f"{sid}.png").size[::-1]
+        m = np.zeros((h, w), bool)
+        m[h // 4: h // 2, w // 3:] = True
+        return m
+
+    assert session().run() == "waiting"
+    rnd, r0 = 0, run / "queries" / "round_00"
+    ids0 = _asked(r0)
+    export = r0 / "cvat_export"  # a CVAT "Segmentation mask 1.1" export, background label green
+    (export / "SegmentationClass").mkdir(parents=True)
+    (export / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,128,0::\ngland:250,50,83::\n")
+    for sid in ids0:
+        arr = np.zeros((*drawn(sid).shape, 3), np.uint8)
+        arr[:] = (0, 128, 0)
+        arr[drawn(sid)] = (250, 50, 83)
+        Image.fromarray(arr, "RGB").save(export / "SegmentationClass" / f"{sid}.png")
+    assert session().run() == "waiting"
+    for sid in ids0:  # imported as drawn
+        assert np.array_equal(np.asarray(Image.open(run / "oracle_masks" / f"{sid}.png")) > 0, drawn(sid))
+    rnd, r1 = 1, run / "queries" / "round_01"
+    ids1 = _asked(r1)
+    (r1 / "export").mkdir()
+    rows = ["image,mask"]
+    for k, sid in enumerate(ids1):  # files named by the tool, a palette PNG each, listed in masks.csv
+        img = Image.fromarray(drawn(sid).astype(np.uint8), "P")
+        img.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+        img.save(r1 / "export" / f"task-{k}-annotation-1.png")
+        rows.append(f"{sid}.png,export/task-{k}-annotation-1.png")
+    (r1 / "masks.csv").write_text("\n".join(rows) + "\n")
+    assert session().run() == "waiting"
+    assert len(_rows(run)) == 2
+    for sid in ids1:
+        assert np.array_equal(np.asarray(Image.open(run / "oracle_masks" / f"{sid}.png")) > 0, drawn(sid))
