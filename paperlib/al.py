@@ -224,10 +224,12 @@ class Session:
         return model, pseudo, lrn.masks(model, pseudo, threshold), threshold
 
     def _pseudo_dice(self, pseudo_masks: dict[int, torch.Tensor]) -> float:
-        """Mean Dice of the pseudo-masks against the hidden true masks (Fig. 6); ``nan`` without pseudo-labels."""
-        if not pseudo_masks:
+        """Mean Dice of the pseudo-masks against the hidden true masks (Fig. 6); ``nan`` without pseudo-labels or
+        when a pseudo-labelled image has no true mask (an unlabeled pool)."""
+        train = self.splits.train
+        if not pseudo_masks or not all(train.has_mask(i) for i in pseudo_masks):
             return float("nan")
-        return float(np.mean([dice(m, self.splits.train[i][2][0]) for i, m in pseudo_masks.items()]))
+        return float(np.mean([dice(m, train[i][2][0]) for i, m in pseudo_masks.items()]))
 
     def _commit(self, record: RoundRecord) -> None:
         """Save a finished round (the commit point) and print its line."""

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from . import config, data, predict, store, train
 from .config import Config
 from .learner import Learner, Stream, stream_seed
+from .runtime import threads
 from .store import RoundRecord, RoundRow
 
 THETA0_SEED = 0  # the classifier every AL and Full_sup session starts from is seed 0's, as in the paper
@@ -52,8 +53,9 @@ def _fingerprint(cfg: Config, seed: int) -> str:
 def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, *, seed: int = THETA0_SEED,
                      device: torch.device | None = None, progress: bool = True) -> dict[str, torch.Tensor]:
     """The classifier of ``seed`` (default: theta0): loaded from :func:`classifier_path` when it was made with the
-    same settings, else trained (a progress bar over epochs) and saved there. Its state dict holds every weight of
-    the JointNet (the segmentation head at its seeded initial weights)."""
+    same settings, else trained (a progress bar over epochs; on one CPU thread, so that it is the same classifier in
+    a notebook, a command or a grid worker) and saved there. Its state dict holds every weight of the JointNet (the
+    segmentation head at its seeded initial weights)."""
     path = classifier_path(results_dir, cfg, seed)
     key = _fingerprint(cfg, seed)
     if path.is_file():
@@ -67,8 +69,9 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
                    f"epochs) -> {path}")
     model = train.build_model(cfg, len(splits.class_names), seed)
     t0 = time.perf_counter()
-    hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
-                                  progress=progress)
+    with threads(1):  # on the CPU one thread, as in a grid worker: the same classifier wherever it is trained
+        hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
+                                      progress=progress)
     state = train.snapshot(model)
     store.save_tensors(path, {"state": state, "fingerprint": key, "class_names": splits.class_names,
                               "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
@@ -100,6 +103,7 @@ def wsl_round(learner: Learner) -> RoundRecord:
 
 def full_sup_round(learner: Learner, seed: int) -> RoundRecord:
     """Full_sup: the head trained from theta0 on every training image with its true mask (the ceiling)."""
+    learner.splits.train.require_masks("Full_sup")
     t0 = time.perf_counter()
     labeled = list(range(len(learner.splits.train)))
     model, _ = learner.fit(learner.items(labeled, None), stream_seed(seed, 0, Stream.REFIT))

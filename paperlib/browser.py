@@ -27,7 +27,8 @@ def _show_round(learner: Learner, record: RoundRecord, n_pseudo: int) -> None:
     row = record.row
     print(f"round {row.round}: {row.n_labeled} labeled, {row.n_pseudo} pseudo-labeled, "
           f"test Dice {100 * row.test_dice:.1f}%, threshold {row.threshold:.2f}")
-    fig = plots.mask_grid({"round's mask": masks}, [it[0] for it in items], [it[2][0] for it in items],
+    truths = [None if it[2] is None else it[2][0] for it in items]  # an unlabeled pool has none
+    fig = plots.mask_grid({"round's mask": masks}, [it[0] for it in items], truths,
                           [f"{k}: {splits.train.ids[i]}" for k, i in zip(kinds, shown, strict=True)])
     plt.show(fig)
 

@@ -1,7 +1,8 @@
 """GlaS and CUB-200-2011 loaders over their published folder layouts, splits, and joint image+mask transforms.
 
 Items are ``(image, label, mask)``: image float32 ``3xHxW`` in [0, 1], label int, mask float32 ``1xHxW`` in {0, 1},
-at the file's own resolution. Augmentation and resizing belong to :mod:`paperlib.transforms`.
+at the file's own resolution, or ``None`` for a training image without a mask (an unlabeled pool: the oracle draws
+its masks). Augmentation and resizing belong to :mod:`paperlib.transforms`.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ GLAS_CLASSES = ["benign", "malignant"]
 
 @dataclass(frozen=True)
 class Record:
-    """One image of a dataset: its id (file stem), image and mask files, class index."""
+    """One image of a dataset: its id (file stem), image and mask files (``None``: no mask), class index."""
 
     id: str
     image: Path
-    mask: Path
+    mask: Path | None
     label: int
 
 
@@ -64,24 +65,36 @@ class SegDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor | None]:
         rec = self.records[index]
         if index in self._memo:
             image8, mask8 = self._memo[index]
-            return image8.float().div_(255.0), rec.label, mask8.float()
+            return image8.float().div_(255.0), rec.label, None if mask8 is None else mask8.float()
         image = read_image(rec.image)
-        mask = read_mask(rec.mask, self.mask_rule)
-        if image.shape[1:] != mask.shape[1:]:
+        mask = None if rec.mask is None else read_mask(rec.mask, self.mask_rule)
+        if mask is not None and image.shape[1:] != mask.shape[1:]:
             raise DataError(f"{rec.mask}: mask size {tuple(mask.shape[1:])} differs from image size "
                             f"{tuple(image.shape[1:])} of {rec.image}")
-        if self.memo.take(image.numel() + mask.numel()):
-            self._memo[index] = ((image * 255).round().to(torch.uint8), mask.to(torch.uint8))
+        if self.memo.take(image.numel() + (0 if mask is None else mask.numel())):
+            self._memo[index] = ((image * 255).round().to(torch.uint8), None if mask is None else mask.to(torch.uint8))
         return image, rec.label, mask
+
+    def has_mask(self, index: int) -> bool:
+        """Whether the item has a mask file."""
+        return self.records[index].mask is not None
+
+    def require_masks(self, what: str) -> None:
+        """Raise :class:`DataError` naming the first item without a mask: ``what`` needs every item's mask."""
+        missing = next((r for r in self.records if r.mask is None), None)
+        if missing is not None:
+            n = sum(r.mask is None for r in self.records)
+            raise DataError(f"{what} needs the true mask of every training image; {missing.image} has none "
+                            f"({n} of {len(self.records)} have no mask)")
 
     def image_size(self, index: int) -> tuple[int, int]:
         """``(H, W)`` of an item, read from the file header (once)."""
         if index not in self._sizes:
-            w, h = _image_size(self.records[index].image)
+            w, h = image_file_size(self.records[index].image)
             self._sizes[index] = (h, w)
         return self._sizes[index]
 
@@ -130,20 +143,27 @@ def read_mask(path: Path, rule: str) -> torch.Tensor:
     return torch.from_numpy(fg.astype(np.float32))[None]
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def image_file_size(path: Path, where: str = "") -> tuple[int, int]:
+    """``(W, H)`` from an image file's header; a missing or unreadable file is a :class:`DataError` naming it
+    (after ``where``, e.g. a dataset file's line)."""
+    at = f"{where}: " if where else ""
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{at}{path}: file not found")
     try:
         with Image.open(path) as img:
             return img.size
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise DataError(f"{path}: unreadable image ({exc})") from exc
+        raise DataError(f"{at}{path}: unreadable image ({exc})") from exc
+
 
 
 def check_records(records: Sequence[Record]) -> None:
     """Every image and mask exists, opens as an image, and has the same size as its partner."""
     for rec in records:
-        isize, msize = _image_size(rec.image), _image_size(rec.mask)
+        if rec.mask is None:
+            image_file_size(rec.image)
+            continue
+        isize, msize = image_file_size(rec.image), image_file_size(rec.mask)
         if isize != msize:
             raise DataError(f"{rec.mask}: mask size {msize[::-1]} differs from image size {isize[::-1]} "
                             f"of {rec.image}")
@@ -306,6 +326,14 @@ def load_cub(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
         rec = Record(Path(rel).stem, root / "images" / rel, cub_mask(root, rel, check), index_of[int(labels[iid])])
         (train if is_train[iid] == "1" else test).append(rec)
     return _split_train(train, test, class_names, "majority", seed, valid_fraction, check)
+
+
+def load_csv(path: str | Path) -> Splits:
+    """A generic dataset file (``image,mask,label,split``; see :mod:`paperlib.dataset_csv`): the same splits as
+    the GlaS and CUB loaders, training images possibly without masks."""
+    from .dataset_csv import read_dataset_csv
+
+    return read_dataset_csv(path)
 
 
 def load(dataset: str, root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,

@@ -53,6 +53,7 @@ def pseudo_label_check(learner: Learner, distances: np.ndarray, *, seed: int = 0
     import pandas as pd
 
     tr = learner.splits.train
+    tr.require_masks("the near/far check")
     labels = tr.labels
     labeled = samplers.initial_query(labels, learner.cfg.al.init_per_class, seed).tolist()
     model, _ = learner.fit(learner.items(labeled, None), stream_seed(seed, 0, Stream.FIT))

@@ -46,6 +46,7 @@ class SimulatedOracle:
     """Reveals the ground-truth masks of the dataset at once."""
 
     def __init__(self, dataset: SegDataset) -> None:
+        dataset.require_masks("the simulated oracle")  # use the folder oracle (or your own) for an unlabeled pool
         self.dataset = dataset
 
     def ask(self, round_index: int, indices: Sequence[int], suggestions: Sequence[torch.Tensor]) -> None:

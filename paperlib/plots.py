@@ -82,7 +82,7 @@ def sample_grid(splits_by_dataset: Mapping[str, object], n: int = 6) -> plt.Figu
         picks = np.linspace(0, len(ds) - 1, n).round().astype(int)
         for ax, i in zip(axes[row], picks, strict=True):
             image, label, mask = ds[int(i)]
-            _show(ax, image, mask[0], f"{name}: {ds.class_names[label]}"[:28])
+            _show(ax, image, None if mask is None else mask[0], f"{name}: {ds.class_names[label]}"[:28])
     fig.tight_layout()
     return fig
 

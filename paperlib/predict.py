@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .config import Config
 from .data import SegDataset
+from .folds import DataError
 from .metrics import dice
 from .model import JointNet
 from .runtime import Budget, eval_mode, resolve_device, shares
@@ -30,7 +31,7 @@ class ImagePrediction:
 
     index: int
     label: int
-    mask: torch.Tensor  # HxW ground truth in {0, 1}
+    mask: torch.Tensor | None  # HxW ground truth in {0, 1} (None: a training image without a mask)
     scores: torch.Tensor | None  # C class scores
     prob: torch.Tensor | None  # HxW foreground probability of the segmentation head
     cam_mask: torch.Tensor | None  # HxW bool: CAM arg-max equals the predicted class (WSL mask)
@@ -38,12 +39,13 @@ class ImagePrediction:
 
 @dataclass
 class ImageBatch:
-    """Whole images of one input size: item indices, labels, masks ``HxW`` (bool), normalised inputs
-    ``Bx3xhxw`` and the backbone's features (one tensor per stage)."""
+    """Whole images of one input size: item indices, labels, masks ``HxW`` (bool, or ``None`` without one), the
+    images' own sizes ``(H, W)``, normalised inputs ``Bx3xhxw`` and the backbone's features (one tensor per stage)."""
 
     indices: list[int]
     labels: list[int]
-    masks: list[torch.Tensor]
+    masks: list[torch.Tensor | None]
+    sizes: list[tuple[int, int]]
     xn: torch.Tensor
     feats: list[torch.Tensor]
 
@@ -53,7 +55,8 @@ class ImageBatch:
             return self
         idx = torch.tensor(keep, device=self.xn.device)
         return ImageBatch([self.indices[k] for k in keep], [self.labels[k] for k in keep],
-                          [self.masks[k] for k in keep], self.xn[idx], [f[idx] for f in self.feats])
+                          [self.masks[k] for k in keep], [self.sizes[k] for k in keep], self.xn[idx],
+                          [f[idx] for f in self.feats])
 
 
 def batch_plan(dataset: SegDataset, cfg: Config) -> list[tuple[tuple[int, int], list[int]]]:
@@ -75,7 +78,8 @@ def _compute(model: JointNet, dataset: SegDataset, size: tuple[int, int], chunk:
     """One batch of whole images resized to ``size``, with its backbone features (call in eval mode)."""
     items = [dataset[i] for i in chunk]
     xn = model.normalize(torch.stack([resize_image(img, size) for img, _, _ in items]).to(device))
-    return ImageBatch(chunk, [it[1] for it in items], [it[2][0].bool() for it in items], xn, model.features(xn))
+    return ImageBatch(chunk, [it[1] for it in items], [None if it[2] is None else it[2][0].bool() for it in items],
+                      [tuple(it[0].shape[1:]) for it in items], xn, model.features(xn))
 
 
 class FeatureCache:
@@ -150,13 +154,13 @@ def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indic
                 b = batch.rows(list(range(lo, min(lo + rows, len(batch.indices)))))
                 scores, maps = model.classifier(b.feats[-1]) if classification else (None, None)
                 seg = model.seg_head(b.xn, b.feats) if segmentation else None
-                for j, (i, label, mask) in enumerate(zip(b.indices, b.labels, b.masks, strict=True)):
-                    pred = ImagePrediction(i, label, mask.float(), None, None, None)
+                for j, (i, label, mask, hw) in enumerate(zip(b.indices, b.labels, b.masks, b.sizes, strict=True)):
+                    pred = ImagePrediction(i, label, None if mask is None else mask.float(), None, None, None)
                     if classification:
                         pred.scores = scores[j].float().cpu()
-                        pred.cam_mask = _upsample(maps[j], mask.shape).argmax(0) == pred.scores.argmax()
+                        pred.cam_mask = _upsample(maps[j], hw).argmax(0) == pred.scores.argmax()
                     if segmentation:
-                        pred.prob = torch.sigmoid(_upsample(seg[j], mask.shape)[0])
+                        pred.prob = torch.sigmoid(_upsample(seg[j], hw)[0])
                     yield pred
 
 
@@ -196,8 +200,8 @@ def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[i
                     t = min(n_pass, passes - start)
                     logits = model.seg_head.passes_from(up, t, start, rows.indices)[:, 0]  # (t*n) x h x w
                     logits = logits.view(t, len(rows.indices), *logits.shape[1:])
-                    for j, mask in enumerate(rows.masks):
-                        parts[j].append(torch.sigmoid(_upsample(logits[:, j], mask.shape)))
+                    for j, hw in enumerate(rows.sizes):
+                        parts[j].append(torch.sigmoid(_upsample(logits[:, j], hw)))
                 for i, chunks in zip(rows.indices, parts, strict=True):
                     yield i, torch.cat(chunks)
 
@@ -210,6 +214,8 @@ def evaluate(model: JointNet, dataset: SegDataset, cfg: Config, *, threshold: fl
     correct, wsl, seg, n = 0, [], [], 0
     for p in iter_predictions(model, dataset, cfg, device=device, classification=classification,
                               segmentation=segmentation, cache=cache):
+        if p.mask is None:
+            raise DataError(f"{dataset.records[p.index].image}: an evaluated image needs a mask")
         n += 1
         if classification:
             correct += int(p.scores.argmax()) == p.label
@@ -244,6 +250,8 @@ def estimate_threshold(model: JointNet, valid_set: SegDataset, cfg: Config, *,
     """The threshold of ``THRESHOLDS`` (0.05 to 0.99) with the best mean validation Dice (the lowest of ties)."""
     scores = np.zeros(THRESHOLDS.size)
     for p in iter_predictions(model, valid_set, cfg, device=device, classification=False, cache=cache):
+        if p.mask is None:
+            raise DataError(f"{valid_set.records[p.index].image}: a validation image needs a mask")
         scores += threshold_dice(p.prob, p.mask)
     return float(THRESHOLDS[int(scores.argmax())])
 

@@ -60,6 +60,17 @@ def eval_mode(model: nn.Module, device: torch.device, rt: RuntimeConfig) -> Iter
 
 
 @contextmanager
+def threads(n: int) -> Iterator[None]:
+    """torch's CPU thread count set to ``n`` inside, the caller's restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """torch's global RNG (and ``device``'s) seeded with ``seed`` inside, the caller's state restored after."""
     devices = [device.index or 0] if device.type == "cuda" else []

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from . import predict
 from .config import Config
 from .data import SegDataset
+from .folds import DataError
 from .model import JointNet
 from .runtime import autocast, place, resolve_device, seeded, shares
 from .timing import Phases
@@ -49,17 +50,18 @@ def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 class SegItems(Dataset):
     """Segmentation training items ``(image, label, mask, weight)``.
 
-    ``masks`` replaces the dataset's mask of some items (oracle or pseudo-masks, ``HxW`` or ``1xHxW`` in {0, 1});
-    ``weight`` is the item's factor in Eq. (1) (1 for oracle masks, lambda for pseudo-masks).
+    ``masks`` replaces the dataset's mask of the items (oracle or pseudo-masks, ``HxW`` or ``1xHxW`` in {0, 1});
+    ``weight`` is the item's factor in Eq. (1) (1 for oracle masks, lambda for pseudo-masks). Without ``masks``,
+    an image without a mask is an error, unless ``need_masks`` is off (the classifier stage: an empty mask).
     """
 
     def __init__(self, dataset: SegDataset, indices: Sequence[int] | None = None,
-                 masks: Sequence[torch.Tensor] | None = None, weight: float = 1.0) -> None:
+                 masks: Sequence[torch.Tensor] | None = None, weight: float = 1.0, need_masks: bool = True) -> None:
         self.dataset = dataset
         self.indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
         if masks is not None and len(masks) != len(self.indices):
             raise ValueError(f"SegItems: {len(masks)} masks for {len(self.indices)} items")
-        self.masks = masks
+        self.masks, self.need_masks = masks, need_masks
         self.weight = float(weight)
 
     def __len__(self) -> int:
@@ -68,7 +70,12 @@ class SegItems(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, torch.Tensor, float]:
         image, label, mask = self.dataset[self.indices[i]]
         if self.masks is not None:
-            mask = self.masks[i].float().reshape(mask.shape)
+            mask = self.masks[i].float().reshape(1, *image.shape[1:])
+        elif mask is None:
+            if self.need_masks:
+                raise DataError(f"{self.dataset.records[self.indices[i]].image}: no mask to train the segmentation "
+                                "head on (a training image without a mask needs the oracle's)")
+            mask = torch.zeros(1, *image.shape[1:])
         return image, label, mask, self.weight
 
 
@@ -185,7 +192,7 @@ def train_classifier(model: JointNet, train_set: SegDataset, valid_set: SegDatas
         return predict.evaluate(m, valid_set, cfg, device=device, segmentation=False)["accuracy"]
 
     try:
-        items = SegItems(train_set)
+        items = SegItems(train_set, need_masks=False)  # image labels only
         return run_epochs(model, len(items), cfg, stage="cl", seed=seed, device=device,
                           batch_fn=augmented_batches(items, cfg, seed, device), step_fn=step, metric_fn=accuracy,
                           progress=progress)

@@ -436,3 +436,18 @@ def test_folder_oracle_reads_annotation_tool_exports(shared, tmp_path: Path):
     assert len(_rows(run)) == 2
     for sid in ids1:
         assert np.array_equal(np.asarray(Image.open(run / "oracle_masks" / f"{sid}.png")) > 0, drawn(sid))
+
+
+def test_a_classifier_is_the_same_whatever_the_callers_thread_count(shared, tmp_path: Path):
+    """theta0 trained in a notebook (several threads) equals theta0 trained in a single-threaded grid worker."""
+    cfg, splits = shared["cfg"], shared["splits"]
+    threads = torch.get_num_threads()
+    states = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            states.append(baseline.classifier_stage(cfg, splits, tmp_path / f"t{n}", progress=False))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
