@@ -258,11 +258,14 @@ def distances(cfg: Config, splits: data.Splits, results_dir: str | Path, *, prog
 
 
 def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str | Path = "data",
-            label_prop: bool = True, device: torch.device | None = None, progress: bool = True
-            ) -> tuple[data.Splits, dict[str, torch.Tensor], np.ndarray | None]:
+            label_prop: bool = True, device: torch.device | None = None, progress: bool = True,
+            needs_masks: str = "") -> tuple[data.Splits, dict[str, torch.Tensor], np.ndarray | None]:
     """What every session of a profile and dataset shares: the splits, theta0 (:func:`baseline.classifier_stage`:
-    loaded, or trained once and saved) and, for Label_prop, the same-class colour distances."""
+    loaded, or trained once and saved) and, for Label_prop, the same-class colour distances. ``needs_masks``
+    names what will need every training image's mask (checked before anything is trained)."""
     splits = data.from_config(cfg, seed=0, data_dir=data_dir)
+    if needs_masks:
+        splits.train.require_masks(needs_masks)
     theta0 = baseline.classifier_stage(cfg, splits, results_dir, device=device, progress=progress)
     dist = distances(cfg, splits, results_dir, progress=progress) if label_prop else None
     return splits, theta0, dist
@@ -278,8 +281,10 @@ def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path 
     m = parse_method(method)
     if isinstance(oracle, str) and oracle not in ("simulated", "folder"):
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
+    needs = "Full_sup" if m.kind == "full_sup" else "the simulated oracle" if oracle == "simulated" and \
+        m.kind == "al" else ""
     splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
-                              device=device, progress=progress)
+                              device=device, progress=progress, needs_masks=needs)
     weights = baseline.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
     folder = Path(run_folder) if run_folder else run_dir(results_dir, cfg, method, seed)
     orc = oracle if not isinstance(oracle, str) else FolderOracle(splits.train, folder / "queries") \

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DATASETS = ("glas", "cub")
+CSV = "csv"  # one's own data: a dataset file (paperlib.dataset_csv) named by data_root, with any profile's settings
 
 
 class ConfigError(ValueError):
@@ -22,8 +23,8 @@ class ConfigError(ValueError):
 class DataConfig:
     """Where the images are and how they are shown to the network."""
 
-    dataset: str = "glas"  # "glas" or "cub" (the folder layout the loader reads)
-    data_root: str = ""  # folder in that layout; empty: the synthetic benchmark under results/
+    dataset: str = "glas"  # "glas" or "cub" (the folder layout the loader reads), or "csv" (a dataset file)
+    data_root: str = ""  # folder in that layout (or the dataset file); empty: the synthetic benchmark under data/
     synthetic: bool = True  # write the synthetic benchmark to data_root when it is missing
     synthetic_scale: float = 1.0  # fraction of the synthetic benchmark's default image count
     valid_fraction: float = 0.2  # per-class share of the training images held out for validation
@@ -218,11 +219,14 @@ def get(profile: str, dataset: str | None = None, **overrides: Any) -> Config:
     """
     _check_profile(profile)
     dataset = dataset or PROFILES[profile][0]
-    if dataset not in DATASETS:
-        raise ConfigError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
-    if profile in ("glas", "cub") and dataset != profile:
+    if dataset not in (*DATASETS, CSV):
+        raise ConfigError(f"unknown dataset {dataset!r}; known datasets: {', '.join((*DATASETS, CSV))}")
+    if profile in ("glas", "cub") and dataset not in (profile, CSV):
         raise ConfigError(f"profile {profile!r} covers only dataset {profile!r}, not {dataset!r}")
-    cfg = _paper(dataset) if profile in ("glas", "cub") else _synthetic(profile, dataset)
+    base = PROFILES[profile][0] if dataset == CSV else dataset  # a dataset file takes the profile's settings
+    cfg = _paper(base) if profile in ("glas", "cub") else _synthetic(profile, base)
+    if dataset == CSV:
+        cfg = replace(cfg, data=replace(cfg.data, dataset=CSV, synthetic=False, split=""))
     names = field_names()
     by_section: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
     for name, value in overrides.items():
@@ -251,9 +255,10 @@ def notebook_overrides(*, data_root: str = "", device: str = "auto", overrides: 
     return out
 
 
-def notebook_configs(profile: str, *, seeds: str = "", **base: Any) -> dict[str, Config]:
-    """One config per dataset of the profile, with ``seeds`` (empty: the profile's) and ``base`` overrides."""
-    names = datasets(profile)
+def notebook_configs(profile: str, *, seeds: str = "", dataset: str = "", **base: Any) -> dict[str, Config]:
+    """One config per dataset of the profile (or only ``dataset``, e.g. ``csv`` with a dataset file as
+    ``data_root``), with ``seeds`` (empty: the profile's) and ``base`` overrides."""
+    names = (dataset,) if dataset else datasets(profile)
     if base.get("data_root") and len(names) > 1:
         raise ConfigError(f"data_root names one dataset's folder, but profile {profile!r} covers {names}")
     extra = {**base, **({"seeds": seeds} if seeds else {})}

@@ -346,11 +346,8 @@ def load(dataset: str, root: str | Path, *, seed: int = 0, valid_fraction: float
     return loaders[dataset](root, seed=seed, valid_fraction=valid_fraction, split=split or None)
 
 
-def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
-    """The splits a config names: ``cfg.data.data_root`` when set, else the synthetic benchmark of the dataset,
-    written under ``data_dir/synthetic/`` when missing: at the real dataset's geometry for the ``glas`` and
-    ``cub`` profiles (``synthetic_scale`` < 1 is a fraction of it, for the seeded split only), else the small
-    one. ``seed`` drives the train/valid split."""
+def _root(cfg, data_dir: str | Path) -> Path:
+    """The GlaS or CUB folder a config names (``data_root``, or the synthetic benchmark, written when missing)."""
     from . import synthetic
 
     d = cfg.data
@@ -358,13 +355,28 @@ def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
         root = Path(d.data_root)
         if not root.exists():
             raise DataError(f"{root}: data_root not found (set data_root to a {d.dataset.upper()} folder)")
-    elif d.synthetic:
-        geometry = "paper" if cfg.profile in ("glas", "cub") else "demo"
-        root = Path(data_dir) / "synthetic" / f"{d.dataset}_{geometry}_x{d.synthetic_scale:g}"
-        synthetic.ensure(d.dataset, root, seed=0, scale=d.synthetic_scale, geometry=geometry)
-    else:
+        return root
+    if not d.synthetic:
         raise DataError(f"profile {cfg.profile!r} needs real data: set data_root to a {d.dataset.upper()} folder")
-    splits = load(d.dataset, root, seed=seed, valid_fraction=d.valid_fraction, split=d.split or None)
+    geometry = "paper" if cfg.profile in ("glas", "cub") else "demo"
+    root = Path(data_dir) / "synthetic" / f"{d.dataset}_{geometry}_x{d.synthetic_scale:g}"
+    synthetic.ensure(d.dataset, root, seed=0, scale=d.synthetic_scale, geometry=geometry)
+    return root
+
+
+def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
+    """The splits a config names: for dataset ``csv`` the dataset file ``data_root`` (its own split); else
+    ``data_root`` when set, or the synthetic benchmark of the dataset, written under ``data_dir/synthetic/`` when
+    missing: at the real dataset's geometry for the ``glas`` and ``cub`` profiles (``synthetic_scale`` < 1 is a
+    fraction of it, for the seeded split only), else the small one. ``seed`` drives the train/valid split."""
+    d = cfg.data
+    if d.dataset == "csv":
+        if not d.data_root:
+            raise DataError("dataset csv: set data_root to the dataset file (a CSV with image,mask,label,split)")
+        splits = load_csv(d.data_root)
+    else:
+        splits = load(d.dataset, _root(cfg, data_dir), seed=seed, valid_fraction=d.valid_fraction,
+                      split=d.split or None)
     memo = Budget(shares(cfg.runtime)["images"])  # one budget for the three splits (none on the plain path)
     for part in (splits.train, splits.valid, splits.test):
         part.memo = memo

@@ -60,13 +60,14 @@ def record_provenance(manifest: Path, paths: list[Path], profile: str, cfgs: Map
 
 def setup(profile: str, *, seeds: str = "", data_root: str = "", results_dir: str = "../results",
           figures_dir: str = "../figures", device: str = "auto", overrides: str = "",
-          data_dir: str = "../data") -> Context:
+          data_dir: str = "../data", dataset: str = "") -> Context:
     """The notebooks' shared parameters (see any notebook's ``parameters`` cell) as a :class:`Context`; prints the
-    profile, datasets and seeds. ``overrides`` is ``"name=value;name=value"`` (``name:value`` works too)."""
+    profile, datasets and seeds. ``overrides`` is ``"name=value;name=value"`` (``name:value`` works too);
+    ``dataset`` (empty: every dataset of the profile) names one, e.g. ``csv`` with a dataset file as ``data_root``."""
     base = config.notebook_overrides(data_root=data_root, device=device, overrides=overrides)
     if seeds:
         base["seeds"] = seeds
-    cfgs = config.notebook_configs(profile, **base)
+    cfgs = config.notebook_configs(profile, dataset=dataset, **base)
     figures = Path(figures_dir) / profile
     figures.mkdir(parents=True, exist_ok=True)
     first = next(iter(cfgs.values()))

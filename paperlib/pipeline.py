@@ -76,9 +76,10 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
 
     ``overrides``: config fields for every notebook (as ``-p`` on every command line; checked before any notebook
     runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
-    ``scheduler``), each given to the notebooks that declare it."""
+    ``scheduler``, ``dataset``), each given to the notebooks that declare it."""
     overrides = dict(overrides or {})
-    config.notebook_configs(profile, **overrides)  # unknown profile or bad field: an error now, not in a notebook
+    # unknown profile or bad field: an error now, not in a notebook
+    config.notebook_configs(profile, dataset=(params or {}).get("dataset", ""), **overrides)
     nbs = notebooks(folder, only)
     declared = {nb: parameters(nb) for nb in nbs}
     params = dict(params or {})
@@ -152,11 +153,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="set a config field in every notebook, e.g. -p data_root /data/GlaS (repeatable)")
     parser.add_argument("--methods", default=None, help="AL methods of 04_active_learning (comma-separated)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address for 03-05 (tcp://host:8786)")
+    parser.add_argument("--dataset", default=None, help="one dataset for 04_active_learning: glas, cub, or csv "
+                        "(your own data, with -p data_root <dataset file>)")
     parser.add_argument("--results", default="results", help="results folder")
     parser.add_argument("--figures", default="figures", help="figures folder (figures/<profile>/)")
     args = parser.parse_args(argv)
     try:
-        params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler)) if v is not None}
+        params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
+                                    ("dataset", args.dataset)) if v is not None}
         rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
                    figures_dir=args.figures)
     except config.ConfigError as exc:

@@ -122,3 +122,23 @@ def test_unlabeled_pool_session_with_a_test_annotator(tmp_path: Path):
     for sid in imported:  # trained on what the annotator drew
         assert np.array_equal(np.asarray(Image.open(run / "oracle_masks" / f"{sid}.png")) > 0,
                               _truth(int(sid.split("_")[1])) > 0)
+
+
+def test_notebook_04_runs_on_a_dataset_file(tmp_path: Path):
+    """`dataset`/`data_root` parameters: notebook 04 on one's own data (every mask given, so the simulated
+    oracle can answer), through papermill as the pipeline runs it."""
+    import papermill
+
+    path = _write(tmp_path / "d", masked_train=8)
+    out = tmp_path / "04.ipynb"
+    papermill.execute_notebook(str(Path(__file__).parents[1] / "notebooks" / "04_active_learning.ipynb"), str(out),
+                               parameters={"profile": "smoke", "dataset": "csv", "data_root": str(path),
+                                           "seeds": "0", "methods": "Random,Label_prop",
+                                           "results_dir": str(tmp_path / "results"),
+                                           "figures_dir": str(tmp_path / "figures"),
+                                           "overrides": "cl_epochs=1;seg_epochs=2;rounds=2;device=cpu;workers=1"},
+                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    for method in ("Random", "Label_prop"):
+        rows = list(csv.DictReader(open(tmp_path / "results" / "smoke" / "csv" / "runs" / method / "seed_0" /
+                                        "rounds.csv")))
+        assert len(rows) == 2 and all(0.0 <= float(r["test_dice"]) <= 1.0 for r in rows)
