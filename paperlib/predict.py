@@ -35,6 +35,7 @@ class ImagePrediction:
     scores: torch.Tensor | None  # C class scores
     prob: torch.Tensor | None  # HxW foreground probability of the segmentation head
     cam_mask: torch.Tensor | None  # HxW bool: CAM arg-max equals the predicted class (WSL mask)
+    cam: torch.Tensor | None = None  # HxW class activation map of the predicted class
 
 
 @dataclass
@@ -158,7 +159,9 @@ def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indic
                     pred = ImagePrediction(i, label, None if mask is None else mask.float(), None, None, None)
                     if classification:
                         pred.scores = scores[j].float().cpu()
-                        pred.cam_mask = _upsample(maps[j], hw).argmax(0) == pred.scores.argmax()
+                        up = _upsample(maps[j], hw)
+                        pred.cam_mask = up.argmax(0) == pred.scores.argmax()
+                        pred.cam = up[int(pred.scores.argmax())]
                     if segmentation:
                         pred.prob = torch.sigmoid(_upsample(seg[j], hw)[0])
                     yield pred
@@ -273,3 +276,9 @@ def cam_masks(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg:
     out = {p.index: p.cam_mask.to(torch.uint8)
            for p in iter_predictions(model, dataset, cfg, indices=indices, device=device, segmentation=False)}
     return [out[int(i)] for i in indices]
+
+
+if __name__ == "__main__":  # python -m paperlib.predict: see paperlib.deploy
+    from .deploy import main
+
+    raise SystemExit(main())
