@@ -13,11 +13,15 @@ without renaming files:
   the ``background`` label's colour is the background);
 - a mapping file ``masks.csv`` with a header ``image,mask``: the queried image's id (or file name) and the mask's
   path relative to the round folder (e.g. Label Studio's PNG export, whose files are named by task).
+
+The folder oracle also writes the model's suggested masks as a CVAT export (:func:`write_cvat`, in
+``preannotations_cvat/``), to import into CVAT as pre-annotations; that folder is never read as an answer.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,10 +29,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .store import atomic_write_bytes, atomic_write_text
+
 Colour = tuple[int, int, int]
 BLACK: Colour = (0, 0, 0)
 MAPPING = "masks.csv"  # the mapping file of a round folder
 CVAT_LABELMAP = "labelmap.txt"
+PREANNOTATIONS = "preannotations_cvat"  # the model's suggestions of a round, as a CVAT export to import
+OBJECT: Colour = (250, 50, 83)  # the object's colour in written colour masks
 
 
 class AnnotationError(ValueError):
@@ -96,6 +104,22 @@ def cvat_background(labelmap: Path) -> Colour:
     return BLACK
 
 
+def write_cvat(folder: Path, masks: dict[str, np.ndarray], label: str = "object") -> Path:
+    """``masks`` (id -> ``HxW`` {0, 1}) as a CVAT "Segmentation mask 1.1" export in ``folder`` (``labelmap.txt``,
+    ``ImageSets/Segmentation/default.txt``, ``SegmentationClass/<id>.png``): pre-annotations to import into CVAT,
+    and a layout :func:`find_masks` reads back. Each file is written atomically."""
+    for sid, mask in masks.items():
+        rgb = np.zeros((*mask.shape, 3), np.uint8)
+        rgb[np.asarray(mask) > 0] = OBJECT
+        buf = io.BytesIO()
+        Image.fromarray(rgb, "RGB").save(buf, format="PNG")
+        atomic_write_bytes(folder / "SegmentationClass" / f"{sid}.png", buf.getvalue())
+    atomic_write_text(folder / "ImageSets" / "Segmentation" / "default.txt", "".join(f"{i}\n" for i in masks))
+    atomic_write_text(folder / CVAT_LABELMAP, "# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
+                      f"{label}:{','.join(map(str, OBJECT))}::\n")
+    return folder
+
+
 def find_masks(folder: Path, ids: Sequence[str]) -> dict[str, tuple[Path, Colour]]:
     """Where the masks of ``ids`` are in a round ``folder`` (every layout of the module docstring), with the
     background colour of each; ids without a mask are left out. Two masks for one id is an error."""
@@ -103,6 +127,8 @@ def find_masks(folder: Path, ids: Sequence[str]) -> dict[str, tuple[Path, Colour
     for i in ids:
         found[i] += [(p, BLACK) for p in (folder / f"{i}_mask.png", folder / f"{i}_mask.bmp") if p.is_file()]
     for labelmap in sorted({*folder.glob(CVAT_LABELMAP), *folder.glob(f"*/{CVAT_LABELMAP}")}):
+        if labelmap.parent.name == PREANNOTATIONS:  # the model's suggestions, not an answer
+            continue
         background = cvat_background(labelmap)
         for i in ids:
             p = labelmap.parent / "SegmentationClass" / f"{i}.png"

@@ -69,8 +69,9 @@ For each <id>.png here, save <id>_mask.png beside it: the same width and height,
 white (255, or 1) for the object; a palette or colour mask works too (any colour but black is the object).
 <id>_suggested.png is the model's current mask, a starting point you may edit and save under the _mask name.
 From an annotation tool: unpack a CVAT "Segmentation mask 1.1" export here (labelmap.txt, SegmentationClass/),
-or list the exported files in masks.csv (header image,mask; paths relative to this folder). Then start the
-session again with the same command.
+or list the exported files in masks.csv (header image,mask; paths relative to this folder). The model's
+suggestions are also in preannotations_cvat/, a CVAT export to import as pre-annotations (never read as an
+answer). Then start the session again with the same command.
 
 {ids}
 """
@@ -100,6 +101,8 @@ class FolderOracle:
             image = (self.dataset[int(i)][0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
             atomic_write_bytes(d / f"{sid}.png", png_bytes(image, "RGB"))
             atomic_write_bytes(d / f"{sid}_suggested.png", png_bytes(sug.numpy().astype(np.uint8) * 255, "L"))
+        annotation_files.write_cvat(d / annotation_files.PREANNOTATIONS,
+                                    {sid: sug.numpy() for sid, sug in zip(ids, suggestions, strict=True)})
         atomic_write_text(d / "README.txt", _INSTRUCTIONS.format(round=round_index, n=len(ids), ids="\n".join(ids)))
 
     def answer(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:

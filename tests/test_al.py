@@ -411,6 +411,9 @@ def test_folder_oracle_reads_annotation_tool_exports(shared, tmp_path: Path):
     assert session().run() == "waiting"
     rnd, r0 = 0, run / "queries" / "round_00"
     ids0 = _asked(r0)
+    pre = r0 / "preannotations_cvat"  # the suggestions as a CVAT export, to import as pre-annotations
+    assert sorted(p.stem for p in (pre / "SegmentationClass").glob("*.png")) == ids0
+    assert session().run() == "waiting"  # and not an answer
     export = r0 / "cvat_export"  # a CVAT "Segmentation mask 1.1" export, background label green
     (export / "SegmentationClass").mkdir(parents=True)
     (export / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,128,0::\ngland:250,50,83::\n")

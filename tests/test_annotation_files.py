@@ -1,5 +1,6 @@
 """Masks as annotation tools write them, and the layouts a round folder may hold them in."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,17 @@ def test_round_folder_layouts(tmp_path: Path):
     (tmp_path / "masks.csv").write_text("id,file\n")
     with pytest.raises(AnnotationError, match=r"masks\.csv, line 1: expected the header image,mask"):
         find_masks(tmp_path, ids)
+
+
+def test_preannotations_round_trip_and_are_not_answers(tmp_path: Path):
+    from paperlib.annotation_files import PREANNOTATIONS, write_cvat
+
+    masks = {"train_1": TRUTH.astype(np.uint8), "train_2": np.zeros(SIZE, np.uint8)}
+    write_cvat(tmp_path / PREANNOTATIONS, masks)
+    assert (tmp_path / PREANNOTATIONS / "ImageSets" / "Segmentation" / "default.txt").read_text() == \
+        "train_1\ntrain_2\n"
+    assert find_masks(tmp_path, list(masks)) == {}  # the model's suggestions are never the annotator's answer
+    shutil.copytree(tmp_path / PREANNOTATIONS, tmp_path / "edited_in_cvat")  # imported, (not) edited, exported
+    found = find_masks(tmp_path, list(masks))
+    for sid, (path, background) in found.items():
+        assert np.array_equal(read_annotation(path, SIZE, background).numpy(), masks[sid])
