@@ -281,14 +281,21 @@ def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path 
     m = parse_method(method)
     if isinstance(oracle, str) and oracle not in ("simulated", "folder"):
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
-    needs = "Full_sup" if m.kind == "full_sup" else "the simulated oracle" if oracle == "simulated" and \
-        m.kind == "al" else ""
+    needs = ""  # what will need every training image's mask: refused before theta0 is trained
+    if m.kind == "full_sup":
+        needs = "Full_sup"
+    elif m.kind == "al" and oracle == "simulated":
+        needs = "the simulated oracle"
     splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
                               device=device, progress=progress, needs_masks=needs)
     weights = baseline.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
     folder = Path(run_folder) if run_folder else run_dir(results_dir, cfg, method, seed)
-    orc = oracle if not isinstance(oracle, str) else FolderOracle(splits.train, folder / "queries") \
-        if oracle == "folder" else SimulatedOracle(splits.train)
+    if oracle == "folder":
+        orc: Oracle = FolderOracle(splits.train, folder / "queries")
+    elif oracle == "simulated":
+        orc = SimulatedOracle(splits.train)
+    else:
+        orc = oracle
     session = Session(cfg, method, seed, splits=splits, theta0=weights, run_dir=folder, oracle=orc, distances=dist,
                       device=device, progress=progress)
     return session.run(), folder

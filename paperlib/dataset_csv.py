@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import NamedTuple
 
 from .data import Record, SegDataset, Splits, image_file_size
 from .folds import DataError
 
 HEADER = ["image", "mask", "label", "split"]
 PARTS = ("train", "valid", "test")
+
+
+class Row(NamedTuple):
+    """One checked row: image and mask files (``None``: no mask), class name, split."""
+
+    image: Path
+    mask: Path | None
+    label: str
+    split: str
 
 
 def read_dataset_csv(path: str | Path) -> Splits:
@@ -27,35 +37,35 @@ def read_dataset_csv(path: str | Path) -> Splits:
         rows = list(csv.reader(fh))
     if not rows or [c.strip().lower() for c in rows[0]] != HEADER:
         raise DataError(f"{path}, line 1: expected the header {','.join(HEADER)}")
-    parts: dict[str, list[tuple[Record, str]]] = {p: [] for p in PARTS}
-    ids: dict[str, str] = {}
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
+    parts: dict[str, list[tuple[Row, str]]] = {p: [] for p in PARTS}
+    lines: dict[str, int] = {}
+    for lineno, fields in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in fields):
             continue
         where = f"{path}, line {lineno}"
-        record, split = _row(path.parent, row, where)
-        if record.id in ids:
-            raise DataError(f"{where}: image name {record.id!r} is also on {ids[record.id]} (names must differ)")
-        ids[record.id] = f"line {lineno}"
-        parts[split].append((record, where))
-    labels = sorted({str(r.label) for p in PARTS for r, _ in parts[p]})
-    trained = {str(r.label) for r, _ in parts["train"]}
+        row = _row(path.parent, fields, where)
+        if row.image.stem in lines:
+            raise DataError(f"{where}: image name {row.image.stem!r} is also on line {lines[row.image.stem]} "
+                            "(names must differ)")
+        lines[row.image.stem] = lineno
+        parts[row.split].append((row, where))
+    trained = {row.label for row, _ in parts["train"]}
     for p in PARTS:
         if not parts[p]:
             raise DataError(f"{path}: no {p} rows")
-        for r, where in parts[p]:
-            if str(r.label) not in trained:
-                raise DataError(f"{where}: class {r.label!r} has no training image")
-    return Splits(*(SegDataset([Record(r.id, r.image, r.mask, labels.index(str(r.label))) for r, _ in parts[p]],
+        for row, where in parts[p]:
+            if row.label not in trained:
+                raise DataError(f"{where}: class {row.label!r} has no training image")
+    labels = sorted(trained)
+    return Splits(*(SegDataset([Record(r.image.stem, r.image, r.mask, labels.index(r.label)) for r, _ in parts[p]],
                                labels, "nonzero") for p in PARTS))
 
 
-def _row(folder: Path, row: list[str], where: str) -> tuple[Record, str]:
-    """One row checked: the files exist and open, a mask (where one is needed) has the image's size. The record's
-    label is still the class name."""
-    if len(row) != len(HEADER):
-        raise DataError(f"{where}: expected {len(HEADER)} fields {','.join(HEADER)}, got {len(row)}")
-    image_name, mask_name, label, split = (c.strip() for c in row)
+def _row(folder: Path, fields: list[str], where: str) -> Row:
+    """One row checked: the files exist and open, a mask (where one is needed) has the image's size."""
+    if len(fields) != len(HEADER):
+        raise DataError(f"{where}: expected {len(HEADER)} fields {','.join(HEADER)}, got {len(fields)}")
+    image_name, mask_name, label, split = (c.strip() for c in fields)
     if split not in PARTS:
         raise DataError(f"{where}: field 'split' must be train, valid or test, got {split!r}")
     if not label:
@@ -72,4 +82,4 @@ def _row(folder: Path, row: list[str], where: str) -> tuple[Record, str]:
             raise DataError(f"{where}: mask {mask} is {msize[0]}x{msize[1]} but image {image} is {size[0]}x{size[1]}")
     elif split != "train":
         raise DataError(f"{where}: a {split} image needs a mask (model selection, threshold and Dice)")
-    return Record(image.stem, image, mask, label), split  # type: ignore[arg-type]
+    return Row(image, mask, label, split)

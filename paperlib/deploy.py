@@ -72,9 +72,7 @@ def export(final: Final, path: str | Path) -> Path:
     obj = {"state": {k: v.detach().cpu() for k, v in final.model.state_dict().items()},
            "threshold": final.threshold, "class_names": final.class_names, "method": final.method,
            "profile": final.cfg.profile, "config": final.cfg.identity()}
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return store.atomic_write_bytes(path, buf.getvalue())
+    return store.save_tensors(path, obj)
 
 
 def load(path: str | Path) -> Final:
