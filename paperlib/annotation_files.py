@@ -14,8 +14,10 @@ without renaming files:
 - a mapping file ``masks.csv`` with a header ``image,mask``: the queried image's id (or file name) and the mask's
   path relative to the round folder (e.g. Label Studio's PNG export, whose files are named by task).
 
-The folder oracle also writes the model's suggested masks as a CVAT export (:func:`write_cvat`, in
-``preannotations_cvat/``), to import into CVAT as pre-annotations; that folder is never read as an answer.
+The folder oracle also writes the model's suggested masks (``<id>_suggested.png``, 0/255) in the other layouts, as
+pre-annotations: a CVAT export (:func:`write_cvat`, in ``preannotations_cvat/``) and a mapping file
+``suggestions.csv`` (:func:`write_mapping`); neither is read as an answer (copying ``suggestions.csv`` to
+``masks.csv`` accepts every suggestion as it is).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ BLACK: Colour = (0, 0, 0)
 MAPPING = "masks.csv"  # the mapping file of a round folder
 CVAT_LABELMAP = "labelmap.txt"
 PREANNOTATIONS = "preannotations_cvat"  # the model's suggestions of a round, as a CVAT export to import
+SUGGESTIONS = "suggestions.csv"  # the model's suggestions of a round, as a mapping file
 OBJECT: Colour = (250, 50, 83)  # the object's colour in written colour masks
 
 
@@ -118,6 +121,14 @@ def write_cvat(folder: Path, masks: dict[str, np.ndarray], label: str = "object"
     atomic_write_text(folder / CVAT_LABELMAP, "# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
                       f"{label}:{','.join(map(str, OBJECT))}::\n")
     return folder
+
+
+def write_mapping(path: Path, masks: dict[str, str]) -> Path:
+    """A mapping file (header ``image,mask``) at ``path``: image file name -> mask path relative to its folder."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([("image", "mask"), *masks.items()])
+    atomic_write_text(path, buf.getvalue())
+    return path
 
 
 def find_masks(folder: Path, ids: Sequence[str]) -> dict[str, tuple[Path, Colour]]:

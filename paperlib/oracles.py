@@ -70,8 +70,9 @@ white (255, or 1) for the object; a palette or colour mask works too (any colour
 <id>_suggested.png is the model's current mask, a starting point you may edit and save under the _mask name.
 From an annotation tool: unpack a CVAT "Segmentation mask 1.1" export here (labelmap.txt, SegmentationClass/),
 or list the exported files in masks.csv (header image,mask; paths relative to this folder). The model's
-suggestions are also in preannotations_cvat/, a CVAT export to import as pre-annotations (never read as an
-answer). Then start the session again with the same command.
+suggestions are also in preannotations_cvat/, a CVAT export to import as pre-annotations, and listed in
+suggestions.csv (neither is read as an answer; copy suggestions.csv to masks.csv to accept every suggestion as it
+is). Then start the session again with the same command.
 
 {ids}
 """
@@ -103,6 +104,8 @@ class FolderOracle:
             atomic_write_bytes(d / f"{sid}_suggested.png", png_bytes(sug.numpy().astype(np.uint8) * 255, "L"))
         annotation_files.write_cvat(d / annotation_files.PREANNOTATIONS,
                                     {sid: sug.numpy() for sid, sug in zip(ids, suggestions, strict=True)})
+        annotation_files.write_mapping(d / annotation_files.SUGGESTIONS,
+                                       {f"{sid}.png": f"{sid}_suggested.png" for sid in ids})
         atomic_write_text(d / "README.txt", _INSTRUCTIONS.format(round=round_index, n=len(ids), ids="\n".join(ids)))
 
     def answer(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:

@@ -89,6 +89,12 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     unknown = sorted(set(params) - known)
     if unknown:
         raise SystemExit(f"error: unknown notebook parameter(s) {unknown}; known: {', '.join(sorted(known))}")
+    if "dataset" in params:  # another notebook would run on the profile's datasets with this data_root
+        others = [nb.stem for nb in nbs if "dataset" not in declared[nb]]
+        if others:
+            takers = ", ".join(nb.stem for nb in nbs if "dataset" in declared[nb]) or "none of them"
+            raise SystemExit(f"error: --dataset is a parameter of {takers} only, not of {', '.join(others)}; "
+                             "select notebooks with --only (e.g. --only 04)")
     results = Path(results_dir).resolve()
     executed = results / profile / "executed"
     executed.mkdir(parents=True, exist_ok=True)

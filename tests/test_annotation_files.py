@@ -118,3 +118,15 @@ def test_preannotations_round_trip_and_are_not_answers(tmp_path: Path):
     found = find_masks(tmp_path, list(masks))
     for sid, (path, background) in found.items():
         assert np.array_equal(read_annotation(path, SIZE, background).numpy(), masks[sid])
+
+
+def test_suggestions_mapping_is_not_an_answer_until_copied_to_masks_csv(tmp_path: Path):
+    from paperlib.annotation_files import MAPPING, SUGGESTIONS, write_mapping
+
+    Image.fromarray(TRUTH.astype(np.uint8) * 255, "L").save(tmp_path / "train_1_suggested.png")
+    write_mapping(tmp_path / SUGGESTIONS, {"train_1.png": "train_1_suggested.png"})
+    assert (tmp_path / SUGGESTIONS).read_text() == "image,mask\ntrain_1.png,train_1_suggested.png\n"
+    assert find_masks(tmp_path, ["train_1"]) == {}
+    shutil.copy(tmp_path / SUGGESTIONS, tmp_path / MAPPING)  # accept every suggestion as it is
+    path, background = find_masks(tmp_path, ["train_1"])["train_1"]
+    assert np.array_equal(read_annotation(path, SIZE, background).numpy().astype(bool), TRUTH)

@@ -53,6 +53,9 @@ def test_pipeline_refuses_unknown_parameters_and_profiles(tmp_path: Path):
         pipeline.run("smoke", overrides={"lam": "-1"}, results_dir=str(tmp_path))
     with pytest.raises(SystemExit, match=r"unknown notebook parameter\(s\) \['bogus'\]"):
         pipeline.run("smoke", params={"bogus": "1"}, results_dir=str(tmp_path))
+    with pytest.raises(SystemExit, match=r"--dataset is a parameter of 04_active_learning only, not of "
+                                          r"01_data, .*06_figures; select notebooks with --only"):
+        pipeline.run("smoke", params={"dataset": "glas"}, results_dir=str(tmp_path))
     with pytest.raises(Exception, match="unknown profile 'huge'"):
         pipeline.run("huge", results_dir=str(tmp_path))
     with pytest.raises(SystemExit, match="no notebook"):

@@ -75,3 +75,53 @@ def test_readme_paper_scale_tables_are_the_benchmark_run():
     for row in ("| **wall time** |", "| **peak RSS (MB)** |", "A lower budget lowers the peak"):
         line = next(ln for ln in glas.splitlines() if ln.startswith(row))
         assert line in readme, row
+
+
+def _block(readme: str, marker: str) -> str:
+    """The fenced code block right after the HTML comment ``<!-- marker ...-->``."""
+    after = readme.split(f"<!-- {marker}", 1)[1].split("-->\n", 1)[1]
+    assert after.startswith("```"), marker
+    return after.split("\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+
+
+def test_readme_own_data_example_runs_as_written(tmp_path: Path):
+    """The worked example of "Your own data" (dataset file with an unlabeled pool, two rounds with a scripted
+    annotator, prediction), then its Python snippet, in an empty folder."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    readme = (ROOT / "README.md").read_text()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    (tmp_path / "own_data.sh").write_text(_block(readme, "own-data example"))
+    done = subprocess.run(["bash", "-e", "own_data.sh"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = readme.split("It prints, besides progress bars:\n\n```\n", 1)[1].split("```", 1)[0]
+    untimed = re.compile(r" \(\d+\.\ds\)$", flags=re.M)  # a round's seconds vary
+    assert untimed.sub("", done.stdout) == untimed.sub("", printed)
+    lab = tmp_path / "my_lab"
+    run = lab / "results" / "smoke" / "csv" / "runs" / "Label_prop" / "seed_0"
+    rows = list(csv.DictReader(open(run / "rounds.csv")))
+    assert [int(r["n_labeled"]) for r in rows] == [4, 6] and all(int(r["n_pseudo"]) > 0 for r in rows)
+    for saved in (run / "oracle_masks").glob("*.png"):  # trained on what the scripted annotator drew
+        truth = np.asarray(Image.open(lab / "source" / f"{saved.stem}_anno.bmp")) > 0
+        assert np.array_equal(np.asarray(Image.open(saved)) > 0, truth), saved.name
+    assert len(list((run / "oracle_masks").glob("*.png"))) == 6
+    new = sorted(p.stem for p in (lab / "new").glob("*.bmp"))
+    assert sorted(p.name[:-len("_mask.png")] for p in (lab / "predicted").glob("*_mask.png")) == new
+    assert len(list(csv.DictReader(open(lab / "predicted" / "predictions.csv")))) == len(new)
+    assert set(torch.load(lab / "model.pt", weights_only=True)) >= {"state", "threshold"}
+
+    theta0 = (lab / "results" / "smoke" / "csv" / "theta0.pt").stat().st_mtime_ns
+    (tmp_path / "snippet.py").write_text(_block(readme, "own-data python"))
+    done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "waiting"
+    assert (lab / "results" / "smoke" / "csv" / "theta0.pt").stat().st_mtime_ns == theta0  # reused, not retrained
+    asked = sorted(p.name for p in (lab / "api_run" / "queries" / "round_00").glob("*_suggested.png"))
+    assert asked == sorted(p.name for p in (run / "queries" / "round_00").glob("*_suggested.png"))
