@@ -413,7 +413,7 @@ def test_folder_oracle_reads_annotation_tool_exports(shared, tmp_path: Path):
     ids0 = _asked(r0)
     pre = r0 / "preannotations_cvat"  # the suggestions as a CVAT export, to import as pre-annotations
     assert sorted(p.stem for p in (pre / "SegmentationClass").glob("*.png")) == ids0
-    assert (r0 / "suggestions.csv").read_text().splitlines()[1:] == [f"{i}.png,{i}_suggested.png" for i in ids0]
+    assert sorted((r0 / "suggestions.csv").read_text().splitlines()[1:]) == [f"{i}.png,{i}_suggested.png" for i in ids0]
     assert session().run() == "waiting"  # and not an answer
     export = r0 / "cvat_export"  # a CVAT "Segmentation mask 1.1" export, background label green
     (export / "SegmentationClass").mkdir(parents=True)
