@@ -23,33 +23,40 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import baseline, cli, config, data, samplers, similarity, store
+from . import baseline, cam_family, cli, config, data, samplers, similarity, store
 from .config import Config, ConfigError
+from .lam_schedule import lam_at
 from .learner import Learner, Stream, stream_seed
 from .metrics import dice
 from .oracles import FolderOracle, Oracle, OracleError, SimulatedOracle
 from .store import RoundRecord, RoundRow
 from .train import snapshot
 
-METHODS = ("WSL", "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup")
+METHODS = ("WSL", *cam_family.METHODS, "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup")
 
 
 @dataclass(frozen=True)
 class Method:
-    """A method name parsed: ``kind`` is ``wsl``, ``full_sup`` or ``al``; AL methods have a sampler and may add
-    Label_prop (``Label_prop`` alone means random queries, as in the paper; ``Entropy+Label_prop`` etc.)."""
+    """A method name parsed: ``kind`` is ``wsl`` (WSL and the CAM family: fixed baselines of the seed's classifier;
+    ``cam`` names the family member, empty for WILDCAT's own CAMs), ``full_sup`` or ``al``; AL methods have a sampler
+    and may add Label_prop (``Label_prop`` alone means random queries, as in the paper; ``Entropy+Label_prop``
+    etc.)."""
 
     name: str
     kind: str
     sampler: str | None = None
     label_prop: bool = False
+    cam: str = ""
 
 
 def parse_method(name: str) -> Method:
-    """``WSL``, ``Full_sup``, a sampler (``Random``, ``Entropy``, ``MC_Dropout``), ``Label_prop`` or
-    ``<sampler>+Label_prop``; anything else raises :class:`ConfigError`."""
+    """``WSL``, a CAM-family baseline (``GradCAM``, ``GradCAM++``, ``AblationCAM``, ``XGradCAM``), ``Full_sup``, a
+    sampler (``Random``, ``Entropy``, ``MC_Dropout``), ``Label_prop`` or ``<sampler>+Label_prop``; anything else
+    raises :class:`ConfigError`."""
     if name == "WSL":
         return Method(name, "wsl")
+    if name in cam_family.METHODS:
+        return Method(name, "wsl", cam=name)
     if name == "Full_sup":
         return Method(name, "full_sup")
     if name == "Label_prop":
@@ -85,6 +92,7 @@ class State:
     queries: list[int]
     head: dict[str, torch.Tensor] | None
     threshold: float
+    valid_dice: list[float]  # of every finished round (the validation lambda schedule reads them)
 
 
 class Session:
@@ -118,7 +126,7 @@ class Session:
         The runtime section (device, speed switches) and the grid's settings are not part of it."""
         meta = {"method": self.method.name, "seed": self.seed, "profile": self.cfg.profile,
                 "dataset": self.cfg.data.dataset, "config": self.cfg.identity()}
-        if self.method.kind == "wsl":  # WSL measures its own seed's classifier, every other method theta0
+        if self.method.kind == "wsl":  # WSL and the CAM family measure their seed's classifier, the rest theta0
             meta["classifier_seed"] = self.seed
         return meta
 
@@ -133,7 +141,7 @@ class Session:
             if self.method.kind == "al":
                 return self._loop(self._resume(done))
             if not done:
-                fixed = baseline.wsl_round(self.learner) if self.method.kind == "wsl" else \
+                fixed = baseline.wsl_round(self.learner, self.method.cam) if self.method.kind == "wsl" else \
                     baseline.full_sup_round(self.learner, self.seed)
                 self._commit(fixed)
             return "finished"
@@ -142,7 +150,7 @@ class Session:
         """The state after the last finished round, or before round 0 (Algorithm 1, line 1: U'_0 at random)."""
         if not done:
             first = samplers.initial_query(self.labels, self.cfg.al.init_per_class, self.seed).tolist()
-            return State(0, [], {}, [], {}, first, None, 0.5)
+            return State(0, [], {}, [], {}, first, None, 0.5, [])
         masks: dict[int, torch.Tensor] = {}
         for rec in done:  # the oracle gives the same masks again (the folder oracle keeps what it imported)
             answer = self.oracle.answer(rec.row.round, rec.queried)
@@ -152,7 +160,7 @@ class Session:
         last = done[-1]
         pseudo_masks = self.learner.masks(self.learner.model(last.head), last.pseudo, last.threshold)
         return State(last.row.round + 1, list(last.labeled), masks, list(last.pseudo), pseudo_masks,
-                     list(last.next_queries), last.head, last.threshold)
+                     list(last.next_queries), last.head, last.threshold, [rec.row.valid_dice for rec in done])
 
     def _loop(self, s: State) -> str:
         """Algorithm 1 from round ``s.round`` to ``rounds - 1`` (line numbers of the paper's listing)."""
@@ -184,7 +192,8 @@ class Session:
         with lrn.clock("round"):
             s.masks.update(zip(s.queries, answer, strict=True))
             labeled = sorted(set(s.labeled) | set(s.queries))  # lines 2, 7: L_r = L_{r-1} + U'_r
-            model, pseudo, pseudo_masks, threshold = self._train_round(r, labeled, s)  # lines 4-5, 8-10
+            lam = self._lam(r, s)
+            model, pseudo, pseudo_masks, threshold = self._train_round(r, labeled, s, lam)  # lines 4-5, 8-10
             lab = set(labeled)
             pool = [i for i in range(len(self.labels)) if i not in lab]
             next_queries: list[int] = []
@@ -195,20 +204,30 @@ class Session:
             with lrn.clock("pseudo-mask Dice"):
                 pseudo_dice = self._pseudo_dice(pseudo_masks)
             row = RoundRow(r, len(labeled), len(pseudo), test, valid, pseudo_dice, threshold,
-                           round(time.perf_counter() - start, 2))
+                           round(time.perf_counter() - start, 2), lam)
             head = snapshot(model.seg_head)
             with lrn.clock("saving"):
                 self._commit(RoundRecord(row, labeled, s.queries, pseudo, next_queries, threshold, head))
-        return State(r + 1, labeled, s.masks, pseudo, pseudo_masks, next_queries, head, threshold)
+        return State(r + 1, labeled, s.masks, pseudo, pseudo_masks, next_queries, head, threshold,
+                     [*s.valid_dice, valid])
 
-    def _train_round(self, r: int, labeled: list[int], s: State
+    def _lam(self, r: int, s: State) -> float:
+        """lambda of round ``r`` under ``al.lam_schedule`` (:mod:`paperlib.lam_schedule`); nan without
+        pseudo-labels."""
+        if not self.method.label_prop:
+            return float("nan")
+        a = self.cfg.al
+        return lam_at(a.lam_schedule, r, lam=a.lam, lam_max=a.lam_max, rounds=a.rounds, valid_dice=s.valid_dice)
+
+    def _train_round(self, r: int, labeled: list[int], s: State, lam: float
                      ) -> tuple[torch.nn.Module, list[int], dict[int, torch.Tensor], float]:
         """Train round ``r`` from theta0 (lines 4-5) on L_r and P_{r-1}; for Label_prop select U''_r, grow P_r,
-        pseudo-label it and train again (lines 8-10), keeping the better on validation. Returns the kept model,
-        P_r, its final pseudo-masks and the validation threshold."""
+        pseudo-label it and train again (lines 8-10), keeping the better on validation; pseudo-masks weigh
+        ``lam``. Returns the kept model, P_r, its final pseudo-masks and the validation threshold."""
         lrn, lab = self.learner, set(labeled)
         prev = [i for i in s.pseudo if i not in lab]
-        model, best = lrn.fit(lrn.items(labeled, s.masks, prev, s.pseudo_masks), stream_seed(self.seed, r, Stream.FIT))
+        model, best = lrn.fit(lrn.items(labeled, s.masks, prev, s.pseudo_masks, lam),
+                              stream_seed(self.seed, r, Stream.FIT))
         pseudo: list[int] = []
         if self.method.label_prop:
             chosen = similarity.select_pseudo(self.distances, self.labels, np.isin(np.arange(len(self.labels)),
@@ -216,7 +235,7 @@ class Session:
             pseudo = sorted((set(prev) | set(np.flatnonzero(chosen).tolist())) - lab)
             if pseudo:
                 fresh = lrn.masks(model, pseudo, lrn.threshold(model))
-                again, best_again = lrn.fit(lrn.items(labeled, s.masks, pseudo, fresh),
+                again, best_again = lrn.fit(lrn.items(labeled, s.masks, pseudo, fresh, lam),
                                             stream_seed(self.seed, r, Stream.REFIT))
                 if best_again >= best:
                     model, best = again, best_again

@@ -5,7 +5,8 @@
   :func:`classifier_stage` is the only writer of ``results/<profile>/<dataset>/theta0.pt`` (seed 0) and
   ``classifier_seed_<s>.pt`` (other seeds).
 - WSL: a seed's classifier's CAM masks (its test accuracy is Table 2), as the round-0 record of that seed's ``WSL``
-  session.
+  session; the CAM family (:mod:`paperlib.cam_family`: ``GradCAM``, ``GradCAM++``, ``AblationCAM``, ``XGradCAM``)
+  likewise, from the same classifier, at a threshold chosen on validation.
 - Full_sup: the segmentation head trained from theta0 on every training image's true mask, as the round-0 record of
   a ``Full_sup`` session.
 
@@ -26,13 +27,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import config, data, predict, store, train
+from . import cam_family, config, data, predict, store, train
 from .config import Config
 from .learner import Learner, Stream, stream_seed
 from .runtime import threads
 from .store import RoundRecord, RoundRow
 
 THETA0_SEED = 0  # the classifier every AL and Full_sup session starts from is seed 0's, as in the paper
+WSL_METHODS = ("WSL", *cam_family.METHODS)  # fixed baselines of their seed's own classifier
 
 
 def classifier_path(results_dir: str | Path, cfg: Config, seed: int = THETA0_SEED) -> Path:
@@ -57,6 +59,14 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
     a notebook, a command or a grid worker) and saved there. Its state dict holds every weight of the JointNet (the
     segmentation head at its seeded initial weights)."""
     path = classifier_path(results_dir, cfg, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # one writer: the sessions of a seed (WSL and the CAM family) may ask for its classifier side by side
+    with store.file_lock(path.with_name(f".{path.name}.lock"), f"{path}: being trained by another process; waiting"):
+        return _classifier(cfg, splits, path, seed, device, progress)
+
+
+def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device: torch.device | None,
+                progress: bool) -> dict[str, torch.Tensor]:
     key = _fingerprint(cfg, seed)
     if path.is_file():
         saved = store.load_tensors(path)
@@ -81,15 +91,19 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
 
 def session_classifier(cfg: Config, splits: data.Splits, results_dir: str | Path, method: str, seed: int, *,
                        device: torch.device | None = None, progress: bool = True) -> dict[str, torch.Tensor]:
-    """The classifier a session of ``method`` and ``seed`` computes with: its own seed's for ``WSL`` (the paper's
-    spread over seeds), theta0 for every other method (:func:`classifier_stage`)."""
-    return classifier_stage(cfg, splits, results_dir, seed=seed if method == "WSL" else THETA0_SEED, device=device,
-                            progress=progress)
+    """The classifier a session of ``method`` and ``seed`` computes with: its own seed's for ``WSL`` and the CAM
+    family (the paper's spread over seeds, paired seed by seed), theta0 for every other method
+    (:func:`classifier_stage`)."""
+    return classifier_stage(cfg, splits, results_dir, seed=seed if method in WSL_METHODS else THETA0_SEED,
+                            device=device, progress=progress)
 
 
-def wsl_round(learner: Learner) -> RoundRecord:
+def wsl_round(learner: Learner, cam: str = "") -> RoundRecord:
     """WSL: the CAM masks of the learner's classifier (its seed's) on test and validation (no threshold, no pixel
-    label); ``metrics`` holds the classifier's test and validation accuracy (Table 2)."""
+    label); ``metrics`` holds the classifier's test and validation accuracy (Table 2). ``cam``: a CAM-family
+    method instead of WILDCAT's own CAMs (:func:`paperlib.cam_family.cam_round`)."""
+    if cam:
+        return cam_family.cam_round(learner, cam)
     t0 = time.perf_counter()
     model, splits, cfg = learner.model(), learner.splits, learner.cfg
     with learner.clock("CAMs"):

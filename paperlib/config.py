@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .lam_schedule import SCHEDULES
+
 DATASETS = ("glas", "cub")
 CSV = "csv"  # one's own data: a dataset file (paperlib.dataset_csv) named by data_root, with any profile's settings
 
@@ -78,6 +80,8 @@ class ALConfig:
     rounds: int = 25  # max_r
     k: int = 40  # neighbours for Label_prop's U''
     lam: float = 0.1  # lambda, weight of the pseudo-labeled loss (Eq. 1)
+    lam_schedule: str = "constant"  # lambda by round: constant (the paper), rising, validation (lam_schedule.py)
+    lam_max: float = 1.0  # the cap of a rising lambda schedule (1: the weight of an oracle mask)
     mc_passes: int = 50  # MC dropout passes
     mc_p: float = 0.2  # MC dropout probability
 
@@ -91,6 +95,7 @@ class StudyConfig:
     lam_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 0.5, 1.0)  # ablation values of lambda (Figs. 8, 9)
     k_rounds: int = 25  # rounds of each session of the k sweep (Fig. 7: AUC of 25 queries, one trial)
     lam_rounds: int = 15  # rounds of each session of the lambda sweep (Fig. 8, GlaS: 15; Fig. 9, CUB: 5)
+    lam_schedules: tuple[str, ...] = ("rising", "validation")  # dynamic lambda(r) compared with constant (05)
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,13 @@ class Config:
         return dataclasses.asdict(self)
 
     def identity(self) -> dict[str, Any]:
-        """The sections a session's numbers depend on (``data``, ``model``, ``train``, ``al``) as a plain dict."""
-        return {s: dataclasses.asdict(getattr(self, s)) for s in IDENTITY}
+        """The sections a session's numbers depend on (``data``, ``model``, ``train``, ``al``) as a plain dict.
+        Under the constant lambda schedule ``lam_max`` changes nothing, and both are left out (so sessions made
+        before the schedules existed resume)."""
+        out = {s: dataclasses.asdict(getattr(self, s)) for s in IDENTITY}
+        if self.al.lam_schedule == "constant":
+            del out["al"]["lam_schedule"], out["al"]["lam_max"]
+        return out
 
 
 IDENTITY = ("data", "model", "train", "al")  # what makes a session itself
@@ -310,6 +320,9 @@ def validate(cfg: Config) -> None:
         ("workers", rt.workers >= 0, "must be >= 0 (0: one per core)"),
         ("k", a.k >= 1, "must be >= 1"),
         ("lam", a.lam >= 0, "must be >= 0"),
+        ("lam_schedule", a.lam_schedule in SCHEDULES, f"must be one of {', '.join(SCHEDULES)}"),
+        ("lam_max", a.lam_schedule == "constant" or a.lam_max >= a.lam,
+         "must be >= lam (a schedule rises from lam toward lam_max)"),
         ("init_per_class", a.init_per_class >= 1, "must be >= 1"),
         ("per_class", a.per_class >= 1, "must be >= 1"),
         ("rounds", a.rounds >= 1, "must be >= 1"),
@@ -320,6 +333,7 @@ def validate(cfg: Config) -> None:
         ("lam_grid", len(s.lam_grid) >= 1 and min(s.lam_grid) >= 0, "must hold values >= 0"),
         ("k_rounds", s.k_rounds >= 1, "must be >= 1"),
         ("lam_rounds", s.lam_rounds >= 1, "must be >= 1"),
+        ("lam_schedules", all(v in SCHEDULES for v in s.lam_schedules), f"must hold values of {', '.join(SCHEDULES)}"),
     ]
     for stage in ("cl", "seg"):
         checks += [

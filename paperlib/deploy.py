@@ -1,9 +1,9 @@
 """A session's final model applied to new images, and exported as one file (``python -m paperlib.predict``).
 
-The final model is theta0 (or, for WSL, the seed's classifier) with the last finished round's segmentation head
-and validation threshold. An exported file holds plain types and tensors only (it loads with
-``torch.load(weights_only=True)``): the weights, the threshold, the class names, the method and the config's
-identity sections.
+The final model is theta0 (or, for WSL and the CAM family, the seed's classifier) with the last finished round's
+segmentation head and validation threshold (a CAM-family baseline: its CAM threshold). An exported file holds plain
+types and tensors only (it loads with ``torch.load(weights_only=True)``): the weights, the threshold, the class
+names, the method and the config's identity sections.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import baseline, config, predict, store
+from . import baseline, cam_family, config, predict, store
 from .config import Config, ConfigError
 from .data import Record, SegDataset
 from .learner import theta0_model
@@ -57,7 +57,7 @@ def final_model(run: str | Path) -> Final:
     done = store.RunFolder(run).finished()
     if not done:
         raise ConfigError(f"{run}: no finished round yet")
-    seed = meta["seed"] if meta["method"] == "WSL" else baseline.THETA0_SEED
+    seed = meta["seed"] if meta["method"] in baseline.WSL_METHODS else baseline.THETA0_SEED
     path = run.parents[2] / baseline.classifier_path("", cfg, seed).name
     if not path.is_file():
         raise ConfigError(f"{run}: its classifier {path} is missing")
@@ -95,17 +95,23 @@ def image_files(folder: str | Path) -> list[Path]:
 
 
 def apply(final: Final, images: str | Path, out: str | Path, device: torch.device | None = None) -> Path:
-    """For every image of the folder ``images``: ``<stem>_mask.png`` (0/255: the segmentation at the threshold, or
-    the CAM mask for WSL), ``<stem>_cam.png`` (the predicted class's CAM, scaled to 0-255), and one row of
-    ``predictions.csv`` (image, predicted class, a softmax score per class). Returns the CSV's path."""
+    """For every image of the folder ``images``: ``<stem>_mask.png`` (0/255: the segmentation at the threshold, the
+    CAM mask for WSL, a CAM-family map at its threshold), ``<stem>_cam.png`` (the predicted class's CAM, or the
+    family member's map, scaled to 0-255), and one row of ``predictions.csv`` (image, predicted class, a softmax
+    score per class). Returns the CSV's path."""
     files = image_files(images)
     out = Path(out)
     dataset = SegDataset([Record(p.stem, p, None, 0) for p in files], final.class_names, "nonzero")
-    wsl = math.isnan(final.threshold)
+    family = final.method in cam_family.METHODS
+    maps = {m.index: m.cam for m in cam_family.iter_maps(final.model, dataset, final.method, final.cfg,
+                                                         device=device)} if family else {}
+    wsl = family or math.isnan(final.threshold)
     rows = []
     for p in predict.iter_predictions(final.model, dataset, final.cfg, device=device, segmentation=not wsl):
         stem = files[p.index].stem
-        mask = p.cam_mask if wsl else p.prob >= final.threshold
+        if family:
+            p.cam = maps[p.index]
+        mask = (p.cam >= final.threshold) if family else p.cam_mask if wsl else p.prob >= final.threshold
         store.atomic_write_bytes(out / f"{stem}_mask.png", png_bytes(mask.numpy().astype(np.uint8) * 255, "L"))
         cam = p.cam - p.cam.min()
         cam8 = (255 * cam / max(float(cam.max()), 1e-12)).round().numpy().astype(np.uint8)

@@ -2,12 +2,14 @@
 
 - :func:`qualitative`: Fig. 12's data, first and last round (``04_active_learning``, drawn by ``06_figures``);
 - :func:`pseudo_label_check`: the paper's assumption behind Label_prop, measured (``03_wsl_baseline``);
-- :func:`sweep_points`: the sessions of the k and lambda sweeps of Figs. 7-9 (``05_ablations``).
+- :func:`heat_maps`: WILDCAT's CAM and the CAM family's maps of the same images, side by side (``03_wsl_baseline``);
+- :func:`sweep_points`: the sessions of the k and lambda sweeps of Figs. 7-9 (``05_ablations``);
+- :func:`schedule_tasks`: Label_prop under each dynamic lambda(r) beside the constant lambda (``05_ablations``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import al, baseline, data, grid, samplers, store
+from . import al, baseline, cam_family, data, grid, predict, samplers, store
 from .config import Config
 from .learner import Learner, Stream, stream_seed
 from .metrics import dice
+
+SCHEDULE_PREFIX = "Label_prop__lam_"  # run folders of Label_prop under a lambda schedule: Label_prop__lam_<schedule>
+
+
+def schedule_tasks(cfgs: Mapping[str, Config], seeds: Sequence[int]) -> list[grid.Task]:
+    """Label_prop with every seed under the constant lambda (``04``'s session, the same folder) and under each
+    schedule of ``study.lam_schedules`` (run folders ``Label_prop__lam_<schedule>``), on every dataset."""
+    out = []
+    for d, cfg in cfgs.items():
+        for seed in seeds:
+            out.append(grid.Task(d, "Label_prop", seed))
+            out += [grid.Task(d, "Label_prop", seed, {"lam_schedule": s}, f"lam_{s}")
+                    for s in cfg.study.lam_schedules if s != "constant"]
+    return out
 
 
 def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str | Path = "results",
@@ -39,8 +55,10 @@ def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str 
         weights = baseline.session_classifier(cfg, splits, results_dir, m, seed, device=device, progress=False)
         learner = Learner(cfg, splits, weights, device=device)
         for key, rec in (("first", done[0]), ("last", done[-1])):
-            out[key][m] = {"masks": learner.round_masks("test", idx, rec.head, rec.threshold),
-                           "dice": float(rec.row.test_dice), "round": rec.row.round}
+            masks = cam_family.masks(learner.model(), splits.test, idx, m, cfg, threshold=rec.threshold,
+                                     device=device) if m in cam_family.METHODS else \
+                learner.round_masks("test", idx, rec.head, rec.threshold)
+            out[key][m] = {"masks": masks, "dice": float(rec.row.test_dice), "round": rec.row.round}
     path = Path(results_dir) / cfg.profile / cfg.data.dataset / "qualitative.pt"
     store.save_tensors(path, out)
     return path
@@ -66,6 +84,22 @@ def pseudo_label_check(learner: Learner, distances: np.ndarray, *, seed: int = 0
         rank = next(r for r, j in enumerate(same, start=1) if j in lab)
         rows.append({"id": tr.ids[i], "rank": rank, "dice": dice(masks[i], tr[i][2][0])})
     return pd.DataFrame(rows)
+
+
+def heat_maps(learner: Learner, indices: Sequence[int], methods: Sequence[str]) -> dict[str, list[torch.Tensor]]:
+    """Maps ``HxW`` of the predicted class on the test images ``indices`` (in that order), by the learner's
+    classifier: ``WSL`` (WILDCAT's own CAM, raw class-map values) and each CAM-family method of ``methods``
+    (scaled to [0, 1] per image by the package)."""
+    model, test, cfg = learner.model(), learner.splits.test, learner.cfg
+    wildcat = {p.index: p.cam for p in predict.iter_predictions(model, test, cfg, indices=indices,
+                                                                  device=learner.device, segmentation=False)}
+    out = {"WSL": [wildcat[int(i)] for i in indices]}
+    for m in methods:
+        if m in cam_family.METHODS:
+            maps = {p.index: p.cam for p in cam_family.iter_maps(model, test, m, cfg, indices=indices,
+                                                                 device=learner.device)}
+            out[m] = [maps[int(i)] for i in indices]
+    return out
 
 
 @dataclass(frozen=True)

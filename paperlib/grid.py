@@ -188,8 +188,8 @@ def _sessions(profile: str, todo: Sequence[Task], results_dir: str | Path,
 def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
     """Tasks in the order they start, the costliest first by a rough rank (numbers do not depend on it):
     Label_prop (two trainings per round on its pseudo-labels too), then MC_Dropout (T passes per pool image), then
-    other AL samplers, then Full_sup and a WSL that trains its seed's classifier, then the rest; more rounds first
-    within a rank."""
+    other AL samplers, then Full_sup and a WSL-like baseline that trains its seed's classifier, then the rest; more
+    rounds first within a rank."""
     def rank(item: tuple[Task, config.Config]) -> tuple[int, int]:
         task, cfg = item
         m = al.parse_method(task.method)

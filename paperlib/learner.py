@@ -81,13 +81,15 @@ class Learner:
         return self._caches[part]
 
     def items(self, labeled: Sequence[int], masks: Mapping[int, torch.Tensor] | None,
-              pseudo: Sequence[int] = (), pseudo_masks: Mapping[int, torch.Tensor] | None = None) -> Dataset:
+              pseudo: Sequence[int] = (), pseudo_masks: Mapping[int, torch.Tensor] | None = None,
+              lam: float | None = None) -> Dataset:
         """Eq. (1) training items: ``labeled`` with the oracle's ``masks`` (``None``: the dataset's own), weight 1;
-        ``pseudo`` with their pseudo-masks, weight lambda."""
+        ``pseudo`` with their pseudo-masks, weight ``lam`` (default: ``al.lam``)."""
         tr = self.splits.train
         parts = [train.SegItems(tr, labeled, masks=None if masks is None else [masks[i] for i in labeled])]
         if pseudo:
-            parts.append(train.SegItems(tr, pseudo, masks=[pseudo_masks[i] for i in pseudo], weight=self.cfg.al.lam))
+            weight = self.cfg.al.lam if lam is None else lam
+            parts.append(train.SegItems(tr, pseudo, masks=[pseudo_masks[i] for i in pseudo], weight=weight))
         return ConcatDataset(parts)
 
     def fit(self, items: Dataset, seed: int) -> tuple[JointNet, float]:

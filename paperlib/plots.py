@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
+from .cam_family import METHODS as CAM_METHODS
 from .metrics import dice_auc, mean_std, paired_difference
 from .store import atomic_write_bytes, atomic_write_text
 
-METHOD_ORDER = ["WSL", "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup"]
-COLOURS = {"WSL": "#7f7f7f", "Random": "#1f77b4", "Entropy": "#2ca02c", "MC_Dropout": "#9467bd",
+METHOD_ORDER = ["WSL", *CAM_METHODS, "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup"]
+COLOURS = {"WSL": "#7f7f7f", "GradCAM": "#bcbd22", "GradCAM++": "#17becf", "AblationCAM": "#8c564b",
+           "XGradCAM": "#e377c2", "Random": "#1f77b4", "Entropy": "#2ca02c", "MC_Dropout": "#9467bd",
            "Label_prop": "#d62728", "Full_sup": "#000000"}
 matplotlib.rcParams.update({"svg.hashsalt": "paperlib", "figure.dpi": 100, "font.size": 9})
 
@@ -157,6 +159,28 @@ def mask_grid(rows: Mapping[str, Sequence], images: Sequence, truths: Sequence, 
     return fig
 
 
+def cam_heatmaps(images: Sequence, truths: Sequence, maps: Mapping[str, Sequence], titles: Sequence[str] = ()
+                 ) -> plt.Figure:
+    """One row per image: the image (true mask outlined), then each method's map of the predicted class as a heat
+    map over it (each map scaled to [0, 1] per image for display)."""
+    n, cols = len(images), 1 + len(maps)
+    fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.6 * n), squeeze=False)
+    for r in range(n):
+        image = np.asarray(images[r].permute(1, 2, 0)) if hasattr(images[r], "permute") else images[r]
+        _show(axes[r, 0], image, truths[r], titles[r] if titles else "")
+        for c, (name, per_image) in enumerate(maps.items(), start=1):
+            m = np.asarray(per_image[r], dtype=float)
+            m = (m - m.min()) / max(m.max() - m.min(), 1e-12)
+            ax = axes[r, c]
+            ax.imshow(image)
+            ax.imshow(m, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.axis("off")
+            if r == 0:
+                ax.set_title(name, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def _curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndarray:
     """Seeds x rounds (%) of one method (rows sorted by seed; rounds truncated to the shortest seed)."""
     part = df[df["method"] == method]
@@ -166,14 +190,15 @@ def _curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndar
 
 
 def dice_curves(df: pd.DataFrame, title: str) -> plt.Figure:
-    """Fig. 5: mean test Dice per round with a +- std band over seeds; WSL and Full_sup as horizontal lines."""
+    """Fig. 5: mean test Dice per round with a +- std band over seeds; WSL and Full_sup as dashed horizontal lines,
+    the CAM family dotted."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for m in order(df["method"].unique()):
         c = _curves(df, m)
         mu, sd = c.mean(0), c.std(0)
         colour = COLOURS.get(m)
         if c.shape[1] == 1:
-            ax.axhline(mu[0], color=colour, ls="--", lw=1, label=f"{m} ({mu[0]:.1f})")
+            ax.axhline(mu[0], color=colour, ls=":" if m in CAM_METHODS else "--", lw=1, label=f"{m} ({mu[0]:.1f})")
             continue
         x = np.arange(1, c.shape[1] + 1)
         ax.plot(x, mu, color=colour, label=m, lw=1.3)
@@ -212,20 +237,44 @@ def auc_table(df: pd.DataFrame, reference: Mapping[str, tuple[float, float]] | N
     return pd.DataFrame(rows)
 
 
-def paired_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-seed comparison of every pair of AL methods: mean and population std over seeds of AUC(a) - AUC(b)."""
-    al_methods = [m for m in order(df["method"].unique()) if _curves(df, m).shape[1] > 1]
+def paired_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Per-seed comparison of method pairs (default: every pair of AL methods): mean and population std over the
+    seeds both ran of AUC(a) - AUC(b), and on how many of those seeds a is better. Pairs with a method that has no
+    finished session are left out."""
+    present = order(df["method"].unique())
+    if pairs is None:
+        pairs = list(combinations([m for m in present if _curves(df, m).shape[1] > 1], 2))
+    pairs = [(a, b) for a, b in pairs if a in present and b in present]
     aucs = {m: dict(zip(sorted(df[df["method"] == m]["seed"].unique()), [dice_auc(c) for c in _curves(df, m)],
-                        strict=True)) for m in al_methods}
+                        strict=True)) for m in {m for pair in pairs for m in pair}}
     rows = []
-    for a, b in combinations(al_methods, 2):
+    for a, b in pairs:
         seeds = sorted(set(aucs[a]) & set(aucs[b]))
         if not seeds:
             continue
         mu, sd = paired_difference([aucs[a][s] for s in seeds], [aucs[b][s] for s in seeds])
         wins = sum(aucs[a][s] > aucs[b][s] for s in seeds)
         rows.append({"a": a, "b": b, "AUC(a) - AUC(b) (%)": pm(mu, sd), "seeds": len(seeds), "a better on": wins})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["a", "b", "AUC(a) - AUC(b) (%)", "seeds", "a better on"])
+
+
+def schedule_table(df: pd.DataFrame, prefix: str, base: str = "Label_prop") -> pd.DataFrame:
+    """Each lambda schedule (run folders ``<prefix><schedule>``) against the constant lambda (``base``): its lambda
+    per round (mean over seeds), AUC (%, mean +- population std over seeds), the constant's AUC, and the per-seed
+    paired difference with on how many seeds the schedule is better."""
+    columns = ["schedule", "lambda by round", "AUC (%)", f"{base} AUC (%)", "AUC - constant (%)", "seeds",
+               "schedule better on"]
+    names = sorted(m for m in df["method"].unique() if m.startswith(prefix))
+    if base not in set(df["method"]) or not names:
+        return pd.DataFrame([], columns=columns)
+    aucs = auc_table(df[df["method"].isin([base, *names])]).set_index("method")["AUC (%)"]
+    paired = paired_table(df, [(m, base) for m in names]).set_index("a")
+    rows = []
+    for m in names:
+        lam = df[df["method"] == m].groupby("round")["lam"].mean()
+        rows.append([m.removeprefix(prefix), ", ".join(f"{v:.3g}" for v in lam), aucs[m], aucs[base],
+                     paired.loc[m, "AUC(a) - AUC(b) (%)"], paired.loc[m, "seeds"], paired.loc[m, "a better on"]])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def readings_table(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:

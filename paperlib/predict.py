@@ -132,7 +132,7 @@ def image_batches(model: JointNet, dataset: SegDataset, indices: Sequence[int], 
             yield (b or _compute(model, dataset, size, chunk, device)).rows(keep)
 
 
-def _upsample(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+def upsample(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """``Cxhxw`` -> ``CxHxW`` (bilinear), as float32 on the CPU."""
     return F.interpolate(t[None].float(), size=hw, mode="bilinear", align_corners=False)[0].cpu()
 
@@ -159,11 +159,11 @@ def iter_predictions(model: JointNet, dataset: SegDataset, cfg: Config, *, indic
                     pred = ImagePrediction(i, label, None if mask is None else mask.float(), None, None, None)
                     if classification:
                         pred.scores = scores[j].float().cpu()
-                        up = _upsample(maps[j], hw)
+                        up = upsample(maps[j], hw)
                         pred.cam_mask = up.argmax(0) == pred.scores.argmax()
                         pred.cam = up[int(pred.scores.argmax())]
                     if segmentation:
-                        pred.prob = torch.sigmoid(_upsample(seg[j], hw)[0])
+                        pred.prob = torch.sigmoid(upsample(seg[j], hw)[0])
                     yield pred
 
 
@@ -204,7 +204,7 @@ def mc_dropout_samples(model: JointNet, dataset: SegDataset, indices: Sequence[i
                     logits = model.seg_head.passes_from(up, t, start, rows.indices)[:, 0]  # (t*n) x h x w
                     logits = logits.view(t, len(rows.indices), *logits.shape[1:])
                     for j, hw in enumerate(rows.sizes):
-                        parts[j].append(torch.sigmoid(_upsample(logits[:, j], hw)))
+                        parts[j].append(torch.sigmoid(upsample(logits[:, j], hw)))
                 for i, chunks in zip(rows.indices, parts, strict=True):
                     yield i, torch.cat(chunks)
 

@@ -119,6 +119,25 @@ def run_path(results_dir: str | Path, profile: str, dataset: str, name: str, see
     return runs_dir(results_dir, profile, dataset) / name / f"seed_{seed}"
 
 
+@contextlib.contextmanager
+def file_lock(path: Path, waiting: str) -> Iterator[None]:
+    """Hold an OS file lock on ``path`` (released by the kernel when its process dies); print ``waiting`` to stderr
+    when another process holds it, then wait for it."""
+    with open(path, "a") as fh:
+        if fcntl is None:
+            yield
+            return
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(waiting, file=sys.stderr)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @dataclass(frozen=True)
 class RoundRow:
     """One line of ``rounds.csv``: a finished round's numbers (Dice as fractions; ``nan`` where not applicable)."""
@@ -131,6 +150,7 @@ class RoundRow:
     pseudo_dice: float
     threshold: float
     seconds: float
+    lam: float = float("nan")  # lambda of the round's pseudo-labelled loss (nan: no pseudo-labels by this method)
 
 
 ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))
@@ -174,27 +194,14 @@ class RunFolder:
         self.root = Path(root)
         self.checkpoints = self.root / "checkpoints"
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the folder's writer lock (``.lock``, an OS file lock the kernel releases when its process dies).
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the folder's writer lock (``.lock``, :func:`file_lock`).
 
         A second copy of the same session (a retried or re-submitted task, on any machine that shares the folder)
         waits here until the first is done, then resumes from what it left.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as fh:
-            if fcntl is None:
-                yield
-                return
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"{self.root}: another copy of this session is running; waiting for it", file=sys.stderr)
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return file_lock(self.root / ".lock", f"{self.root}: another copy of this session is running; waiting for it")
 
     def prepare(self, meta: dict[str, Any], runtime: dict[str, Any] | None = None) -> None:
         """Create the folder, or check that it was made for the same session (``meta``: method, seed, config).
