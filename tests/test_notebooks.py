@@ -16,9 +16,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # what 06_figures promises for a two-dataset profile
 FIGURES_06 = {f"{stem}.{ext}" for ext in ("png", "pdf")
               for stem in ("fig5_dice_glas", "fig5_dice_cub", "fig6_pseudo_dice", "fig12_qualitative_glas",
-                           "fig12_qualitative_cub", "fig12_last_round_glas", "fig12_last_round_cub")}
+                           "fig12_qualitative_cub", "fig12_last_round_glas", "fig12_last_round_cub",
+                           "lam_schedules_glas", "lam_schedules_cub")}
 FIGURES_06 |= {f"{stem}.{ext}" for ext in ("md", "csv")
-               for stem in ("table3_auc", "table3_paired", "table4_readings", "table5_hyperparameters")}
+               for stem in ("table3_auc", "table3_paired", "table3_wsl_family", "table4_readings",
+                            "table5_hyperparameters", "lam_schedules")}
 
 
 def test_six_ordered_notebooks():
@@ -75,8 +77,16 @@ def test_all_notebooks_run_with_nbval_on_smoke(tmp_path: Path):
     promised = json.loads((tmp_path / "results" / "smoke" / "figures_06.json").read_text())["files"]
     assert set(promised) == FIGURES_06
     for stem in ("fig4_samples.png", "table1_budget.md", "fig10_knn_glas.png", "fig11_knn_cub.png",
-                 "table2_accuracy.csv", "fig7_k_glas.pdf", "fig8_lambda_glas.png", "fig9_lambda_cub.png"):
+                 "table2_accuracy.csv", "fig7_k_glas.pdf", "fig8_lambda_glas.png", "fig9_lambda_cub.png",
+                 "cam_family_glas.png", "cam_family_cub.pdf"):
         assert stem in made
+    # the CAM family are WSL rows of Table 3; each lambda schedule is compared with the constant on every seed
+    with open(tmp_path / "figures" / "smoke" / "table3_auc.csv") as fh:
+        methods = [(r["dataset"], r["method"]) for r in csv.DictReader(fh)]
+    assert all((d, m) in methods for d in ("glas", "cub") for m in ("WSL", "GradCAM", "XGradCAM", "Label_prop"))
+    with open(tmp_path / "figures" / "smoke" / "lam_schedules.csv") as fh:
+        schedules = [(r["dataset"], r["schedule"], r["seeds"]) for r in csv.DictReader(fh)]
+    assert schedules == [(d, s, "1") for d in ("glas", "cub") for s in ("rising", "validation")]
     # each ablation sweep ran its caption's share of the rounds (Figs. 7, 8, 9), recorded in ablations.csv
     with open(tmp_path / "figures" / "smoke" / "ablations.csv") as fh:
         for row in csv.DictReader(fh):
