@@ -298,6 +298,8 @@ def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path 
     ``oracle``: ``"simulated"``, ``"folder"`` (:class:`FolderOracle` in ``<run>/queries``) or any
     :class:`~paperlib.oracles.Oracle`, asked the same way. Returns the session's status and run folder."""
     m = parse_method(method)
+    if m.cam:
+        cam_family.require(m.cam)  # before theta0 is trained
     if isinstance(oracle, str) and oracle not in ("simulated", "folder"):
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
     needs = ""  # what will need every training image's mask: refused before theta0 is trained

@@ -65,14 +65,19 @@ def usable(methods: Sequence[str], *, say: bool = True) -> list[str]:
     return [m for m in methods if m not in METHODS]
 
 
-def _cam_class(method: str) -> Any:
-    """The ``pytorch_grad_cam`` class of ``method``; :class:`ConfigError` for an unknown name or a missing extra."""
+def require(method: str) -> None:
+    """:class:`ConfigError` for a name outside :data:`METHODS`, or when the extra is not installed."""
     if method not in METHODS:
         raise ConfigError(f"unknown CAM method {method!r}; known: {', '.join(METHODS)}")
-    try:
-        import pytorch_grad_cam
-    except ImportError:
-        raise ConfigError(f"{method} needs the 'cams' extra (the grad-cam package): {INSTALL}") from None
+    if not available():
+        raise ConfigError(f"{method} needs the 'cams' extra (the grad-cam package): {INSTALL}")
+
+
+def _cam_class(method: str) -> Any:
+    """The ``pytorch_grad_cam`` class of ``method`` (:func:`require` first)."""
+    require(method)
+    import pytorch_grad_cam
+
     return getattr(pytorch_grad_cam, _CLASSES[method])
 
 

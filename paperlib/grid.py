@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import al, baseline, cli, config, store
+from . import al, baseline, cam_family, cli, config, store
 from .config import ConfigError
 from .runtime import default_workers
 
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [d for d in datasets if d not in cfgs]
         if unknown:
             raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
-        methods = [al.parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()]
+        methods = cam_family.usable([al.parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()])
         seeds = list(cfgs[datasets[0]].study.seeds)
         todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, seeds)]
         runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,
