@@ -86,7 +86,7 @@ def test_other_seeds_use_their_own_classifier_like_wsl(shared):
     assert not list(baseline.classifier_path(results, cfg, 1).parent.glob("*.tmp"))
 
 
-def test_without_the_extra_the_methods_are_skipped_with_one_line(shared, monkeypatch, capsys):
+def test_without_the_extra_the_methods_are_skipped_with_one_line(shared, tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pytorch_grad_cam", None)  # import fails as if not installed
     assert not cam_family.available()
     assert cam_family.usable(["WSL", *cam_family.METHODS, "Full_sup"]) == ["WSL", "Full_sup"]
@@ -96,6 +96,11 @@ def test_without_the_extra_the_methods_are_skipped_with_one_line(shared, monkeyp
     with pytest.raises(ConfigError, match=r"GradCAM needs the 'cams' extra.*pip install"):
         list(cam_family.iter_maps(Learner(shared["cfg"], shared["splits"], shared["theta0"]).model(),
                                   shared["splits"].test, "GradCAM", shared["cfg"]))
+    # a command refuses it before anything is trained or written
+    fresh = tmp_path / "fresh"
+    assert al.main(["--profile", "smoke", "--method", "AblationCAM", "--results", str(fresh),
+                    "--data", str(shared["base"] / "data")]) == 2
+    assert "AblationCAM needs the 'cams' extra" in capsys.readouterr().err and not fresh.exists()
 
 
 def test_heat_maps_and_a_cam_run_predicts_new_images(shared, tmp_path: Path):
