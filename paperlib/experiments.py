@@ -41,14 +41,15 @@ def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str 
                 data_dir: str | Path = "data", n: int = 6, device: torch.device | None = None) -> Path:
     """Fig. 12's data: ``n`` test images, true masks, and each method's masks (seed ``seed``) after its first round
     (``first``: the AL methods share their training set there) and after its last (``last``: where they differ),
-    saved to ``results/<profile>/<dataset>/qualitative.pt``. Methods without a finished run are skipped."""
+    saved to ``results/<profile>/<dataset>/qualitative.pt``. Methods without a finished run (or CAM-family ones
+    without the ``cams`` extra) are skipped."""
     splits = data.from_config(cfg, seed=0, data_dir=data_dir)
     idx = np.linspace(0, len(splits.test) - 1, n).round().astype(int).tolist()
     items = [splits.test[i] for i in idx]
     out: dict[str, Any] = {"ids": [splits.test.ids[i] for i in idx], "first": {}, "last": {},
                            "images": [(im * 255).round().to(torch.uint8) for im, _, _ in items],
                            "truths": [m[0].to(torch.uint8) for _, _, m in items]}
-    for m in methods:
+    for m in cam_family.usable(methods, say=False):  # CAM-family runs need the extra to draw their masks
         done = store.RunFolder(al.run_dir(results_dir, cfg, m, seed)).finished()
         if not done:
             continue

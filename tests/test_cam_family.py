@@ -143,3 +143,13 @@ def test_paired_table_with_given_pairs():
     assert t["a better on"].tolist() == [2] and t["seeds"].tolist() == [3]
     assert t["AUC(a) - AUC(b) (%)"].iloc[0] == plots.pm(*paired_difference([35, 38, 60], [30, 40, 50]))
     assert plots.paired_table(df).empty  # no AL method: no default pair
+
+
+def test_fig12_data_skips_cam_runs_without_the_extra(shared, tmp_path: Path, monkeypatch):
+    cfg, results, data_dir = shared["cfg"], tmp_path / "results", shared["base"] / "data"
+    assert al.run_session(cfg, "GradCAM", 0, results_dir=results, data_dir=data_dir, progress=False)[0] == "finished"
+    q = store.load_tensors(experiments.qualitative(cfg, ["WSL", "GradCAM"], 0, results_dir=results, data_dir=data_dir))
+    assert list(q["first"]) == ["GradCAM"] and len(q["first"]["GradCAM"]["masks"]) == 6
+    monkeypatch.setitem(sys.modules, "pytorch_grad_cam", None)
+    q = store.load_tensors(experiments.qualitative(cfg, ["WSL", "GradCAM"], 0, results_dir=results, data_dir=data_dir))
+    assert q["first"] == {}
