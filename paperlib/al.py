@@ -13,7 +13,6 @@ The session delegates: computing to :class:`~paperlib.learner.Learner`, the fixe
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,8 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results, data_dir=args.data,
                                      oracle=args.oracle)
     except cli.USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return cli.fail(exc, args)
     if status == "waiting":
         print(f"waiting for annotations: see {folder / 'queries'} (README.txt in the newest round folder), "
               "then run the same command again")

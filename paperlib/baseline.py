@@ -140,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = grid.run(args.profile, todo, results_dir=args.results, data_dir=args.data,
                         base_overrides=cli.overrides(args), workers=1)
     except cli.USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return cli.fail(exc, args)
     for d in names:
         wsl, sup = (store.RunFolder(r).finished()[0] for t, r in zip(todo, runs, strict=True) if t.dataset == d)
         print(f"{args.profile}/{d} seed {args.seed}: test accuracy {100 * wsl.metrics['test_accuracy']:.1f}%, "

@@ -127,9 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m paperlib.predict``: apply a session's final model (or an exported one) to a folder of images,
     and optionally export the model."""
     import argparse
-    import sys
 
-    from .cli import USER_ERRORS
+    from .cli import USER_ERRORS, add_debug, fail
     from .runtime import resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m paperlib.predict", description="Masks, CAMs and classes of "
@@ -141,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="folder for <image>_mask.png, <image>_cam.png and predictions.csv")
     parser.add_argument("--export", help="write the final model to this file (loads with weights_only=True)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    add_debug(parser)
     args = parser.parse_args(argv)
     if not args.export and not (args.images and args.out):
         parser.error("give --images and --out, or --export")
@@ -152,6 +152,5 @@ def main(argv: list[str] | None = None) -> int:
             path = apply(final, args.images, args.out, resolve_device(args.device))
             print(f"{len(image_files(args.images))} image(s) predicted; classes in {path}")
     except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, args)
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -270,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,
                    scheduler=args.scheduler)
     except (*cli.USER_ERRORS, SchedulerError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return cli.fail(exc, args)
     print(f"{len(runs)} session(s) finished under {Path(args.results) / args.profile}")
     return 0
 

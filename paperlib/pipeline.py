@@ -24,8 +24,12 @@ SHARED_PARAMETERS = ("profile", "seeds", "data_root", "results_dir", "figures_di
 
 
 def notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
-    """``NN_name.ipynb`` in order; ``only`` keeps those whose number or name is listed."""
+    """``NN_name.ipynb`` in order; ``only`` keeps those whose number or name is listed. A folder without any
+    (an installed package has no ``notebooks/`` beside it) is one clear error saying where they are."""
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise config.ConfigError(f"no notebooks (NN_name.ipynb) in {folder}: the notebooks come with a checkout "
+                                 "of the project (clone it, then pip install -e . there), or give --notebooks FOLDER")
     if only:
         keep = [p for p in found if p.name[:2] in only or p.stem in only]
         unknown = set(only) - {p.name[:2] for p in keep} - {p.stem for p in keep}
@@ -152,6 +156,8 @@ def _write_runtimes(path: Path, rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import cli
+
     parser = argparse.ArgumentParser(prog="python -m paperlib.pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
     parser.add_argument("--only", action="append", help="run only this notebook (number or name; repeatable)")
@@ -163,15 +169,17 @@ def main(argv: list[str] | None = None) -> int:
                         "(your own data, with -p data_root <dataset file>)")
     parser.add_argument("--results", default="results", help="results folder")
     parser.add_argument("--figures", default="figures", help="figures folder (figures/<profile>/)")
+    parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the NN_name.ipynb notebooks "
+                        "(default: the checkout's notebooks/)")
+    cli.add_debug(parser)
     args = parser.parse_args(argv)
     try:
         params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
                                     ("dataset", args.dataset)) if v is not None}
         rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
-                   figures_dir=args.figures)
+                   figures_dir=args.figures, folder=Path(args.notebooks))
     except config.ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return cli.fail(exc, args)
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -1,0 +1,60 @@
+"""Packaging a user expects: the licence, console commands, and expected failures as one line (or a traceback
+under --debug)."""
+
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paperlib import al, deploy, pipeline
+from paperlib.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTALLED = importlib.metadata.distribution("paperlib")  # make test installs the project into its venv
+COMMANDS = {e.name: e.value for e in INSTALLED.entry_points if e.group == "console_scripts"}
+
+
+def test_license_file_matches_the_declared_licence():
+    assert INSTALLED.metadata["License-Expression"] == "MIT" and INSTALLED.metadata.get_all("License-File") == [
+        "LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+
+
+def test_every_command_has_a_console_command():
+    assert set(COMMANDS) == {"paperlib-al", "paperlib-baseline", "paperlib-grid", "paperlib-pipeline",
+                             "paperlib-predict", "paperlib-bench", "paperlib-paper-size"}
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_console_commands_are_installed_and_answer(name: str):
+    module, _, func = COMMANDS[name].partition(":")
+    assert callable(getattr(__import__(module, fromlist=[func]), func))
+    exe = Path(sys.executable).parent / name
+    assert exe.is_file(), f"{exe}: not installed (pip install -e . creates it)"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "usage:" in proc.stdout, proc.stderr
+
+
+def test_expected_failures_are_one_line_unless_debug(tmp_path: Path, capsys, monkeypatch):
+    argv = ["--profile", "smoke", "-p", "lam", "-1", "--results", str(tmp_path / "r")]
+    monkeypatch.delenv("PAPERLIB_DEBUG", raising=False)
+    assert al.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == "error: config field 'lam' must be >= 0\n"
+    with pytest.raises(ConfigError, match="'lam' must be >= 0"):
+        al.main([*argv, "--debug"])
+    monkeypatch.setenv("PAPERLIB_DEBUG", "1")
+    with pytest.raises(ConfigError):
+        al.main(argv)
+    monkeypatch.setenv("PAPERLIB_DEBUG", "0")
+    assert al.main(argv) == 2
+    assert deploy.main(["--run", str(tmp_path / "none"), "--export", str(tmp_path / "m.pt")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_pipeline_without_notebooks_says_where_they_are(tmp_path: Path, capsys):
+    assert pipeline.main(["--profile", "smoke", "--notebooks", str(tmp_path), "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(tmp_path) in err[0] and "checkout" in err[0] and "--notebooks" in err[0]
