@@ -58,6 +58,22 @@ def record_provenance(manifest: Path, paths: list[Path], profile: str, cfgs: Map
     store.write_json(manifest, doc)
 
 
+def device_line(name: str) -> str:
+    """Which device this kernel computes on for the device setting ``name``, and its torch build, e.g.
+    ``cpu, torch 2.14.1, CUDA not available`` or ``cuda:0 (NVIDIA A100), torch 2.14.1, CUDA 13.0``."""
+    import torch
+
+    from .runtime import resolve_device
+
+    try:
+        device = resolve_device(name)
+    except RuntimeError as exc:
+        return str(exc)
+    where = str(device) if device.type != "cuda" else f"{device} ({torch.cuda.get_device_name(device)})"
+    cuda = f"CUDA {torch.version.cuda}" if torch.cuda.is_available() else "CUDA not available"
+    return f"computes on {where}, torch {torch.__version__}, {cuda}"
+
+
 def setup(profile: str, *, seeds: str = "", data_root: str = "", results_dir: str = "../results",
           figures_dir: str = "../figures", device: str = "auto", overrides: str = "",
           data_dir: str = "../data", dataset: str = "") -> Context:
@@ -72,5 +88,6 @@ def setup(profile: str, *, seeds: str = "", data_root: str = "", results_dir: st
     figures.mkdir(parents=True, exist_ok=True)
     first = next(iter(cfgs.values()))
     ctx = Context(profile, cfgs, base, Path(results_dir), Path(data_dir), figures, list(first.study.seeds))
-    print(f"profile {profile}: datasets {list(cfgs)}, seeds {ctx.seeds}, device {first.runtime.device}")
+    print(f"profile {profile}: datasets {list(cfgs)}, seeds {ctx.seeds}, device {first.runtime.device} "
+          f"({device_line(first.runtime.device)})")
     return ctx

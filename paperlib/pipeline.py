@@ -50,8 +50,8 @@ _RUNNER = r"""
 import json, resource, sys, papermill
 args = json.loads(sys.argv[1])
 try:
-    papermill.execute_notebook(args["input"], args["output"], parameters=args["parameters"], kernel_name="python3",
-                               cwd=args["cwd"], progress_bar=False, log_output=False)
+    papermill.execute_notebook(args["input"], args["output"], parameters=args["parameters"],
+                               kernel_name=args["kernel"], cwd=args["cwd"], progress_bar=False, log_output=False)
 finally:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print("PEAK_KB", max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), flush=True)
@@ -73,10 +73,21 @@ def _failing_cell(output: Path) -> str:
     return "unknown cell"
 
 
+def check_kernel(name: str) -> None:
+    """:class:`~paperlib.config.ConfigError` unless ``name`` is an installed Jupyter kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    found = KernelSpecManager().find_kernel_specs()
+    if name not in found:
+        raise config.ConfigError(f"unknown Jupyter kernel {name!r}; installed: {', '.join(sorted(found))} (register "
+                                 "one from its environment: python -m ipykernel install --user --name NAME)")
+
+
 def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str] | None = None,
         params: dict[str, str] | None = None, results_dir: str = "results", figures_dir: str = "figures",
-        folder: Path = NOTEBOOKS) -> list[dict]:
-    """Execute the notebooks in order; returns the runtime rows. Raises SystemExit on the first failure.
+        folder: Path = NOTEBOOKS, kernel: str = "python3") -> list[dict]:
+    """Execute the notebooks in order on the Jupyter kernel ``kernel``; returns the runtime rows. Raises SystemExit
+    on the first failure.
 
     ``overrides``: config fields for every notebook (as ``-p`` on every command line; checked before any notebook
     runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
@@ -84,6 +95,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     overrides = dict(overrides or {})
     # unknown profile or bad field: an error now, not in a notebook
     config.notebook_configs(profile, dataset=(params or {}).get("dataset", ""), **overrides)
+    check_kernel(kernel)
     nbs = notebooks(folder, only)
     declared = {nb: parameters(nb) for nb in nbs}
     params = dict(params or {})
@@ -111,7 +123,8 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
         print(f"running {nb.name} ...", flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps({"input": str(nb), "output": str(output),
-                               "parameters": given, "cwd": str(nb.parent)})], capture_output=True, text=True)
+                               "parameters": given, "cwd": str(nb.parent), "kernel": kernel})],
+                              capture_output=True, text=True)
         seconds = time.perf_counter() - t0
         peak = re.findall(r"PEAK_KB (\d+)", proc.stdout)
         row = {"notebook": nb.name, "seconds": round(seconds, 1),
@@ -171,13 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", default="figures", help="figures folder (figures/<profile>/)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the NN_name.ipynb notebooks "
                         "(default: the checkout's notebooks/)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel that runs the notebooks, e.g. one "
+                        "registered from a CUDA environment (python -m ipykernel install --user --name paperlib-gpu)")
     cli.add_debug(parser)
     args = parser.parse_args(argv)
     try:
         params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
                                     ("dataset", args.dataset)) if v is not None}
         rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
-                   figures_dir=args.figures, folder=Path(args.notebooks))
+                   figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel)
     except config.ConfigError as exc:
         return cli.fail(exc, args)
     except SystemExit as exc:

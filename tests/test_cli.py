@@ -58,3 +58,15 @@ def test_pipeline_without_notebooks_says_where_they_are(tmp_path: Path, capsys):
     assert pipeline.main(["--profile", "smoke", "--notebooks", str(tmp_path), "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(tmp_path) in err[0] and "checkout" in err[0] and "--notebooks" in err[0]
+
+
+def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Path, capsys):
+    args = ["--profile", "smoke", "--only", "01", "--results", str(tmp_path / "results"), "--figures",
+            str(tmp_path / "figures")]
+    assert pipeline.main([*args, "--kernel", "no-such-kernel"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown Jupyter kernel 'no-such-kernel'" in err and "python3" in err and "ipykernel install" in err
+    assert not (tmp_path / "results").exists()  # refused before any notebook ran
+    assert pipeline.main([*args, "--kernel", "python3"]) == 0
+    executed = (tmp_path / "results" / "smoke" / "executed" / "01_data.ipynb").read_text()
+    assert "computes on " in executed and ", torch " in executed  # the first output names the kernel's device
