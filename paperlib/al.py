@@ -192,6 +192,7 @@ class Session:
             s.masks.update(zip(s.queries, answer, strict=True))
             labeled = sorted(set(s.labeled) | set(s.queries))  # lines 2, 7: L_r = L_{r-1} + U'_r
             lam = self._lam(r, s)
+            lrn.take_history()  # this round's trainings only
             model, pseudo, pseudo_masks, threshold = self._train_round(r, labeled, s, lam)  # lines 4-5, 8-10
             lab = set(labeled)
             pool = [i for i in range(len(self.labels)) if i not in lab]
@@ -206,7 +207,8 @@ class Session:
                            round(time.perf_counter() - start, 2), lam)
             head = snapshot(model.seg_head)
             with lrn.clock("saving"):
-                self._commit(RoundRecord(row, labeled, s.queries, pseudo, next_queries, threshold, head))
+                self._commit(RoundRecord(row, labeled, s.queries, pseudo, next_queries, threshold, head,
+                                         history=lrn.take_history()))
         return State(r + 1, labeled, s.masks, pseudo, pseudo_masks, next_queries, head, threshold,
                      [*s.valid_dice, valid])
 
@@ -235,7 +237,7 @@ class Session:
             if pseudo:
                 fresh = lrn.masks(model, pseudo, lrn.threshold(model))
                 again, best_again = lrn.fit(lrn.items(labeled, s.masks, pseudo, fresh, lam),
-                                            stream_seed(self.seed, r, Stream.REFIT))
+                                            stream_seed(self.seed, r, Stream.REFIT), cycle="refit")
                 if best_again >= best:
                     model, best = again, best_again
         threshold = lrn.threshold(model)

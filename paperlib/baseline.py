@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import cam_family, config, data, predict, store, train
 from .config import Config
-from .learner import Learner, Stream, stream_seed
+from .learner import Learner, Stream, history_row, stream_seed
 from .runtime import threads
 from .store import RoundRecord, RoundRow
 
@@ -83,10 +83,18 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
         hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
                                       progress=progress)
     state = train.snapshot(model)
+    history = [history_row("classifier", e, "accuracy") for e in hist.epochs]
     store.save_tensors(path, {"state": state, "fingerprint": key, "class_names": splits.class_names,
                               "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
-                              "seconds": round(time.perf_counter() - t0, 1)})
+                              "seconds": round(time.perf_counter() - t0, 1), "history": history})
+    store.write_history(history_path(path), [(0, history)])
     return state
+
+
+def history_path(classifier: Path) -> Path:
+    """``theta0.history.csv`` (``classifier_seed_<s>.history.csv``): the classifier stage's per-epoch history,
+    beside its weights."""
+    return classifier.with_suffix(".history.csv")
 
 
 def session_classifier(cfg: Config, splits: data.Splits, results_dir: str | Path, method: str, seed: int, *,
@@ -120,11 +128,13 @@ def full_sup_round(learner: Learner, seed: int) -> RoundRecord:
     learner.splits.train.require_masks("Full_sup")
     t0 = time.perf_counter()
     labeled = list(range(len(learner.splits.train)))
+    learner.take_history()
     model, _ = learner.fit(learner.items(labeled, None), stream_seed(seed, 0, Stream.REFIT))
     threshold = learner.threshold(model)
     row = RoundRow(0, len(labeled), 0, learner.dice(model, "test", threshold), learner.dice(model, "valid", threshold),
                    math.nan, threshold, round(time.perf_counter() - t0, 2))
-    return RoundRecord(row, labeled, labeled, [], [], threshold, train.snapshot(model.seg_head))
+    return RoundRecord(row, labeled, labeled, [], [], threshold, train.snapshot(model.seg_head),
+                       history=learner.take_history())
 
 
 def main(argv: list[str] | None = None) -> int:

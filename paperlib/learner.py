@@ -36,6 +36,15 @@ def stream_seed(seed: int, round_index: int, stream: Stream) -> int:
     return int(np.random.SeedSequence([seed, round_index, int(stream)]).generate_state(1)[0] % (2**31))
 
 
+def history_row(cycle: str, epoch: dict, metric: str) -> dict:
+    """One epoch of a training (:class:`paperlib.train.History`) as a row of ``history.csv``: ``cycle`` names the
+    training (``classifier``, ``fit``, ``refit``), ``metric`` what ``valid`` measures (``dice``, ``accuracy``;
+    ``nan`` on epochs without validation)."""
+    return {"cycle": cycle, "epoch": int(epoch["epoch"]), "loss": float(epoch["loss"]), "metric": metric,
+            "valid": float(epoch.get("valid", float("nan"))), "lr": float(epoch["lr"]),
+            "seconds": float(epoch.get("seconds", float("nan")))}
+
+
 def theta0_model(cfg: Config, theta0: dict[str, torch.Tensor], num_classes: int,
                  head: dict[str, torch.Tensor] | None = None) -> JointNet:
     """A frozen JointNet with theta0's weights, and a round's segmentation head when given. theta0 holds every
@@ -61,6 +70,7 @@ class Learner:
         self._budget = Budget(shares(cfg.runtime)["features"])  # one budget for the three caches
         self._template: JointNet | None = None
         self.clock = Phases()  # seconds of every phase of every round, summed (:mod:`paperlib.timing`)
+        self._history: list[dict] = []  # per-epoch rows of the trainings since the last take_history()
 
     def model(self, head: dict[str, torch.Tensor] | None = None) -> JointNet:
         """theta0 on the device, with the given segmentation-head weights when given (a copy of a frozen theta0
@@ -92,14 +102,22 @@ class Learner:
             parts.append(train.SegItems(tr, pseudo, masks=[pseudo_masks[i] for i in pseudo], weight=weight))
         return ConcatDataset(parts)
 
-    def fit(self, items: Dataset, seed: int) -> tuple[JointNet, float]:
-        """The segmentation head trained from theta0 on ``items``; returns the model and its validation Dice."""
+    def fit(self, items: Dataset, seed: int, cycle: str = "fit") -> tuple[JointNet, float]:
+        """The segmentation head trained from theta0 on ``items``; returns the model and its validation Dice. Its
+        per-epoch history is kept, named ``cycle``, until :meth:`take_history`."""
         with self.clock("training"):
             model = self.model()
             hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed,
                                             device=self.device, progress=False, valid_cache=self.cache("valid"),
                                             clock=self.clock)
+        self._history += [history_row(cycle, e, "dice") for e in hist.epochs]
         return model, hist.best_metric
+
+    def take_history(self) -> list[dict]:
+        """The per-epoch rows of every training since the last call (``cycle``, ``epoch``, ``loss``, ``metric``,
+        ``valid``, ``lr``, ``seconds``), in training order; the learner forgets them."""
+        out, self._history = self._history, []
+        return out
 
     def threshold(self, model: JointNet) -> float:
         """The threshold with the best mean validation Dice."""

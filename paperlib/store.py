@@ -170,6 +170,7 @@ class RoundRecord:
     threshold: float
     head: dict[str, torch.Tensor] | None
     metrics: dict[str, float] = field(default_factory=dict)  # what a fixed baseline adds (WSL: accuracy)
+    history: list[dict] = field(default_factory=list)  # per-epoch rows of the round's trainings (history.csv)
 
     def to_checkpoint(self) -> dict[str, Any]:
         """Plain types and tensors only, loadable with ``weights_only=True``."""
@@ -242,13 +243,35 @@ class RunFolder:
         self.write_views(self.finished(), ids)
 
     def write_views(self, records: list[RoundRecord], ids: list[str]) -> None:
-        """``rounds.csv`` (one row per finished round), ``queries.json`` and ``pseudo.json`` (ids per round)."""
+        """``rounds.csv`` (one row per finished round), ``history.csv`` (every epoch of the finished rounds'
+        trainings), ``queries.json`` and ``pseudo.json`` (ids per round)."""
         lines = [",".join(ROUND_COLUMNS)]
         for rec in records:
             lines.append(",".join(_fmt(getattr(rec.row, k)) for k in ROUND_COLUMNS))
         atomic_write_text(self.root / "rounds.csv", "\n".join(lines) + "\n")
+        write_history(self.root / "history.csv", [(rec.row.round, rec.history) for rec in records])
         write_json(self.root / "queries.json", {f"{r.row.round}": [ids[i] for i in r.queried] for r in records})
         write_json(self.root / "pseudo.json", {f"{r.row.round}": [ids[i] for i in r.pseudo] for r in records})
+
+
+HISTORY_COLUMNS = ("round", "cycle", "epoch", "loss", "metric", "valid", "lr", "seconds")
+
+
+def write_history(path: Path, rounds: list[tuple[int, list[dict]]]) -> Path:
+    """``history.csv``: one row per epoch of every training, ``(round, rows)`` in order (columns
+    :data:`HISTORY_COLUMNS`; ``valid`` is the validation ``metric``, ``nan`` on epochs not validated). A view
+    rewritten whole from the committed records, so a killed round leaves none of its epochs behind."""
+    lines = [",".join(HISTORY_COLUMNS)]
+    for r, rows in rounds:
+        lines += [",".join(_short(v) for v in (r, *(row[k] for k in HISTORY_COLUMNS[1:]))) for row in rows]
+    return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _short(v: Any) -> str:
+    """Six significant digits (a decayed learning rate keeps its digits), ``nan`` as such."""
+    if isinstance(v, float):
+        return "nan" if v != v else f"{v:.6g}"
+    return str(v)
 
 
 def _fmt(v: Any) -> str:

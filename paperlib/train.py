@@ -8,6 +8,7 @@ never changes the caller's random state.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -81,7 +82,8 @@ class SegItems(Dataset):
 
 @dataclass(frozen=True)
 class History:
-    """Per-epoch record of a training stage, the epoch whose weights were kept, and where the time went
+    """Per-epoch record of a training stage (``epoch``, mean ``loss``, learning rate ``lr`` after the epoch's decay
+    step, ``valid`` when validated, wall ``seconds``), the epoch whose weights were kept, and where the time went
     (``seconds``: making batches, training steps, validation)."""
 
     epochs: list[dict]
@@ -145,6 +147,7 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
         order_gen = torch.Generator().manual_seed(seed)
         bar = tqdm(range(epochs), desc=f"{stage} stage", disable=not progress, leave=False)
         for epoch in bar:
+            t_epoch = time.perf_counter()
             model.train()
             perm = torch.randperm(n_items, generator=order_gen).tolist()
             total = 0.0
@@ -166,6 +169,7 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                     rec["valid"] = metric_fn(model)
                 if rec["valid"] >= best:
                     best, best_epoch, best_state = rec["valid"], epoch, snapshot(learns)
+            rec["seconds"] = round(time.perf_counter() - t_epoch, 3)
             records.append(rec)
             bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}")
         learns.load_state_dict(best_state)

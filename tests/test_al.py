@@ -50,6 +50,17 @@ def test_every_method_runs(shared, tmp_path: Path, method: str):
     queries = json.loads((run / "queries.json").read_text())
     pseudo = json.loads((run / "pseudo.json").read_text())
     n_train = len(shared["splits"].train)
+    history, epochs = _history(run), shared["cfg"].train.seg_epochs  # every training's epochs, per round
+    cycles = {(int(h["round"]), h["cycle"]) for h in history}
+    assert len(history) == epochs * len(cycles)
+    assert all(h["metric"] == "dice" and float(h["lr"]) > 0 and float(h["loss"]) >= 0 for h in history)
+    if method == "WSL":
+        assert history == []  # no training in the session (its classifier's history is beside theta0)
+    elif method == "Full_sup":
+        assert cycles == {(0, "fit")}
+    else:
+        assert {c for c in cycles if c[1] == "fit"} == {(0, "fit"), (1, "fit"), (2, "fit")}
+        assert any(c[1] == "refit" for c in cycles) == ("Label_prop" in method)
     if method in ("WSL", "Full_sup"):
         assert len(rows) == 1 and rows[0]["n_labeled"] == ("0" if method == "WSL" else str(n_train))
         return
@@ -73,6 +84,16 @@ def test_every_method_runs(shared, tmp_path: Path, method: str):
         assert all(0.0 <= float(r["pseudo_dice"]) <= 1.0 for r in rows)
     else:
         assert all(r["n_pseudo"] == "0" and r["pseudo_dice"] == "nan" for r in rows)
+
+
+def test_the_classifier_stage_writes_its_history_beside_its_weights(shared):
+    path = baseline.history_path(baseline.classifier_path(shared["base"] / "results", shared["cfg"]))
+    assert path.name == "theta0.history.csv"
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == list(range(shared["cfg"].train.cl_epochs))
+    assert all(r["cycle"] == "classifier" and r["metric"] == "accuracy" and 0 <= float(r["valid"]) <= 1
+               for r in rows)
 
 
 def test_finished_session_is_not_rerun_and_other_config_is_refused(shared, tmp_path: Path):
@@ -238,6 +259,17 @@ def _child(shared, tmp_path: Path, results: Path, stop: tuple[str, int] | None) 
                             env={**os.environ, "OMP_NUM_THREADS": "2"})
 
 
+def _history(run_dir: Path) -> list[dict]:
+    """history.csv without the wall-clock column; every training's epochs once each, in order."""
+    with open(run_dir / "history.csv") as fh:
+        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
+    epochs = [(r["round"], r["cycle"], int(r["epoch"])) for r in rows]
+    assert len(epochs) == len(set(epochs))
+    for r, cycle, e in epochs:
+        assert e == 0 or (r, cycle, e - 1) in epochs
+    return rows
+
+
 def _results_copy(shared, dest: Path) -> Path:
     src = shared["base"] / "results" / "smoke" / "glas"
     (dest / "smoke" / "glas").mkdir(parents=True)
@@ -254,8 +286,10 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: P
     run_rel = Path("smoke/glas/runs/Label_prop/seed_0")
     expected = _rows(ref / run_rel)
     assert len(expected) == 3
-    # replace calls: 1 config.json; per round: checkpoint, rounds.csv, queries.json, pseudo.json
-    for stop in [("before_rename", 2), ("after_rename", 6), ("mid_write", 7), ("before_rename", 10)]:
+    expected_history = _history(ref / run_rel)
+    # replace calls: 1 config.json; per round: checkpoint, rounds.csv, history.csv, queries.json, pseudo.json
+    for stop in [("before_rename", 2), ("after_rename", 6), ("mid_write", 7), ("before_rename", 9),
+                 ("before_rename", 10)]:
         res = _results_copy(shared, tmp_path / f"{stop[0]}_{stop[1]}")
         proc = _child(shared, tmp_path, res, stop)
         line = proc.stdout.readline()
@@ -266,6 +300,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: P
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0 and "finished" in out, stop
         assert _rows(res / run_rel) == expected, stop
+        assert _history(res / run_rel) == expected_history, stop  # no epoch missing or twice
         run = res / run_rel
         assert not list(run.rglob(".*.tmp")), stop  # no temp file left behind
         assert (run / "queries.json").read_text() == (ref / run_rel / "queries.json").read_text()
