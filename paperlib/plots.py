@@ -308,6 +308,27 @@ def pseudo_dice_plot(frames: Mapping[str, pd.DataFrame], method: str = "Label_pr
     return fig
 
 
+def training_curve(history: pd.DataFrame, round_index: int, title: str = "") -> plt.Figure:
+    """A round's training curves from a run folder's ``history.csv``: loss (left) and the validation metric
+    (right) per epoch, one line per training cycle of the round (``fit``, ``refit``, ``classifier``)."""
+    part = history[history["round"] == round_index]
+    if part.empty:
+        raise ValueError(f"history: no training in round {round_index}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8))
+    for cycle, rows in part.groupby("cycle", sort=False):
+        left.plot(rows["epoch"], rows["loss"], lw=1.2, label=cycle)
+        valid = rows.dropna(subset=["valid"])
+        right.plot(valid["epoch"], 100 * valid["valid"], "o-", ms=2.5, lw=1.2, label=cycle)
+    left.set_xlabel("epoch")
+    left.set_ylabel("training loss")
+    right.set_xlabel("epoch")
+    right.set_ylabel(f"validation {part['metric'].iloc[0]} (%)")
+    right.legend(fontsize=7)
+    fig.suptitle(title or f"round {round_index}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def ablation_plot(values: Sequence[float], aucs: Sequence[float], param: str, title: str) -> plt.Figure:
     """Figs. 7-9: AUC (%) of one trial per value of a hyper-parameter; the best value as a red dot."""
     fig, ax = plt.subplots(figsize=(4.2, 3))

@@ -64,3 +64,16 @@ def test_accuracy_table_spreads_over_seeds_beside_the_papers_table2():
     assert row["seeds"] == 2 and row["test accuracy (%)"] == "95.00 ± 5.00"
     assert row["WSL test Dice (%)"] == "60.00 ± 10.00"
     assert row["paper, Table 2 (%)"] == "99.50 ± 0.61" and row["reference code, seed 0 (%)"] == "92.50"
+
+
+def test_training_curve_of_a_round():
+    rows = [{"round": r, "cycle": c, "epoch": e, "loss": 1.0 / (e + 1), "metric": "dice",
+             "valid": float("nan") if e == 1 else 0.5, "lr": 0.1, "seconds": 0.1}
+            for r in (0, 1) for c in ("fit", "refit") for e in range(3)]
+    fig = plots.training_curve(pd.DataFrame(rows), 1, "Label_prop seed 0")
+    left, right = fig.axes
+    assert [len(line.get_xdata()) for line in left.lines] == [3, 3]
+    assert [len(line.get_xdata()) for line in right.lines] == [2, 2]  # epochs without validation left out
+    assert "dice" in right.get_ylabel()
+    with pytest.raises(ValueError, match="no training in round 5"):
+        plots.training_curve(pd.DataFrame(rows), 5)
