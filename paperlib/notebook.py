@@ -60,7 +60,8 @@ def record_provenance(manifest: Path, paths: list[Path], profile: str, cfgs: Map
 
 def device_line(name: str) -> str:
     """Which device this kernel computes on for the device setting ``name``, and its torch build, e.g.
-    ``cpu, torch 2.14.1, CUDA not available`` or ``cuda:0 (NVIDIA A100), torch 2.14.1, CUDA 13.0``."""
+    ``computes on cpu, torch 2.14.1, CUDA not available`` or ``computes on cuda:0 (NVIDIA A100), torch 2.14.1,
+    CUDA 13.0``."""
     import torch
 
     from .runtime import resolve_device
