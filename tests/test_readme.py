@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from paperlib import plots
+from paperlib import readme_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "figures" / "demo"
@@ -11,12 +11,12 @@ DEMO = ROOT / "figures" / "demo"
 
 def test_readme_results_table_is_the_demo_table3():
     readme = (ROOT / "README.md").read_text()
-    assert plots.results_block(DEMO / "table3_auc.csv") in readme
+    assert readme_tables.results_block(DEMO / "table3_auc.csv") in readme
 
 
 def test_readme_runtimes_are_the_demo_runtimes():
     readme = (ROOT / "README.md").read_text()
-    assert plots.runtime_block(DEMO / "runtimes.csv") in readme
+    assert readme_tables.runtime_block(DEMO / "runtimes.csv") in readme
 
 
 def test_readme_shows_the_two_commands():
@@ -27,7 +27,8 @@ def test_readme_shows_the_two_commands():
 def test_readme_before_after_runtimes():
     readme = (ROOT / "README.md").read_text()
     bench = ROOT / "benchmarks"  # both runs of one revision, side by side
-    block = plots.before_after_block(bench / "reproduce_plain_runtimes.csv", bench / "reproduce_fast_runtimes.csv")
+    block = readme_tables.before_after_block(bench / "reproduce_plain_runtimes.csv",
+                                             bench / "reproduce_fast_runtimes.csv")
     assert block in readme
 
 
@@ -60,7 +61,7 @@ def test_readme_names_the_departures_from_paper_and_reference_code():
 
 def test_readme_speed_before_and_after_the_paper_scale_work():
     readme = (ROOT / "README.md").read_text()
-    block = plots.before_after_block(ROOT / "benchmarks" / "reproduce_before_paper_scale_runtimes.csv",
+    block = readme_tables.before_after_block(ROOT / "benchmarks" / "reproduce_before_paper_scale_runtimes.csv",
                                      ROOT / "benchmarks" / "reproduce_after_paper_scale_runtimes.csv",
                                      ("before", "after"))
     assert block in readme
