@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import cam_family, config, data, predict, store, train
 from .config import Config
-from .learner import Learner, Stream, history_row, stream_seed
+from .learner import Learner, Stream, stream_seed
 from .runtime import threads
 from .store import RoundRecord, RoundRow
 
@@ -83,7 +83,7 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
         hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
                                       progress=progress)
     state = train.snapshot(model)
-    history = [history_row("classifier", e, "accuracy") for e in hist.epochs]
+    history = hist.rows("classifier", "accuracy")
     store.save_tensors(path, {"state": state, "fingerprint": key, "class_names": splits.class_names,
                               "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
                               "seconds": round(time.perf_counter() - t0, 1), "history": history})

@@ -53,18 +53,13 @@ def available() -> bool:
     return True
 
 
-def missing_message(methods: Sequence[str]) -> str:
-    """The one line that says which CAM-family methods need the extra and how to install it."""
-    return f"{', '.join(methods)}: skipped, the CAM-family baselines need the 'cams' extra: {INSTALL}"
-
-
 def usable(methods: Sequence[str], *, say: bool = True) -> list[str]:
     """``methods`` without the CAM-family ones when the extra is not installed (one line printed saying so)."""
     family = [m for m in methods if m in METHODS]
     if not family or available():
         return list(methods)
     if say:
-        print(missing_message(family))
+        print(f"{', '.join(family)}: skipped, the CAM-family baselines need the 'cams' extra: {INSTALL}")
     return [m for m in methods if m not in METHODS]
 
 
@@ -168,12 +163,17 @@ def scan(model: JointNet, dataset: SegDataset, method: str, cfg: Config, *,
     return total / n, correct / n
 
 
+def maps_of(model: JointNet, dataset: SegDataset, indices: Sequence[int], method: str, cfg: Config, *,
+            device: torch.device | None = None) -> list[torch.Tensor]:
+    """``method``'s maps ``HxW`` (float32 in [0, 1]) of the given items, in the given order."""
+    out = {p.index: p.cam for p in iter_maps(model, dataset, method, cfg, indices=indices, device=device)}
+    return [out[int(i)] for i in indices]
+
+
 def masks(model: JointNet, dataset: SegDataset, indices: Sequence[int], method: str, cfg: Config, *,
           threshold: float, device: torch.device | None = None) -> list[torch.Tensor]:
     """``method``'s masks ``HxW`` (uint8, {0, 1}) of the given items at ``threshold``, in the given order."""
-    out = {p.index: (p.cam >= threshold).to(torch.uint8)
-           for p in iter_maps(model, dataset, method, cfg, indices=indices, device=device)}
-    return [out[int(i)] for i in indices]
+    return [(m >= threshold).to(torch.uint8) for m in maps_of(model, dataset, indices, method, cfg, device=device)]
 
 
 def cam_round(learner: Learner, method: str) -> RoundRecord:

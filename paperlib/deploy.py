@@ -111,7 +111,9 @@ def apply(final: Final, images: str | Path, out: str | Path, device: torch.devic
         stem = files[p.index].stem
         if family:
             p.cam = maps[p.index]
-        mask = (p.cam >= final.threshold) if family else p.cam_mask if wsl else p.prob >= final.threshold
+            mask = p.cam >= final.threshold
+        else:
+            mask = p.cam_mask if wsl else p.prob >= final.threshold
         store.atomic_write_bytes(out / f"{stem}_mask.png", png_bytes(mask.numpy().astype(np.uint8) * 255, "L"))
         cam = p.cam - p.cam.min()
         cam8 = (255 * cam / max(float(cam.max()), 1e-12)).round().numpy().astype(np.uint8)

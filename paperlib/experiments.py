@@ -55,11 +55,13 @@ def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str 
             continue
         weights = baseline.session_classifier(cfg, splits, results_dir, m, seed, device=device, progress=False)
         learner = Learner(cfg, splits, weights, device=device)
+        made: dict[int, list[torch.Tensor]] = {}  # by round: a one-round baseline's first is its last
         for key, rec in (("first", done[0]), ("last", done[-1])):
-            masks = cam_family.masks(learner.model(), splits.test, idx, m, cfg, threshold=rec.threshold,
-                                     device=device) if m in cam_family.METHODS else \
-                learner.round_masks("test", idx, rec.head, rec.threshold)
-            out[key][m] = {"masks": masks, "dice": float(rec.row.test_dice), "round": rec.row.round}
+            if rec.row.round not in made:
+                made[rec.row.round] = cam_family.masks(learner.model(), splits.test, idx, m, cfg,
+                                                       threshold=rec.threshold, device=device) \
+                    if m in cam_family.METHODS else learner.round_masks("test", idx, rec.head, rec.threshold)
+            out[key][m] = {"masks": made[rec.row.round], "dice": float(rec.row.test_dice), "round": rec.row.round}
     path = Path(results_dir) / cfg.profile / cfg.data.dataset / "qualitative.pt"
     store.save_tensors(path, out)
     return path
@@ -97,9 +99,7 @@ def heat_maps(learner: Learner, indices: Sequence[int], methods: Sequence[str]) 
     out = {"WSL": [wildcat[int(i)] for i in indices]}
     for m in methods:
         if m in cam_family.METHODS:
-            maps = {p.index: p.cam for p in cam_family.iter_maps(model, test, m, cfg, indices=indices,
-                                                                 device=learner.device)}
-            out[m] = [maps[int(i)] for i in indices]
+            out[m] = cam_family.maps_of(model, test, indices, m, cfg, device=learner.device)
     return out
 
 

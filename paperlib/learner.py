@@ -36,15 +36,6 @@ def stream_seed(seed: int, round_index: int, stream: Stream) -> int:
     return int(np.random.SeedSequence([seed, round_index, int(stream)]).generate_state(1)[0] % (2**31))
 
 
-def history_row(cycle: str, epoch: dict, metric: str) -> dict:
-    """One epoch of a training (:class:`paperlib.train.History`) as a row of ``history.csv``: ``cycle`` names the
-    training (``classifier``, ``fit``, ``refit``), ``metric`` what ``valid`` measures (``dice``, ``accuracy``;
-    ``nan`` on epochs without validation)."""
-    return {"cycle": cycle, "epoch": int(epoch["epoch"]), "loss": float(epoch["loss"]), "metric": metric,
-            "valid": float(epoch.get("valid", float("nan"))), "lr": float(epoch["lr"]),
-            "seconds": float(epoch.get("seconds", float("nan")))}
-
-
 def theta0_model(cfg: Config, theta0: dict[str, torch.Tensor], num_classes: int,
                  head: dict[str, torch.Tensor] | None = None) -> JointNet:
     """A frozen JointNet with theta0's weights, and a round's segmentation head when given. theta0 holds every
@@ -110,7 +101,7 @@ class Learner:
             hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed,
                                             device=self.device, progress=False, valid_cache=self.cache("valid"),
                                             clock=self.clock)
-        self._history += [history_row(cycle, e, "dice") for e in hist.epochs]
+        self._history += hist.rows(cycle, "dice")
         return model, hist.best_metric
 
     def take_history(self) -> list[dict]:

@@ -91,6 +91,14 @@ class History:
     best_metric: float
     seconds: dict[str, float] = field(default_factory=dict)
 
+    def rows(self, cycle: str, metric: str) -> list[dict]:
+        """The epochs as rows of ``history.csv``: ``cycle`` names the training (``classifier``, ``fit``,
+        ``refit``), ``metric`` what ``valid`` measures (``dice``, ``accuracy``; ``nan`` on epochs not validated)."""
+        nan = float("nan")
+        return [{"cycle": cycle, "epoch": int(e["epoch"]), "loss": float(e["loss"]), "metric": metric,
+                 "valid": float(e.get("valid", nan)), "lr": float(e["lr"]), "seconds": float(e.get("seconds", nan))}
+                for e in self.epochs]
+
 
 def item_seed(seed: int, epoch: int, item: int) -> int:
     """The augmentation seed of one item at one epoch (independent of batch composition)."""
