@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from . import baseline, cam_family, cli, config, data, samplers, similarity, store
 from .config import Config, ConfigError
@@ -28,6 +27,7 @@ from .lam_schedule import lam_at
 from .learner import Learner, Stream, stream_seed
 from .metrics import dice
 from .oracles import FolderOracle, Oracle, OracleError, SimulatedOracle
+from .progress import progress_bar, progress_line
 from .store import RoundRecord, RoundRow
 from .train import snapshot
 
@@ -165,8 +165,8 @@ class Session:
         """Algorithm 1 from round ``s.round`` to ``rounds - 1`` (line numbers of the paper's listing)."""
         al, lrn = self.cfg.al, self.learner
         if self.method.label_prop and al.k >= np.bincount(self.labels).min() - 1 and self.progress:
-            tqdm.write(f"note: k={al.k} reaches the size of a class: U'' is every unlabeled image of that class")
-        bar = tqdm(range(s.round, al.rounds), desc=f"{self.method.name} seed {self.seed}",
+            progress_line(f"note: k={al.k} reaches the size of a class: U'' is every unlabeled image of that class")
+        bar = progress_bar(range(s.round, al.rounds), desc=f"{self.method.name} seed {self.seed}",
                    disable=not self.progress, initial=s.round, total=al.rounds)
         for r in bar:  # line 3
             if not s.queries:
@@ -257,7 +257,7 @@ class Session:
         row = record.row
         if self.progress:
             pd = "" if row.pseudo_dice != row.pseudo_dice else f", pseudo Dice {100 * row.pseudo_dice:.1f}"
-            tqdm.write(f"[{self.method.name} seed {self.seed}] round {row.round}: {row.n_labeled} labeled, "
+            progress_line(f"[{self.method.name} seed {self.seed}] round {row.round}: {row.n_labeled} labeled, "
                        f"{row.n_pseudo} pseudo, test Dice {100 * row.test_dice:.1f}{pd} ({row.seconds:.1f}s)")
 
 

@@ -25,11 +25,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from . import cam_family, config, data, predict, store, train
 from .config import Config
 from .learner import Learner, Stream, stream_seed
+from .progress import progress_line
 from .runtime import threads
 from .store import RoundRecord, RoundRow
 
@@ -75,7 +75,7 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
         print(f"{path}: made with other settings; training the classifier again", file=sys.stderr)
     if progress:
         name = "theta0" if seed == THETA0_SEED else "the classifier"
-        tqdm.write(f"[{cfg.profile}/{cfg.data.dataset}] training {name} (seed {seed}, {cfg.train.cl_epochs} "
+        progress_line(f"[{cfg.profile}/{cfg.data.dataset}] training {name} (seed {seed}, {cfg.train.cl_epochs} "
                    f"epochs) -> {path}")
     model = train.build_model(cfg, len(splits.class_names), seed)
     t0 = time.perf_counter()

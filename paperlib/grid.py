@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from . import al, baseline, cam_family, cli, config, store
 from .config import ConfigError
+from .progress import progress_line
 from .runtime import default_workers
+from .watch import RoundWatch, Watched
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
@@ -117,7 +117,9 @@ def _on_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "results", data_dir: str | Path = "data",
         base_overrides: dict[str, Any] | None = None, workers: int | None = None, scheduler: str | None = "",
         progress: bool = True) -> list[Path]:
-    """Run every task, with a progress bar over tasks; returns the run folders in task order.
+    """Run every task; returns the run folders in task order. With ``progress``, a bar over every session's rounds
+    and one line per finished round (:class:`paperlib.watch.RoundWatch`: read from the run folders, whichever
+    process or machine runs the session).
 
     Tasks naming the same run folder are one session (run once; their configs must agree). Sessions start in
     :func:`order` (the longest first, so no worker idles at the end while another runs a long session).
@@ -131,6 +133,7 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     on 2 CPU cores two single-threaded sessions finish sooner than one two-threaded session at a time).
     """
     unique, cfgs = _sessions(profile, todo, results_dir, base_overrides)
+    cfg_of = {run_dir(results_dir, profile, todo[i]): cfgs[i] for i in unique}
     if workers is None:
         workers = default_workers(next(iter(cfgs.values())).runtime) if cfgs else 1
     address = scheduler_address(scheduler)
@@ -140,7 +143,12 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     label_prop = {d: any(al.parse_method(t.method).label_prop for t in todo if t.dataset == d)
                   for d in dict.fromkeys(t.dataset for t in todo)}
     sessions = order([(todo[i], cfgs[i]) for i in unique])
-    bar = tqdm(total=len(sessions), desc="sessions" + (f" on {address}" if address else ""), disable=not progress)
+    watched = []
+    for t in sessions:
+        folder = run_dir(results_dir, profile, t)
+        watched.append(Watched(f"{t.dataset} {t.name} seed {t.seed}", folder, expected_rounds(t, cfg_of[folder])))
+    where = f" on {address}" if address else ""
+    watch = RoundWatch(watched, desc=f"{len(sessions)} sessions{where}", progress=progress)
     folders: dict[Path, Path] = {}
 
     def done(task: Task, result: Callable[[], tuple[str, Path]]) -> None:
@@ -151,17 +159,17 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
         if status != "finished":
             raise RuntimeError(f"{folder}: session did not finish ({status})")
         folders[run_dir(results_dir, profile, task)] = folder
-        bar.set_postfix_str(f"{task.dataset} {task.name} seed {task.seed}")
-        bar.update()
+        watch.done(run_dir(results_dir, profile, task))
 
     try:
-        if client is not None:
-            bar.set_postfix_str(f"preparing {', '.join(label_prop)}")
-            _run_on_cluster(client, profile, sessions, kw, label_prop, done)
-        else:
-            _run_here(profile, sessions, kw, label_prop, workers, done, progress)
+        with watch:
+            if progress:
+                progress_line(f"preparing {', '.join(label_prop)}{where} (data, theta0, distances)")
+            if client is not None:
+                _run_on_cluster(client, profile, sessions, kw, label_prop, done)
+            else:
+                _run_here(profile, sessions, kw, label_prop, workers, done, progress)
     finally:
-        bar.close()
         if client is not None:
             client.close()
     return [folders[run_dir(results_dir, profile, t)] for t in todo]
@@ -182,6 +190,11 @@ def _sessions(profile: str, todo: Sequence[Task], results_dir: str | Path,
         elif cfgs[first[folder]].identity() != cfg.identity():
             raise ConfigError(f"{folder}: two tasks name this run folder with different settings; give one a tag")
     return list(first.values()), cfgs
+
+
+def expected_rounds(task: Task, cfg: config.Config) -> int:
+    """How many rounds the session will have: the profile's AL rounds, one for a fixed baseline."""
+    return cfg.al.rounds if al.parse_method(task.method).kind == "al" else 1
 
 
 def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:

@@ -7,16 +7,17 @@ beside the figures); stop at the first failure, naming the cell.
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import io
 import json
-import re
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import config
+from . import config, progress
 from .store import atomic_write_text
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -46,16 +47,87 @@ def parameters(nb: Path) -> dict[str, dict]:
     return papermill.inspect_notebook(str(nb))
 
 
+# Runs one notebook in a child process (papermill keeps its kernel's state there; the peak memory is the child's).
+# Its stdout carries the kernel's own output as the kernel prints it and one EVENT line as each code cell starts.
+EVENT = "@@paperlib "
 _RUNNER = r"""
 import json, resource, sys, papermill
-args = json.loads(sys.argv[1])
+from papermill.engines import NBClientEngine, papermill_engines
+
+args, out = json.loads(sys.argv[1]), sys.stdout
+
+
+class Relay:
+    def write(self, text):
+        out.write(text)
+        out.flush()
+
+    def flush(self):
+        out.flush()
+
+
+class Engine(NBClientEngine):
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
+        start = nb_man.cell_start
+
+        def cell_start(cell, cell_index=None, **kw):
+            if cell_index in code:
+                lines = [ln for ln in cell.source.strip().splitlines() if not ln.startswith("#")] or [""]
+                event = {"cell": code.index(cell_index) + 1, "of": len(code), "source": lines[0][:90]}
+                out.write("\n" + args["event"] + json.dumps(event) + "\n")
+                out.flush()
+            return start(cell, cell_index, **kw)
+
+        nb_man.cell_start = cell_start
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+papermill_engines.register("paperlib", Engine)
 try:
-    papermill.execute_notebook(args["input"], args["output"], parameters=args["parameters"],
-                               kernel_name=args["kernel"], cwd=args["cwd"], progress_bar=False, log_output=False)
+    papermill.execute_notebook(args["input"], args["output"], parameters=args["parameters"], engine_name="paperlib",
+                               kernel_name=args["kernel"], cwd=args["cwd"], progress_bar=False, log_output=False,
+                               stdout_file=Relay(), stderr_file=Relay())
 finally:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print("PEAK_KB", max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), flush=True)
 """
+
+
+def _execute(nb: Path, output: Path, given: dict, kernel: str, quiet: bool) -> tuple[int, int | None, list[str]]:
+    """Run ``nb`` into ``output`` in a child process, relaying a line as each code cell starts and (unless
+    ``quiet``) the kernel's output, indented; the kernel's bars are text lines (:mod:`paperlib.progress`).
+    Returns the exit code, the peak memory (kB) and the last lines of output."""
+    env = {**os.environ, progress.MODE_ENV: "text"}
+    cmd = [sys.executable, "-c", _RUNNER, json.dumps({"input": str(nb), "output": str(output), "parameters": given,
+                                                       "cwd": str(nb.parent), "kernel": kernel, "event": EVENT})]
+    peak, tail = None, collections.deque(maxlen=3)
+    t0 = time.perf_counter()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        for line in proc.stdout:  # text mode: a \r ends a line too
+            line = line.rstrip()
+            if line.startswith(EVENT):
+                ev = json.loads(line[len(EVENT):])
+                print(f"  [{_clock(time.perf_counter() - t0)}] cell {ev['cell']}/{ev['of']}: {ev['source']}",
+                      flush=True)
+            elif line.startswith("PEAK_KB "):
+                peak = int(line.split()[1])
+            elif line.strip() and not line.startswith(_KERNEL_NOISE):
+                tail.append(line)
+                if not quiet:
+                    print(f"      {line}", flush=True)
+    return proc.returncode, peak, list(tail)
+
+
+# what every kernel started by papermill prints on its own stderr, not the notebook's output
+_KERNEL_NOISE = "[IPKernelApp] WARNING | Kernel is running over TCP without encryption"
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (``h:mm:ss`` past an hour)."""
+    m, sec = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}" if m >= 60 else f"{m}:{sec:02d}"
 
 
 def _failing_cell(output: Path) -> str:
@@ -85,9 +157,13 @@ def check_kernel(name: str) -> None:
 
 def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str] | None = None,
         params: dict[str, str] | None = None, results_dir: str = "results", figures_dir: str = "figures",
-        folder: Path = NOTEBOOKS, kernel: str = "python3") -> list[dict]:
+        folder: Path = NOTEBOOKS, kernel: str = "python3", quiet: bool = False) -> list[dict]:
     """Execute the notebooks in order on the Jupyter kernel ``kernel``; returns the runtime rows. Raises SystemExit
     on the first failure.
+
+    While it runs it prints one line per notebook (with its last run's time, from ``runtimes.csv``), one per code
+    cell as it starts (time since the notebook started), and the kernel's own output indented (progress bars as
+    text lines every ``PAPERLIB_PROGRESS_INTERVAL`` seconds, default 15); ``quiet`` leaves out the kernel's output.
 
     ``overrides``: config fields for every notebook (as ``-p`` on every command line; checked before any notebook
     runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
@@ -115,27 +191,24 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     executed = results / profile / "executed"
     executed.mkdir(parents=True, exist_ok=True)
     rows = []
-    for nb in nbs:
+    last = _read_runtimes(results / profile / "runtimes.csv")
+    for n, nb in enumerate(nbs, start=1):
         given = {"profile": profile, "results_dir": str(results), "figures_dir": str(Path(figures_dir).resolve()),
                  **{k: _value(v, declared[nb][k]) for k, v in params.items() if k in declared[nb]}}
         given = {k: v for k, v in given.items() if k in declared[nb]}
         output = executed / nb.name
-        print(f"running {nb.name} ...", flush=True)
+        before = last.get(nb.name, {}).get("seconds")
+        print(f"[{n}/{len(nbs)}] {nb.name}" + (f" (last run: {_clock(float(before))})" if before else ""), flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps({"input": str(nb), "output": str(output),
-                               "parameters": given, "cwd": str(nb.parent), "kernel": kernel})],
-                              capture_output=True, text=True)
+        code, peak, tail = _execute(nb, output, given, kernel, quiet)
         seconds = time.perf_counter() - t0
-        peak = re.findall(r"PEAK_KB (\d+)", proc.stdout)
-        row = {"notebook": nb.name, "seconds": round(seconds, 1),
-               "peak_memory_mb": round(int(peak[-1]) / 1024) if peak else ""}
+        row = {"notebook": nb.name, "seconds": round(seconds, 1), "peak_memory_mb": round(peak / 1024) if peak else ""}
         rows.append(row)
-        if proc.returncode != 0:
+        if code != 0:
             _write_runtimes(results / profile / "runtimes.csv", rows)
-            tail = proc.stderr.strip().splitlines()[-3:]
             raise SystemExit(f"error: {nb.name} failed at {_failing_cell(output)}\n  executed copy: {output}\n  "
                              + "\n  ".join(tail))
-        print(f"  done in {seconds:.0f} s, peak memory {row['peak_memory_mb']} MB", flush=True)
+        print(f"  done in {_clock(seconds)}, peak memory {row['peak_memory_mb']} MB", flush=True)
     _write_runtimes(results / profile / "runtimes.csv", rows)
     _write_runtimes(Path(figures_dir).resolve() / profile / "runtimes.csv", rows)
     return rows
@@ -153,12 +226,17 @@ def _value(text: str, spec: dict) -> object:
     return text
 
 
+def _read_runtimes(path: Path) -> dict[str, dict]:
+    """``runtimes.csv`` by notebook (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as fh:
+        return {r["notebook"]: r for r in csv.DictReader(fh)}
+
+
 def _write_runtimes(path: Path, rows: list[dict]) -> None:
     """Merge ``rows`` into ``runtimes.csv`` (one row per notebook, the newest run of each)."""
-    old = {}
-    if path.is_file():
-        with open(path, newline="") as fh:
-            old = {r["notebook"]: r for r in csv.DictReader(fh)}
+    old = _read_runtimes(path)
     old.update({r["notebook"]: r for r in rows})
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["notebook", "seconds", "peak_memory_mb"], lineterminator="\n")
@@ -186,13 +264,15 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: the checkout's notebooks/)")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel that runs the notebooks, e.g. one "
                         "registered from a CUDA environment (python -m ipykernel install --user --name paperlib-gpu)")
+    parser.add_argument("--quiet", action="store_true", help="only a line per notebook and per cell, not the "
+                        "kernel's own output")
     cli.add_debug(parser)
     args = parser.parse_args(argv)
     try:
         params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
                                     ("dataset", args.dataset)) if v is not None}
         rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
-                   figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel)
+                   figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel, quiet=args.quiet)
     except config.ConfigError as exc:
         return cli.fail(exc, args)
     except SystemExit as exc:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 from scipy import ndimage
-from tqdm.auto import tqdm
 
+from .progress import progress_bar
 from .store import atomic_write_bytes
 
 BINS = 256
@@ -48,13 +48,14 @@ def colour_histogram(path: str | Path) -> np.ndarray:
 def histograms(paths: Sequence[str | Path], progress: bool = True, workers: int = 1) -> np.ndarray:
     """Colour histograms of image files, ``Nx3x256``; ``workers`` > 1 reads them in that many processes."""
     if workers <= 1 or len(paths) < 64:
-        return np.stack([colour_histogram(p) for p in tqdm(paths, desc="colour histograms", disable=not progress)])
+        bar = progress_bar(paths, desc="colour histograms", disable=not progress)
+        return np.stack([colour_histogram(p) for p in bar])
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         it = pool.map(colour_histogram, paths, chunksize=64)
-        return np.stack(list(tqdm(it, total=len(paths), desc="colour histograms", disable=not progress)))
+        return np.stack(list(progress_bar(it, total=len(paths), desc="colour histograms", disable=not progress)))
 
 
 def jsd(p: np.ndarray, q: np.ndarray) -> np.ndarray:

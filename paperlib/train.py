@@ -16,13 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from . import predict
 from .config import Config
 from .data import SegDataset
 from .folds import DataError
 from .model import JointNet
+from .progress import progress_bar
 from .runtime import autocast, place, resolve_device, seeded, shares
 from .timing import Phases
 from .transforms import TrainTransform
@@ -153,7 +153,7 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
     best, best_epoch, best_state = -math.inf, -1, None
     with seeded(seed, device), clock("training"):
         order_gen = torch.Generator().manual_seed(seed)
-        bar = tqdm(range(epochs), desc=f"{stage} stage", disable=not progress, leave=False)
+        bar = progress_bar(range(epochs), desc=f"{stage} stage", disable=not progress, leave=False)
         for epoch in bar:
             t_epoch = time.perf_counter()
             model.train()

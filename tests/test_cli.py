@@ -2,6 +2,7 @@
 under --debug)."""
 
 import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,5 +69,12 @@ def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Pa
     assert "unknown Jupyter kernel 'no-such-kernel'" in err and "python3" in err and "ipykernel install" in err
     assert not (tmp_path / "results").exists()  # refused before any notebook ran
     assert pipeline.main([*args, "--kernel", "python3"]) == 0
+    out = capsys.readouterr().out.splitlines()  # live: a line per notebook, per cell, and the kernel's output
+    assert out[0] == "[1/1] 01_data.ipynb"
+    cells = [re.fullmatch(r"  \[\d+:\d\d\] cell (\d+)/(\d+): .+", ln) for ln in out]
+    cells = [(int(m[1]), int(m[2])) for m in cells if m]
+    assert cells and cells == [(n, cells[0][1]) for n in range(1, cells[0][1] + 1)]
+    assert any(ln.startswith("      profile smoke: ") and "computes on " in ln for ln in out)
+    assert not any("Kernel is running over TCP" in ln for ln in out)
     executed = (tmp_path / "results" / "smoke" / "executed" / "01_data.ipynb").read_text()
     assert "computes on " in executed and ", torch " in executed  # the first output names the kernel's device

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import signal
 import socket
 import threading
@@ -14,7 +15,7 @@ import pytest
 import torch
 from distributed import Client, LocalCluster
 
-from paperlib import config, experiments, grid, store
+from paperlib import config, experiments, grid, progress, store
 from paperlib.config import ConfigError
 
 # the smoke profile made smaller; rounds long enough (about a second each) to be caught mid-session
@@ -67,7 +68,27 @@ def _kill_mid_session(watcher: Client, folders: dict, running) -> tuple:
     pytest.fail("no session was caught between its first and last round")
 
 
-def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, sequential: dict):
+def _assert_one_line_per_round(err: str, tasks: list) -> None:
+    """The grid's progress (plain text): each round of each session exactly once, every line whole."""
+    seen = re.findall(r"^glas (\S+) seed 0: round (\d+)/(\d+), \d+ labeled, test Dice \d+\.\d%$", err, re.M)
+    assert sorted((n, int(r), int(of)) for n, r, of in seen) == \
+        sorted((t.name, r, LAST + 1) for t in tasks for r in range(1, LAST + 2))
+    assert len([ln for ln in err.splitlines() if ": round " in ln]) == len(seen)  # no line cut or interleaved
+    assert re.search(rf"{len(tasks)} sessions.*{len(tasks) * (LAST + 1)}/{len(tasks) * (LAST + 1)} ", err)
+
+
+def test_local_workers_report_every_round_once(tmp_path: Path, sequential: dict, monkeypatch, capsys):
+    monkeypatch.setenv(progress.MODE_ENV, "text")
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    runs = grid.run("smoke", TASKS, results_dir=tmp_path / "results", data_dir=tmp_path / "data",
+                    base_overrides=SMOKE, workers=2)
+    assert {t.name: _rows(r) for t, r in zip(TASKS, runs, strict=True)} == sequential
+    _assert_one_line_per_round(capsys.readouterr().err, TASKS)
+
+
+def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, sequential: dict, monkeypatch,
+                                                                 capsys):
+    monkeypatch.setenv(progress.MODE_ENV, "text")
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     results = tmp_path / "results"
@@ -80,7 +101,7 @@ def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, 
         assert len(addresses) == 3 and all(a.startswith("tcp://127.0.0.1:") for a in addresses)  # loopback only
         with ThreadPoolExecutor(1) as pool:
             running = pool.submit(grid.run, "smoke", TASKS, results_dir=results, data_dir=tmp_path / "data",
-                                  base_overrides=SMOKE, scheduler=cluster.scheduler_address, progress=False)
+                                  base_overrides=SMOKE, scheduler=cluster.scheduler_address)
             killed, pid, stamp = _kill_mid_session(watcher, folders, running)
             runs = running.result(timeout=150)
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -96,6 +117,7 @@ def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, 
         assert _rows(folder) == sequential[name], name  # identical to the sequential in-process run
     # the killed session resumed from its finished rounds rather than starting again
     assert (folders[killed] / "checkpoints" / "round_00.pt").stat().st_mtime_ns == stamp
+    _assert_one_line_per_round(capsys.readouterr().err, TASKS)  # the worker's death cost no line, nor doubled one
 
     # multiprocessing's resource tracker is the one child that stays: the standard library's helper for this
     # process (no sockets), started once by the first spawned process and ended when this process ends
