@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import baseline, cam_family, cli, config, data, samplers, similarity, store
+from . import baseline, cam_family, cli, config, data, samplers, similarity, store, tensorboard_log
 from .config import Config, ConfigError
 from .lam_schedule import lam_at
 from .learner import Learner, Stream, stream_seed
@@ -107,7 +107,9 @@ class Session:
                  device: torch.device | None = None, progress: bool = True, learner: Learner | None = None) -> None:
         self.cfg, self.method, self.seed = cfg, parse_method(method), seed
         self.splits, self.progress = splits, progress
-        self.store = store.RunFolder(run_dir)
+        if cfg.runtime.tensorboard:
+            tensorboard_log.require()
+        self.store = store.RunFolder(run_dir, tensorboard=cfg.runtime.tensorboard)
         self.oracle = oracle or SimulatedOracle(splits.train)
         self.learner = learner or Learner(cfg, splits, theta0, device=device)
         self.labels, self.ids = splits.train.labels, splits.train.ids
@@ -167,7 +169,7 @@ class Session:
         if self.method.label_prop and al.k >= np.bincount(self.labels).min() - 1 and self.progress:
             progress_line(f"note: k={al.k} reaches the size of a class: U'' is every unlabeled image of that class")
         bar = progress_bar(range(s.round, al.rounds), desc=f"{self.method.name} seed {self.seed}",
-                   disable=not self.progress, initial=s.round, total=al.rounds)
+                           disable=not self.progress, initial=s.round, total=al.rounds)
         for r in bar:  # line 3
             if not s.queries:
                 break
@@ -258,7 +260,7 @@ class Session:
         if self.progress:
             pd = "" if row.pseudo_dice != row.pseudo_dice else f", pseudo Dice {100 * row.pseudo_dice:.1f}"
             progress_line(f"[{self.method.name} seed {self.seed}] round {row.round}: {row.n_labeled} labeled, "
-                       f"{row.n_pseudo} pseudo, test Dice {100 * row.test_dice:.1f}{pd} ({row.seconds:.1f}s)")
+                          f"{row.n_pseudo} pseudo, test Dice {100 * row.test_dice:.1f}{pd} ({row.seconds:.1f}s)")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
     if progress:
         name = "theta0" if seed == THETA0_SEED else "the classifier"
         progress_line(f"[{cfg.profile}/{cfg.data.dataset}] training {name} (seed {seed}, {cfg.train.cl_epochs} "
-                   f"epochs) -> {path}")
+                      f"epochs) -> {path}")
     model = train.build_model(cfg, len(splits.class_names), seed)
     t0 = time.perf_counter()
     with threads(1):  # on the CPU one thread, as in a grid worker: the same classifier wherever it is trained
@@ -87,7 +87,7 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
     store.save_tensors(path, {"state": state, "fingerprint": key, "class_names": splits.class_names,
                               "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
                               "seconds": round(time.perf_counter() - t0, 1), "history": history})
-    store.write_history(history_path(path), [(0, history)])
+    store.write_history(history_path(path), [(0, history)], cfg.runtime.tensorboard)
     return state
 
 

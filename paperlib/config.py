@@ -110,6 +110,7 @@ class RuntimeConfig:
     memory_mb: int = 2048  # one budget: decoded images + cached features + one evaluation chunk (runtime.shares)
     amp: bool = True  # bf16 autocast on CUDA (no effect on the CPU)
     workers: int = 0  # grid worker processes on the CPU (0: one per core, at most 4; a GPU runs one at a time)
+    tensorboard: bool = False  # mirror every history.csv as TensorBoard logs (the 'tensorboard' extra)
 
 
 @dataclass(frozen=True)

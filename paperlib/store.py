@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -191,9 +192,10 @@ class RunFolder:
     atomic, so a session killed at any moment restarts from its last finished round.
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, tensorboard: bool = False) -> None:
         self.root = Path(root)
         self.checkpoints = self.root / "checkpoints"
+        self.tensorboard = tensorboard  # mirror history.csv as TensorBoard logs (:mod:`paperlib.tensorboard_log`)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the folder's writer lock (``.lock``, :func:`file_lock`).
@@ -211,8 +213,8 @@ class RunFolder:
         resumes under other execution settings.
         """
         self.checkpoints.mkdir(parents=True, exist_ok=True)
-        for stale in self.root.rglob(".*.tmp"):
-            stale.unlink(missing_ok=True)
+        for stale in self.root.rglob(".*.tmp"):  # a write (or a TensorBoard mirror) cut short
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
         path = self.root / "config.json"
         if path.is_file():
             found = read_json(path)
@@ -249,7 +251,7 @@ class RunFolder:
         for rec in records:
             lines.append(",".join(_fmt(getattr(rec.row, k)) for k in ROUND_COLUMNS))
         atomic_write_text(self.root / "rounds.csv", "\n".join(lines) + "\n")
-        write_history(self.root / "history.csv", [(rec.row.round, rec.history) for rec in records])
+        write_history(self.root / "history.csv", [(rec.row.round, rec.history) for rec in records], self.tensorboard)
         write_json(self.root / "queries.json", {f"{r.row.round}": [ids[i] for i in r.queried] for r in records})
         write_json(self.root / "pseudo.json", {f"{r.row.round}": [ids[i] for i in r.pseudo] for r in records})
 
@@ -257,14 +259,20 @@ class RunFolder:
 HISTORY_COLUMNS = ("round", "cycle", "epoch", "loss", "metric", "valid", "lr", "seconds")
 
 
-def write_history(path: Path, rounds: list[tuple[int, list[dict]]]) -> Path:
+def write_history(path: Path, rounds: list[tuple[int, list[dict]]], tensorboard: bool = False) -> Path:
     """``history.csv``: one row per epoch of every training, ``(round, rows)`` in order (columns
     :data:`HISTORY_COLUMNS`; ``valid`` is the validation ``metric``, ``nan`` on epochs not validated). A view
-    rewritten whole from the committed records, so a killed round leaves none of its epochs behind."""
+    rewritten whole from the committed records, so a killed round leaves none of its epochs behind; with
+    ``tensorboard``, so is its TensorBoard mirror (:func:`paperlib.tensorboard_log.mirror`)."""
     lines = [",".join(HISTORY_COLUMNS)]
     for r, rows in rounds:
         lines += [",".join(_short(v) for v in (r, *(row[k] for k in HISTORY_COLUMNS[1:]))) for row in rows]
-    return atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    if tensorboard:
+        from . import tensorboard_log
+
+        tensorboard_log.mirror(path, rounds)
+    return path
 
 
 def _short(v: Any) -> str:

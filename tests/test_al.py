@@ -490,3 +490,24 @@ def test_a_classifier_is_the_same_whatever_the_callers_thread_count(shared, tmp_
         torch.set_num_threads(threads)
     assert torch.get_num_threads() == threads
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_tensorboard_mirrors_history_csv(shared, tmp_path: Path):
+    pytest.importorskip("tensorboard", reason="the 'tensorboard' extra (in dev) is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = config.get("smoke", dataset="glas", **TINY, tensorboard=True)
+    run = tmp_path / "run"
+    al.Session(cfg, "Label_prop", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run,
+               distances=shared["dist"], progress=False).run()
+    (run / "tensorboard" / ".left.tmp").mkdir()  # a mirror cut short: cleared when the session opens again
+    al.Session(cfg, "Label_prop", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run,
+               distances=shared["dist"], progress=False).run()
+    assert not list(run.rglob(".*.tmp"))
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    logged = {(tag, e.step): e.value for tag in events.Tags()["scalars"] for e in events.Scalars(tag)}
+    expected = {(f"round_{int(h['round']):02d}/{h['cycle']}/{k}", int(h["epoch"])): float(h[k])
+                for h in _history(run) for k in ("loss", "valid", "lr") if h[k] != "nan"}
+    assert logged.keys() == expected.keys()
+    assert all(abs(logged[k] - v) <= 1e-5 * max(1.0, abs(v)) for k, v in expected.items())
