@@ -1,4 +1,4 @@
-"""The notebooks: structure, stripped outputs, and a full nbval run of all six on the smoke profile."""
+"""The notebooks: structure, stripped outputs, and a full nbval run of all seven on the smoke profile."""
 
 import csv
 import json
@@ -23,9 +23,9 @@ FIGURES_06 |= {f"{stem}.{ext}" for ext in ("md", "csv")
                             "table5_hyperparameters", "lam_schedules")}
 
 
-def test_six_ordered_notebooks():
+def test_seven_ordered_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["01_data", "02_similarity", "03_wsl_baseline", "04_active_learning",
-                                           "05_ablations", "06_figures"]
+                                           "05_ablations", "06_figures", "07_annotate"]
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
@@ -55,7 +55,7 @@ def test_pipeline_refuses_unknown_parameters_and_profiles(tmp_path: Path):
         pipeline.run("smoke", overrides={"lam": "-1"}, results_dir=str(tmp_path))
     with pytest.raises(SystemExit, match=r"unknown notebook parameter\(s\) \['bogus'\]"):
         pipeline.run("smoke", params={"bogus": "1"}, results_dir=str(tmp_path))
-    with pytest.raises(SystemExit, match=r"--dataset is a parameter of 04_active_learning only, not of "
+    with pytest.raises(SystemExit, match=r"--dataset is a parameter of 04_active_learning, 07_annotate only, not of "
                                           r"01_data, .*06_figures; select notebooks with --only"):
         pipeline.run("smoke", params={"dataset": "glas"}, results_dir=str(tmp_path))
     with pytest.raises(Exception, match="unknown profile 'huge'"):
