@@ -148,6 +148,8 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
         folder = run_dir(results_dir, profile, t)
         watched.append(Watched(f"{t.dataset} {t.name} seed {t.seed}", folder, expected_rounds(t, cfg_of[folder])))
     where = f" on {address}" if address else ""
+    if progress:
+        progress_line(f"preparing {', '.join(label_prop)}{where} (data, theta0, distances)")
     watch = RoundWatch(watched, desc=f"{len(sessions)} sessions{where}", progress=progress)
     folders: dict[Path, Path] = {}
 
@@ -163,8 +165,6 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
 
     try:
         with watch:
-            if progress:
-                progress_line(f"preparing {', '.join(label_prop)}{where} (data, theta0, distances)")
             if client is not None:
                 _run_on_cluster(client, profile, sessions, kw, label_prop, done)
             else:
