@@ -179,6 +179,7 @@ class Session:
                     self.oracle.ask(r, s.queries, lrn.round_masks("train", s.queries, s.head, s.threshold))
                     answer = self.oracle.answer(r, s.queries)
             if answer is None:
+                bar.leave = False  # not a failure: the session waits for a person (the bar would end in red)
                 bar.close()
                 return "waiting"
             s = self._round(r, s, answer)
