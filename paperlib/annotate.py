@@ -115,8 +115,8 @@ class Annotator:
         self.polygon: list[Point] = []
         self.canvas = Canvas(width=1, height=1, layout=w.Layout(width="100%", max_width=f"{display_width}px",
                                                                 height="auto"))
-        self.tool = w.ToggleButtons(options=["brush", "eraser", "polygon"], value="brush", description="tool",
-                                    style={"button_width": "70px"})
+        self.tool = w.ToggleButtons(options=["brush", "eraser", "polygon"], value="brush",
+                                    style={"button_width": "88px"})
         self.size = w.IntSlider(value=8, min=1, max=80, description="size", continuous_update=False)
         self.opacity = w.FloatSlider(value=0.45, min=0.0, max=1.0, step=0.05, description="opacity",
                                      continuous_update=False)

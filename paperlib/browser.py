@@ -79,6 +79,14 @@ def round_outputs(learner: Learner, record: RoundRecord, run: str | Path, n_pseu
     return out
 
 
+def _is_al(folder_name: str) -> bool:
+    """Whether a run folder (``<method>[__<tag>]``) is an AL session's, rounds of queries, not a fixed baseline's."""
+    try:
+        return al.parse_method(folder_name.split("__")[0]).kind == "al"
+    except ValueError:
+        return False
+
+
 def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir: str | Path, n_pseudo: int = 4):
     """A widget: pick dataset, run (method / seed) and round; shows what that round queried and predicted, and its
     training curves. It opens on the first dataset and run folder with a finished round."""
@@ -114,7 +122,9 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
         nothing when options change)."""
         paths = runs(dataset.value)
         run.options = [(label(p), str(p)) for p in paths] or [("(no session yet)", "")]
-        run.value = str(next((p for p in paths if finished_rounds(p)), paths[0])) if paths else ""
+        # an AL session's first (it has queried images to show), else any session with a finished round
+        shown = sorted((p for p in paths if finished_rounds(p)), key=lambda p: not _is_al(p.parent.name))
+        run.value = str((shown or paths)[0]) if paths else ""
 
     def select_round() -> None:
         rnd.max = max(0, finished_rounds(run.value) - 1) if run.value else 0

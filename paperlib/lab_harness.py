@@ -336,10 +336,13 @@ def shoot(page, out: str | Path, index: int | None = None) -> Path:
 
 def screenshot(notebook: str | Path, out: str | Path, *, root_dir: str | Path | None = None, run: bool = False,
                index: int | None = None, parameters: dict[str, Any] | None = None, width: int = 1280,
-               height: int = 900, sidebar: bool = False, timeout: float = 1800.0) -> Path:
+               height: int = 900, sidebar: bool = False, timeout: float = 1800.0,
+               select: dict[str, str] | None = None, slide: dict[str, int] | None = None) -> Path:
     """Open ``notebook`` in a throwaway JupyterLab (serving ``root_dir``, default the notebook's folder), with
     ``parameters`` injected as papermill does, run all its cells when ``run`` (widgets only show in a live kernel),
-    and write a PNG of the page or of cell ``index`` (without the left sidebar unless ``sidebar``)."""
+    then pick options of dropdowns (``select``: description -> option label) and move sliders (``slide``:
+    description -> steps to the right) as a person would, and write a PNG of the page or of cell ``index``
+    (without the left sidebar unless ``sidebar``)."""
     notebook = Path(notebook).resolve()
     root = Path(root_dir).resolve() if root_dir else notebook.parent
     opened = notebook
@@ -352,6 +355,15 @@ def screenshot(notebook: str | Path, out: str | Path, *, root_dir: str | Path | 
                 hide_sidebar(page)
             if run:
                 run_all(page, lab, opened, timeout)
+            for description, option in (select or {}).items():
+                dropdown(page, description).select_option(label=option)
+                wait_idle(page, lab, opened, timeout)
+            for description, steps in (slide or {}).items():
+                handle = slider(page, description)
+                handle.focus()
+                for _ in range(steps):
+                    handle.press("ArrowRight")
+                wait_idle(page, lab, opened, timeout)
             return shoot(page, out, index)
     finally:
         if opened != notebook:
@@ -368,19 +380,26 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--run", action="store_true", help="run all cells first (Run > Run All Cells)")
     sp.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                     help="a notebook parameter (a string), e.g. -p profile=demo; repeatable")
+    sp.add_argument("--select", action="append", default=[], metavar="DROPDOWN=OPTION",
+                    help="after running, pick an option of a widget dropdown by its label, e.g. --select "
+                    "'run=Label_prop / seed_0'; repeatable")
+    sp.add_argument("--slide", action="append", default=[], metavar="SLIDER=STEPS",
+                    help="after running, move a widget slider that many steps right, e.g. --slide round=9")
     sp.add_argument("--cell", type=int, help="only this cell (0 = first, -1 = last)")
     sp.add_argument("--sidebar", action="store_true", help="keep the left sidebar (file browser) open")
     sp.add_argument("--width", type=int, default=1280)
     sp.add_argument("--height", type=int, default=900)
     sp.add_argument("--timeout", type=float, default=1800.0, help="seconds the run may take")
     args = ap.parse_args(argv)
-    bad = [p for p in args.parameter if "=" not in p]
+    bad = [p for p in args.parameter + args.select + args.slide if "=" not in p]
     if bad:
-        ap.error(f"parameters are NAME=VALUE, not {bad}")
+        ap.error(f"-p, --select and --slide take NAME=VALUE, not {bad}")
     try:
         path = screenshot(args.notebook, args.out, root_dir=args.root, run=args.run, index=args.cell,
                           parameters=dict(p.split("=", 1) for p in args.parameter), width=args.width,
-                          height=args.height, sidebar=args.sidebar, timeout=args.timeout)
+                          height=args.height, sidebar=args.sidebar, timeout=args.timeout,
+                          select=dict(p.split("=", 1) for p in args.select),
+                          slide={k: int(v) for k, v in (p.split("=", 1) for p in args.slide)})
     except BrowserUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
