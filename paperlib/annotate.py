@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from . import store
 from .mask_editor import MaskEditor, Point
 from .oracles import png_bytes
 from .store import atomic_write_bytes
@@ -47,9 +48,7 @@ class PendingRound:
         """The run folder's pending round: the first round without a checkpoint whose queries were written;
         ``None`` when there is none (the session finished, or has not asked yet)."""
         run = Path(run_folder)
-        r = 0
-        while (run / "checkpoints" / f"round_{r:02d}.pt").is_file():
-            r += 1
+        r = store.RunFolder(run).n_finished()
         listing = run / "queries" / f"round_{r:02d}" / "suggestions.csv"
         if not listing.is_file():
             return None
@@ -276,8 +275,6 @@ class Annotator:
 def run_folder(results_dir: str | Path, cfg: Any, method: str, seed: int) -> Path:
     """Where a session annotated in the notebook lives: ``runs/<method>__annotated/seed_<s>`` (apart from the
     simulated oracle's sessions of ``04``)."""
-    from . import store
-
     return store.run_path(results_dir, cfg.profile, cfg.data.dataset, f"{method}__annotated", seed)
 
 

@@ -43,11 +43,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def finished_rounds(run: str | Path) -> int:
     """How many rounds of a run folder are finished (checkpoints 0..R without a gap), without loading them."""
-    folder = store.RunFolder(run)
-    n = 0
-    while folder.round_path(n).is_file():
-        n += 1
-    return n
+    return store.RunFolder(run).n_finished()
 
 
 def read_history(run: str | Path) -> pd.DataFrame | None:

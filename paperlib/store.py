@@ -230,6 +230,13 @@ class RunFolder:
     def round_path(self, r: int) -> Path:
         return self.checkpoints / f"round_{r:02d}.pt"
 
+    def n_finished(self) -> int:
+        """How many rounds are finished (checkpoints 0..R without a gap), without loading them."""
+        n = 0
+        while self.round_path(n).is_file():
+            n += 1
+        return n
+
     def finished(self) -> list[RoundRecord]:
         """The finished rounds 0..R, in order (a gap ends the list)."""
         out = []

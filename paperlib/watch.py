@@ -28,7 +28,7 @@ class Watched:
     seen: int = 0
 
 
-def finished_rounds(folder: Path) -> list[dict[str, str]]:
+def round_rows(folder: Path) -> list[dict[str, str]]:
     """The rows of ``<folder>/rounds.csv`` (empty when it is not written yet)."""
     try:
         with open(folder / "rounds.csv", newline="") as fh:
@@ -61,7 +61,7 @@ class RoundWatch:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         for w in sessions:  # a resumed session: what it had already is not this run's progress
-            w.seen = len(finished_rounds(w.folder))
+            w.seen = len(round_rows(w.folder))
         self.bar = progress_bar(total=sum(w.rounds for w in sessions), initial=sum(w.seen for w in sessions),
                                 desc=desc, unit="round", disable=not progress)
         self._thread = threading.Thread(target=self._run, name="paperlib-round-watch", daemon=True)
@@ -89,7 +89,7 @@ class RoundWatch:
         with self._lock:
             for key in folders or list(self.sessions):
                 w = self.sessions[key]
-                rows = finished_rounds(w.folder)
+                rows = round_rows(w.folder)
                 for row in rows[w.seen:]:
                     progress_line(_line(w, row))
                 if len(rows) > w.seen:
