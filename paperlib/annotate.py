@@ -139,8 +139,8 @@ class Annotator:
         tools = w.VBox([self.status, self.tool, self.size, self.opacity, *self.buttons.values()],
                        layout=w.Layout(width="320px", min_width="320px"))
         self.widget = w.VBox([w.HBox([w.Box([self.canvas], layout=w.Layout(flex="1 1 auto", min_width="0")), tools]),
-                              w.HTML(f"<small>Click the image first for the keys: {keys}. Polygon: click its corners, "
-                                     "then <kbd>Enter</kbd> (or another tool) fills it.</small>"), self.log],
+                              w.HTML(f"<small>Keys, with the image focused (Tab to it): {keys}. Polygon: click its "
+                                     "corners, then <kbd>Enter</kbd> (or another tool) fills it.</small>"), self.log],
                              layout=w.Layout(max_width="100%"))
         self.show(0)
 

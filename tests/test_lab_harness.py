@@ -123,8 +123,13 @@ def test_annotate_a_round_in_jupyterlab(chromium, tmp_path: Path):
         y = (path[0][1] - box["y"]) * to_image
         assert len(xs) and xs.min() >= x0 - radius - 2 and xs.max() <= x1 + radius + 2  # under the stroke only
         assert np.abs(ys - y).max() <= radius + 2 and xs.max() - xs.min() >= 0.8 * (x1 - x0)
-        # the other images: accept the model's suggestion, save, then train the round on the masks
-        for _ in ids[1:]:
+        # the keys work on the focused canvas: n is the next image; the other images: accept the model's
+        # suggestion (a), save, then train the round on the masks
+        canvas.focus()
+        page.keyboard.press("n")
+        page.wait_for_function("() => document.body.innerText.includes('image 2 of')")
+        widget.locator("button", has_text="accept suggestion").click()
+        for _ in ids[2:]:
             widget.locator("button", has_text="next").click()
             widget.locator("button", has_text="accept suggestion").click()
         widget.locator("button", has_text="save").click()
