@@ -36,6 +36,14 @@ def require() -> None:
         raise ConfigError("the mask-drawing widget needs the 'annotate' extra: pip install -e '.[annotate]'") from None
 
 
+def _grey_mask(path: Path) -> np.ndarray | None:
+    """A 0/255 mask file this module or the folder oracle wrote, as ``HxW`` {0, 1}; ``None`` when it is absent."""
+    if not path.is_file():
+        return None
+    with Image.open(path) as img:
+        return (np.asarray(img.convert("L")) > 0).astype(np.uint8)
+
+
 class PendingRound:
     """The round a session waits on: its number, folder and queried ids (in query order)."""
 
@@ -63,22 +71,14 @@ class PendingRound:
 
     def suggestion(self, sid: str) -> np.ndarray | None:
         """The model's suggested mask ``HxW`` {0, 1}, ``None`` if its file is gone."""
-        path = self.folder / f"{sid}_suggested.png"
-        if not path.is_file():
-            return None
-        with Image.open(path) as img:
-            return (np.asarray(img.convert("L")) > 127).astype(np.uint8)
+        return _grey_mask(self.folder / f"{sid}_suggested.png")
 
     def mask_path(self, sid: str) -> Path:
         return self.folder / f"{sid}_mask.png"
 
     def saved(self, sid: str) -> np.ndarray | None:
         """A mask saved before (``HxW`` {0, 1}), to go on editing; ``None`` when there is none."""
-        path = self.mask_path(sid)
-        if not path.is_file():
-            return None
-        with Image.open(path) as img:
-            return (np.asarray(img.convert("L")) > 0).astype(np.uint8)
+        return _grey_mask(self.mask_path(sid))
 
     def editor(self, sid: str) -> MaskEditor:
         return MaskEditor(self.image(sid), self.suggestion(sid), self.saved(sid))

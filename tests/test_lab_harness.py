@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import browser, lab_harness
+from paperlib import browser, lab_harness, lab_server
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "notebooks/04_active_learning.ipynb"
@@ -52,7 +52,7 @@ def test_round_browser_after_run_all(chromium, tmp_path: Path):
     start = time.monotonic()
     notebook = _copy_notebook(tmp_path)
     runs = tmp_path / "results" / "smoke" / "glas" / "runs"
-    with lab_harness.jupyter_lab(tmp_path) as lab:
+    with lab_server.jupyter_lab(tmp_path) as lab:
         page = lab_harness.open_notebook(chromium, lab, notebook)
         lab_harness.run_all(page, lab, notebook, timeout=170)
         assert all(p.strip("[]:").isdigit() for p in lab_harness.prompts(page)), lab_harness.prompts(page)
@@ -93,7 +93,7 @@ def test_annotate_a_round_in_jupyterlab(chromium, tmp_path: Path):
         "overrides": "rounds:2"}, tmp_path / "notebooks" / "07_annotate.ipynb")
     run = tmp_path / "results" / "smoke" / "glas" / "runs" / "Label_prop__annotated" / "seed_0"
     round0 = run / "queries" / "round_00"
-    with lab_harness.jupyter_lab(tmp_path) as lab:
+    with lab_server.jupyter_lab(tmp_path) as lab:
         page = lab_harness.open_notebook(chromium, lab, notebook, width=1366, height=768)
         lab_harness.run_all(page, lab, notebook, timeout=150)
         with open(round0 / "suggestions.csv", newline="") as fh:
