@@ -256,7 +256,7 @@ def _child(shared, tmp_path: Path, results: Path, stop: tuple[str, int] | None) 
     args = {"overrides": TINY, "method": "Label_prop", "results": str(results), "data": str(shared["base"] / "data"),
             "stop": stop}
     return subprocess.Popen([sys.executable, str(script), json.dumps(args)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "2"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def _history(run_dir: Path) -> list[dict]:
@@ -279,29 +279,34 @@ def _results_copy(shared, dest: Path) -> Path:
 
 
 def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: Path):
-    ref = _results_copy(shared, tmp_path / "ref")
-    proc = _child(shared, tmp_path, ref, None)
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0 and "finished" in out
-    run_rel = Path("smoke/glas/runs/Label_prop/seed_0")
-    expected = _rows(ref / run_rel)
-    assert len(expected) == 3
-    expected_history = _history(ref / run_rel)
+    """The uninterrupted run and five runs killed at different writes start side by side (independent folders);
+    each killed run is resumed, again side by side, and must end with the uninterrupted run's files."""
     # replace calls: 1 config.json; per round: checkpoint, rounds.csv, history.csv, queries.json, pseudo.json
-    for stop in [("before_rename", 2), ("after_rename", 6), ("mid_write", 7), ("before_rename", 9),
-                 ("before_rename", 10)]:
-        res = _results_copy(shared, tmp_path / f"{stop[0]}_{stop[1]}")
-        proc = _child(shared, tmp_path, res, stop)
+    stops = [("before_rename", 2), ("after_rename", 6), ("mid_write", 7), ("before_rename", 9),
+             ("before_rename", 10)]
+    ref = _results_copy(shared, tmp_path / "ref")
+    folders = {stop: _results_copy(shared, tmp_path / f"{stop[0]}_{stop[1]}") for stop in stops}
+    ref_proc = _child(shared, tmp_path, ref, None)
+    killed = {stop: _child(shared, tmp_path, res, stop) for stop, res in folders.items()}
+    for stop, proc in killed.items():
         line = proc.stdout.readline()
         assert line.strip() == "PAUSED", (stop, line)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        proc = _child(shared, tmp_path, res, None)
+        proc.stdout.close()
+    resumed = {stop: _child(shared, tmp_path, res, None) for stop, res in folders.items()}
+    out, _ = ref_proc.communicate(timeout=300)
+    assert ref_proc.returncode == 0 and "finished" in out
+    run_rel = Path("smoke/glas/runs/Label_prop/seed_0")
+    expected = _rows(ref / run_rel)
+    assert len(expected) == 3
+    expected_history = _history(ref / run_rel)
+    for stop, proc in resumed.items():
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0 and "finished" in out, stop
-        assert _rows(res / run_rel) == expected, stop
-        assert _history(res / run_rel) == expected_history, stop  # no epoch missing or twice
-        run = res / run_rel
+        run = folders[stop] / run_rel
+        assert _rows(run) == expected, stop
+        assert _history(run) == expected_history, stop  # no epoch missing or twice
         assert not list(run.rglob(".*.tmp")), stop  # no temp file left behind
         assert (run / "queries.json").read_text() == (ref / run_rel / "queries.json").read_text()
         assert (run / "pseudo.json").read_text() == (ref / run_rel / "pseudo.json").read_text()
