@@ -12,13 +12,14 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import al, baseline, cam_family, cli, config, store
 from .config import ConfigError
-from .progress import progress_line
+from .progress import beside_others, progress_line
 from .runtime import default_workers
 from .watch import RoundWatch, Watched
 
@@ -93,10 +94,15 @@ def _single_threaded() -> None:
     torch.set_num_threads(1)
 
 
-def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], progress: bool = False) -> None:
-    """What every session of a dataset shares (data, theta0, distances), made once before its sessions."""
+def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], progress: bool = False,
+             beside: bool = False) -> None:
+    """What every session of a dataset shares (data, theta0, distances), made once before its sessions.
+    ``beside``: it runs beside other preparations (worker processes): its progress is text lines naming the
+    dataset."""
     cfg = config.get(profile, dataset=dataset, **kw["base_overrides"])
-    al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop, progress=progress)
+    with beside_others(dataset) if beside and progress else nullcontext():
+        al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop,
+                   progress=progress)
 
 
 def _wait_prepared(futures: dict[str, Any]) -> None:
@@ -164,11 +170,10 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
         watch.done(run_dir(results_dir, profile, task))
 
     try:
-        with watch:
-            if client is not None:
-                _run_on_cluster(client, profile, sessions, kw, label_prop, done)
-            else:
-                _run_here(profile, sessions, kw, label_prop, workers, done, progress)
+        if client is not None:
+            _run_on_cluster(client, profile, sessions, kw, label_prop, watch, done, progress)
+        else:
+            _run_here(profile, sessions, kw, label_prop, workers, watch, done, progress)
     finally:
         if client is not None:
             client.close()
@@ -214,31 +219,37 @@ def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
 
 
 def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], label_prop: dict[str, bool], workers: int,
-              done: Callable[[Task, Callable[[], tuple[str, Path]]], None], progress: bool) -> None:
+              watch: RoundWatch, done: Callable[[Task, Callable[[], tuple[str, Path]]], None],
+              progress: bool) -> None:
     """Prepare each dataset, then run the tasks in this process (``workers`` <= 1) or in that many
-    single-threaded local processes (the preparations too, side by side)."""
+    single-threaded local processes (the preparations too, side by side, their progress as text lines), the
+    ``watch`` showing the sessions' rounds."""
     if workers <= 1:
         for d, lp in label_prop.items():
             _prepare(profile, d, lp, kw, progress=progress)
-        for task in todo:
-            done(task, lambda task=task: run_task(profile, task, **kw))
+        with watch:
+            for task in todo:
+                done(task, lambda task=task: run_task(profile, task, **kw))
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
         try:
-            _wait_prepared({d: pool.submit(_prepare, profile, d, lp, kw) for d, lp in label_prop.items()})
-            futures = {pool.submit(run_task, profile, task, **kw): task for task in todo}
-            for fut in as_completed(futures):
-                done(futures[fut], fut.result)
+            _wait_prepared({d: pool.submit(_prepare, profile, d, lp, kw, progress, True)
+                            for d, lp in label_prop.items()})
+            with watch:
+                futures = {pool.submit(run_task, profile, task, **kw): task for task in todo}
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
             raise
 
 
 def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[str, Any],
-                    label_prop: dict[str, bool], done: Callable[[Task, Callable[[], tuple[str, Path]]], None]) -> None:
-    """Run one prepare task per dataset, then submit one task per session (named after it) and collect them as
-    they finish.
+                    label_prop: dict[str, bool], watch: RoundWatch,
+                    done: Callable[[Task, Callable[[], tuple[str, Path]]], None], progress: bool) -> None:
+    """Run one prepare task per dataset (its progress as text lines in the worker's log), then submit one task
+    per session (named after it) and collect them as they finish, the ``watch`` showing their rounds.
 
     A worker lost mid-task is the scheduler's to handle: it runs the task again elsewhere, and the session resumes
     from its run folder's last finished round.
@@ -247,15 +258,17 @@ def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[st
     from dask.base import tokenize
 
     token = tokenize(profile, sorted((k, str(v)) for k, v in kw.items()))[:10]
-    prepared = {d: client.submit(_on_worker, _prepare, profile, d, lp, kw, key=f"paperlib-prepare-{d}-{token}")
+    prepared = {d: client.submit(_on_worker, _prepare, profile, d, lp, kw, progress, True,
+                                 key=f"paperlib-prepare-{d}-{token}")
                 for d, lp in label_prop.items()}
     _wait_prepared(prepared)  # results are None: nothing stays on a worker to be lost with it
     client.cancel(list(prepared.values()))
-    futures = {client.submit(_on_worker, run_task, profile, t, **kw,
-                             key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"): t
-               for t in todo}
-    for fut in distributed.as_completed(futures, loop=client.loop):
-        done(futures[fut], fut.result)
+    with watch:
+        futures = {client.submit(_on_worker, run_task, profile, t, **kw,
+                                 key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"):
+                   t for t in todo}
+        for fut in distributed.as_completed(futures, loop=client.loop):
+            done(futures[fut], fut.result)
 
 
 def main(argv: list[str] | None = None) -> int:

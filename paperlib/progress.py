@@ -4,15 +4,19 @@ Where a person watches (a terminal, a notebook in JupyterLab) a bar is ``tqdm.au
 redrawn line in a terminal. Where the output is streamed to someone else (the pipeline runs the notebooks on a
 kernel whose output it relays, a log file of a cluster job), widgets show nothing: with the environment variable
 ``PAPERLIB_PROGRESS=text`` every bar is plain text on stderr, one line at most every
-``PAPERLIB_PROGRESS_INTERVAL`` seconds (default 15).
+``PAPERLIB_PROGRESS_INTERVAL`` seconds (default 15). Work that shares its stderr with other processes (a grid's
+preparations in worker processes) runs in :func:`beside_others`: text lines whose bars name the work.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MODE_ENV = "PAPERLIB_PROGRESS"
@@ -47,11 +51,23 @@ class _Lines:
 
 
 _LINES = _Lines()
+_SCOPE: contextvars.ContextVar[str | None] = contextvars.ContextVar("paperlib_progress_scope", default=None)
+
+
+@contextmanager
+def beside_others(name: str) -> Iterator[None]:
+    """Within the block, bars are text lines (as under ``PAPERLIB_PROGRESS=text``) whose descriptions start with
+    ``name``: for work whose stderr other processes write too, where redrawn bars would garble one another."""
+    token = _SCOPE.set(name)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
 
 
 def text_mode() -> bool:
-    """Whether bars are plain text lines (``PAPERLIB_PROGRESS=text``)."""
-    return os.environ.get(MODE_ENV, "").strip().lower() == "text"
+    """Whether bars are plain text lines (``PAPERLIB_PROGRESS=text``, or inside :func:`beside_others`)."""
+    return _SCOPE.get() is not None or os.environ.get(MODE_ENV, "").strip().lower() == "text"
 
 
 def progress_bar(iterable: Any = None, **kwargs: Any) -> Any:
@@ -59,6 +75,9 @@ def progress_bar(iterable: Any = None, **kwargs: Any) -> Any:
     if text_mode():
         from tqdm import tqdm
 
+        scope = _SCOPE.get()
+        if scope:
+            kwargs["desc"] = f"{scope} {kwargs.get('desc') or ''}".rstrip()
         interval = float(os.environ.get(INTERVAL_ENV, "") or 15)
         kwargs = {"file": _LINES, "mininterval": interval, "maxinterval": max(interval, 10.0), "ascii": True,
                   "ncols": 100, **kwargs}

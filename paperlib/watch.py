@@ -60,13 +60,16 @@ class RoundWatch:
         self.interval, self.progress = interval, progress
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        for w in sessions:  # a resumed session: what it had already is not this run's progress
-            w.seen = len(round_rows(w.folder))
-        self.bar = progress_bar(total=sum(w.rounds for w in sessions), initial=sum(w.seen for w in sessions),
-                                desc=desc, unit="round", disable=not progress)
+        self.desc = desc
         self._thread = threading.Thread(target=self._run, name="paperlib-round-watch", daemon=True)
 
     def __enter__(self) -> RoundWatch:
+        """Show the bar (from here on: not over what runs before, such as the grid's preparations) and start."""
+        sessions = list(self.sessions.values())
+        for w in sessions:  # a resumed session: what it had already is not this run's progress
+            w.seen = len(round_rows(w.folder))
+        self.bar = progress_bar(total=sum(w.rounds for w in sessions), initial=sum(w.seen for w in sessions),
+                                desc=self.desc, unit="round", disable=not self.progress)
         if self.progress:
             self._thread.start()
         return self

@@ -77,14 +77,21 @@ def _assert_one_line_per_round(err: str, tasks: list) -> None:
     assert re.search(rf"{len(tasks)} sessions.*{len(tasks) * (LAST + 1)}/{len(tasks) * (LAST + 1)} ", err)
 
 
-def test_local_workers_report_every_round_once(tmp_path: Path, sequential: dict, monkeypatch, capsys):
+def test_local_workers_report_every_round_once(tmp_path: Path, sequential: dict, monkeypatch, capfd):
+    """Two sessions side by side in two worker processes: the preparation's progress (theta0 trained in a worker)
+    comes first, as whole lines naming the dataset, then the bar over the rounds and one line per round."""
     monkeypatch.setenv(progress.MODE_ENV, "text")
     monkeypatch.setenv(progress.INTERVAL_ENV, "0")
-    two = [TASKS[0], TASKS[-1]]  # Random and Label_prop, side by side in two worker processes
+    two = [TASKS[0], TASKS[-1]]  # Random and Label_prop
     runs = grid.run("smoke", two, results_dir=tmp_path / "results", data_dir=tmp_path / "data",
                     base_overrides=SMOKE, workers=2)
     assert {t.name: _rows(r) for t, r in zip(two, runs, strict=True)} == {t.name: sequential[t.name] for t in two}
-    _assert_one_line_per_round(capsys.readouterr().err, two)
+    err = capfd.readouterr().err
+    _assert_one_line_per_round(err, two)
+    lines = err.splitlines()
+    prep = [i for i, ln in enumerate(lines) if re.match(r"glas (cl stage|colour histograms): +\d+%\|", ln)]
+    assert prep and any(ln.startswith("[smoke/glas] training theta0") for ln in lines[:prep[0]])
+    assert prep[-1] < min(i for i, ln in enumerate(lines) if ln.startswith("2 sessions"))
 
 
 def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, sequential: dict, monkeypatch,
