@@ -60,18 +60,30 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
     segmentation head at its seeded initial weights)."""
     path = classifier_path(results_dir, cfg, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
+    made = _made(cfg, path, seed)  # written atomically: read without the lock
+    if made is not None:
+        return made
     # one writer: the sessions of a seed (WSL and the CAM family) may ask for its classifier side by side
     with store.file_lock(path.with_name(f".{path.name}.lock"), f"{path}: being trained by another process; waiting"):
         return _classifier(cfg, splits, path, seed, device, progress)
 
 
+def _made(cfg: Config, path: Path, seed: int) -> dict[str, torch.Tensor] | None:
+    """The state saved at ``path`` when it is the classifier of ``seed`` made with ``cfg``'s settings."""
+    if path.is_file():
+        saved = store.load_tensors(path)
+        if saved.get("fingerprint") == _fingerprint(cfg, seed):
+            return saved["state"]
+    return None
+
+
 def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device: torch.device | None,
                 progress: bool) -> dict[str, torch.Tensor]:
     key = _fingerprint(cfg, seed)
+    made = _made(cfg, path, seed)  # another process may have made it while this one waited for the lock
+    if made is not None:
+        return made
     if path.is_file():
-        saved = store.load_tensors(path)
-        if saved.get("fingerprint") == key:
-            return saved["state"]
         print(f"{path}: made with other settings; training the classifier again", file=sys.stderr)
     if progress:
         name = "theta0" if seed == THETA0_SEED else "the classifier"

@@ -48,13 +48,24 @@ def parameters(nb: Path) -> dict[str, dict]:
 
 
 # Runs one notebook in a child process (papermill keeps its kernel's state there; the peak memory is the child's).
-# Its stdout carries the kernel's own output as the kernel prints it and one EVENT line as each code cell starts.
+# Its stdout carries the notebook's output streams as the kernel sends them and one EVENT line as each code cell
+# starts. Everything else (the kernel process's own stdout and stderr, which the kernel inherits, and papermill's
+# logging) goes to args["log"]: ipykernel copies output written to its file descriptors (worker processes, C
+# extensions) both to the notebook and to its own stderr, so relaying both would print those lines twice.
 EVENT = "@@paperlib "
 _RUNNER = r"""
-import json, resource, sys, papermill
-from papermill.engines import NBClientEngine, papermill_engines
+import json, os, resource, sys, traceback
 
-args, out = json.loads(sys.argv[1]), sys.stdout
+args = json.loads(sys.argv[1])
+out = os.fdopen(os.dup(1), "w", buffering=1)
+log = os.open(args["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+sys.stdout.flush()
+sys.stderr.flush()
+os.dup2(log, 1)
+os.dup2(log, 2)
+
+import papermill
+from papermill.engines import NBClientEngine, papermill_engines
 
 
 class Relay:
@@ -85,23 +96,34 @@ class Engine(NBClientEngine):
 
 
 papermill_engines.register("paperlib", Engine)
+code = 0
 try:
     papermill.execute_notebook(args["input"], args["output"], parameters=args["parameters"], engine_name="paperlib",
                                kernel_name=args["kernel"], cwd=args["cwd"], progress_bar=False, log_output=False,
                                stdout_file=Relay(), stderr_file=Relay())
-finally:
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print("PEAK_KB", max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), flush=True)
+except BaseException:
+    traceback.print_exc(file=out)
+    code = 1
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print("PEAK_KB", max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), file=out, flush=True)
+sys.exit(code)
 """
+
+
+def kernel_log(output: Path) -> Path:
+    """``<executed notebook>.kernel.log``: what the kernel process printed outside the notebook's output."""
+    return output.with_suffix(".kernel.log")
 
 
 def _execute(nb: Path, output: Path, given: dict, kernel: str, quiet: bool) -> tuple[int, int | None, list[str]]:
     """Run ``nb`` into ``output`` in a child process, relaying a line as each code cell starts and (unless
-    ``quiet``) the kernel's output, indented; the kernel's bars are text lines (:mod:`paperlib.progress`).
-    Returns the exit code, the peak memory (kB) and the last lines of output."""
+    ``quiet``) the notebook's output, indented; the kernel's bars are text lines (:mod:`paperlib.progress`). The
+    kernel process's own output goes to :func:`kernel_log`. Returns the exit code, the peak memory (kB) and the
+    last lines of output."""
     env = {**os.environ, progress.MODE_ENV: "text"}
     cmd = [sys.executable, "-c", _RUNNER, json.dumps({"input": str(nb), "output": str(output), "parameters": given,
-                                                       "cwd": str(nb.parent), "kernel": kernel, "event": EVENT})]
+                                                       "cwd": str(nb.parent), "kernel": kernel, "event": EVENT,
+                                                       "log": str(kernel_log(output))})]
     peak, tail = None, collections.deque(maxlen=3)
     t0 = time.perf_counter()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
@@ -113,15 +135,11 @@ def _execute(nb: Path, output: Path, given: dict, kernel: str, quiet: bool) -> t
                       flush=True)
             elif line.startswith("PEAK_KB "):
                 peak = int(line.split()[1])
-            elif line.strip() and not line.startswith(_KERNEL_NOISE):
+            elif line.strip():
                 tail.append(line)
                 if not quiet:
                     print(f"      {line}", flush=True)
     return proc.returncode, peak, list(tail)
-
-
-# what every kernel started by papermill prints on its own stderr, not the notebook's output
-_KERNEL_NOISE = "[IPKernelApp] WARNING | Kernel is running over TCP without encryption"
 
 
 def _clock(seconds: float) -> str:
@@ -207,7 +225,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
         if code != 0:
             _write_runtimes(results / profile / "runtimes.csv", rows)
             raise SystemExit(f"error: {nb.name} failed at {_failing_cell(output)}\n  executed copy: {output}\n  "
-                             + "\n  ".join(tail))
+                             f"kernel's own log: {kernel_log(output)}\n  " + "\n  ".join(tail))
         print(f"  done in {_clock(seconds)}, peak memory {row['peak_memory_mb']} MB", flush=True)
     _write_runtimes(results / profile / "runtimes.csv", rows)
     _write_runtimes(Path(figures_dir).resolve() / profile / "runtimes.csv", rows)

@@ -179,7 +179,8 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                     best, best_epoch, best_state = rec["valid"], epoch, snapshot(learns)
             rec["seconds"] = round(time.perf_counter() - t_epoch, 3)
             records.append(rec)
-            bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}")
+            # shown with the epoch's count, when the bar next redraws (not now, one epoch behind)
+            bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}", refresh=False)
         learns.load_state_dict(best_state)
     seconds = {key: clock.seconds.get(k, 0.0) - before[k] for k, key in _PHASES.items()}
     return History(records, best_epoch, best, seconds)

@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,25 @@ def test_the_classifier_stage_writes_its_history_beside_its_weights(shared):
     assert [int(r["epoch"]) for r in rows] == list(range(shared["cfg"].train.cl_epochs))
     assert all(r["cycle"] == "classifier" and r["metric"] == "accuracy" and 0 <= float(r["valid"]) <= 1
                for r in rows)
+
+
+def test_a_made_classifier_is_read_while_another_process_holds_its_lock(shared, tmp_path: Path, capsys):
+    """Sessions of one seed read its finished classifier side by side: the lock is for the one that trains it, so
+    a reader neither waits for it nor says that the classifier is being trained."""
+    import fcntl
+
+    results = _results_copy(shared, tmp_path / "results")
+    path = baseline.classifier_path(results, shared["cfg"])
+    pool = ThreadPoolExecutor(1)
+    try:
+        with open(path.with_name(f".{path.name}.lock"), "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # a training in another process (closing the file releases it)
+            state = pool.submit(baseline.classifier_stage, shared["cfg"], shared["splits"], results,
+                                progress=False).result(timeout=60)
+    finally:
+        pool.shutdown()
+    assert all(torch.equal(state[k], shared["theta0"][k]) for k in shared["theta0"])
+    assert "being trained" not in capsys.readouterr().err
 
 
 def test_finished_session_is_not_rerun_and_other_config_is_refused(shared, tmp_path: Path):

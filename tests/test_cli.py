@@ -84,3 +84,34 @@ def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Pa
     assert not any("Kernel is running over TCP" in ln for ln in out)
     executed = (tmp_path / "results" / "smoke" / "executed" / "01_data.ipynb").read_text()
     assert "computes on " in executed and ", torch " in executed  # the first output names the kernel's device
+
+
+def test_pipeline_relays_a_child_process_line_once_and_names_a_failing_cell(tmp_path: Path, capsys, monkeypatch):
+    """Output a cell's child process writes to the kernel's file descriptors (as grid worker processes do) is
+    relayed once, not also from the kernel's own stderr; a failing cell stops the run with the cell, the error and
+    the kernel's log named."""
+    import nbformat
+
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # under pytest ipykernel forwards no file-descriptor output
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    params = nbformat.v4.new_code_cell('profile = "smoke"')
+    params.metadata["tags"] = ["parameters"]
+    # ipykernel forwards file-descriptor output from a thread: a cell that ends at once may end before it arrives
+    child = nbformat.v4.new_code_cell("import subprocess, sys, time\n"
+                                      "subprocess.run([sys.executable, '-c', 'print(\"from a child process\")'])\n"
+                                      "time.sleep(1)")
+    failing = nbformat.v4.new_code_cell("raise ValueError('no such slide')")
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    for name, cell in (("01_child", child), ("02_fails", failing)):
+        nbformat.write(nbformat.v4.new_notebook(cells=[params, cell], metadata=kernel), folder / f"{name}.ipynb")
+    with pytest.raises(SystemExit) as stop:
+        pipeline.run("smoke", results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / "figures"),
+                     folder=folder)
+    out = capsys.readouterr().out.splitlines()
+    assert out.count("      from a child process") == 1
+    message = str(stop.value)
+    log = tmp_path / "results" / "smoke" / "executed" / "02_fails.kernel.log"
+    assert "02_fails.ipynb failed at" in message and "no such slide" in message and str(log) in message
+    assert log.is_file() and "Kernel is running over TCP" in log.read_text()  # the kernel's own noise, kept aside
