@@ -55,6 +55,8 @@ def parameters(nb: Path) -> dict[str, dict]:
 EVENT = "@@paperlib "
 _RUNNER = r"""
 import json, os, resource, sys, traceback
+import papermill
+from papermill.engines import NBClientEngine, papermill_engines
 
 args = json.loads(sys.argv[1])
 out = os.fdopen(os.dup(1), "w", buffering=1)
@@ -63,9 +65,6 @@ sys.stdout.flush()
 sys.stderr.flush()
 os.dup2(log, 1)
 os.dup2(log, 2)
-
-import papermill
-from papermill.engines import NBClientEngine, papermill_engines
 
 
 class Relay:
