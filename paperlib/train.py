@@ -179,7 +179,7 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                     best, best_epoch, best_state = rec["valid"], epoch, snapshot(learns)
             rec["seconds"] = round(time.perf_counter() - t_epoch, 3)
             records.append(rec)
-            # shown with the epoch's count, when the bar next redraws (not now, one epoch behind)
+            # drawn at the next redraw, beside this epoch's count (drawn now, it would sit beside the last one's)
             bar.set_postfix(loss=f"{rec['loss']:.4f}", valid=f"{rec.get('valid', float('nan')):.4f}", refresh=False)
         learns.load_state_dict(best_state)
     seconds = {key: clock.seconds.get(k, 0.0) - before[k] for k, key in _PHASES.items()}
