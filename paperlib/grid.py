@@ -123,9 +123,10 @@ def _on_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "results", data_dir: str | Path = "data",
         base_overrides: dict[str, Any] | None = None, workers: int | None = None, scheduler: str | None = "",
         progress: bool = True) -> list[Path]:
-    """Run every task; returns the run folders in task order. With ``progress``, a bar over every session's rounds
-    and one line per finished round (:class:`paperlib.watch.RoundWatch`: read from the run folders, whichever
-    process or machine runs the session).
+    """Run every task; returns the run folders in task order. With ``progress``, the preparations' own progress
+    (bars here, text lines naming the dataset in worker processes), then a bar over every session's rounds and one
+    line per finished round (:class:`paperlib.watch.RoundWatch`: read from the run folders, whichever process or
+    machine runs the session).
 
     Tasks naming the same run folder are one session (run once; their configs must agree). Sessions start in
     :func:`order` (the longest first, so no worker idles at the end while another runs a long session).
