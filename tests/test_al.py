@@ -270,13 +270,14 @@ print(status, flush=True)
 '''
 
 
-def _child(shared, tmp_path: Path, results: Path, stop: tuple[str, int] | None) -> subprocess.Popen:
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
+def _child(shared, script: Path, results: Path, stop: tuple[str, int] | None, log: Path) -> subprocess.Popen:
+    """Start CHILD (written once to ``script`` before any child starts: rewriting it while another child reads it
+    would give that child an empty program); its stderr goes to ``log``, for the failure message."""
     args = {"overrides": TINY, "method": "Label_prop", "results": str(results), "data": str(shared["base"] / "data"),
             "stop": stop}
-    return subprocess.Popen([sys.executable, str(script), json.dumps(args)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    with open(log, "w") as err:
+        return subprocess.Popen([sys.executable, str(script), json.dumps(args)], stdout=subprocess.PIPE,
+                                stderr=err, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def _history(run_dir: Path) -> list[dict]:
@@ -304,26 +305,30 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: P
     # replace calls: 1 config.json; per round: checkpoint, rounds.csv, history.csv, queries.json, pseudo.json
     stops = [("before_rename", 2), ("after_rename", 6), ("mid_write", 7), ("before_rename", 9),
              ("before_rename", 10)]
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
     ref = _results_copy(shared, tmp_path / "ref")
     folders = {stop: _results_copy(shared, tmp_path / f"{stop[0]}_{stop[1]}") for stop in stops}
-    ref_proc = _child(shared, tmp_path, ref, None)
-    killed = {stop: _child(shared, tmp_path, res, stop) for stop, res in folders.items()}
+    ref_proc = _child(shared, script, ref, None, tmp_path / "ref.err")
+    logs = {stop: tmp_path / f"{stop[0]}_{stop[1]}.err" for stop in stops}
+    killed = {stop: _child(shared, script, res, stop, logs[stop]) for stop, res in folders.items()}
     for stop, proc in killed.items():
         line = proc.stdout.readline()
-        assert line.strip() == "PAUSED", (stop, line)
+        assert line.strip() == "PAUSED", (stop, line, logs[stop].read_text()[-3000:])
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         proc.stdout.close()
-    resumed = {stop: _child(shared, tmp_path, res, None) for stop, res in folders.items()}
+    resumed = {stop: _child(shared, script, res, None, logs[stop].with_suffix(".resumed.err"))
+               for stop, res in folders.items()}
     out, _ = ref_proc.communicate(timeout=300)
-    assert ref_proc.returncode == 0 and "finished" in out
+    assert ref_proc.returncode == 0 and "finished" in out, (tmp_path / "ref.err").read_text()[-3000:]
     run_rel = Path("smoke/glas/runs/Label_prop/seed_0")
     expected = _rows(ref / run_rel)
     assert len(expected) == 3
     expected_history = _history(ref / run_rel)
     for stop, proc in resumed.items():
         out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0 and "finished" in out, stop
+        assert proc.returncode == 0 and "finished" in out, (stop, logs[stop].with_suffix(".resumed.err").read_text())
         run = folders[stop] / run_rel
         assert _rows(run) == expected, stop
         assert _history(run) == expected_history, stop  # no epoch missing or twice
