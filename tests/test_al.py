@@ -307,28 +307,31 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: P
              ("before_rename", 10)]
     script = tmp_path / "child.py"
     script.write_text(CHILD)
+    names = {stop: f"{stop[0]}_{stop[1]}" for stop in stops}
+
+    def err(name: str) -> Path:
+        return tmp_path / f"{name}.err"
+
     ref = _results_copy(shared, tmp_path / "ref")
-    folders = {stop: _results_copy(shared, tmp_path / f"{stop[0]}_{stop[1]}") for stop in stops}
-    ref_proc = _child(shared, script, ref, None, tmp_path / "ref.err")
-    logs = {stop: tmp_path / f"{stop[0]}_{stop[1]}.err" for stop in stops}
-    killed = {stop: _child(shared, script, res, stop, logs[stop]) for stop, res in folders.items()}
+    folders = {stop: _results_copy(shared, tmp_path / names[stop]) for stop in stops}
+    ref_proc = _child(shared, script, ref, None, err("ref"))
+    killed = {stop: _child(shared, script, res, stop, err(names[stop])) for stop, res in folders.items()}
     for stop, proc in killed.items():
         line = proc.stdout.readline()
-        assert line.strip() == "PAUSED", (stop, line, logs[stop].read_text()[-3000:])
+        assert line.strip() == "PAUSED", (stop, line, err(names[stop]).read_text())
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         proc.stdout.close()
-    resumed = {stop: _child(shared, script, res, None, logs[stop].with_suffix(".resumed.err"))
-               for stop, res in folders.items()}
+    resumed = {stop: _child(shared, script, res, None, err(f"{names[stop]}.resumed")) for stop, res in folders.items()}
     out, _ = ref_proc.communicate(timeout=300)
-    assert ref_proc.returncode == 0 and "finished" in out, (tmp_path / "ref.err").read_text()[-3000:]
+    assert ref_proc.returncode == 0 and "finished" in out, err("ref").read_text()
     run_rel = Path("smoke/glas/runs/Label_prop/seed_0")
     expected = _rows(ref / run_rel)
     assert len(expected) == 3
     expected_history = _history(ref / run_rel)
     for stop, proc in resumed.items():
         out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0 and "finished" in out, (stop, logs[stop].with_suffix(".resumed.err").read_text())
+        assert proc.returncode == 0 and "finished" in out, (stop, err(f"{names[stop]}.resumed").read_text())
         run = folders[stop] / run_rel
         assert _rows(run) == expected, stop
         assert _history(run) == expected_history, stop  # no epoch missing or twice
