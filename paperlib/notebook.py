@@ -1,5 +1,6 @@
 """The notebooks' one setup call: their shared parameters turned into configs, folders and seeds, and writers
-that record what made every table and figure (profile, config, git revision) in ``figures/<profile>/provenance.json``.
+that record what made every table and figure (profile, config, git revision, machine) in
+``figures/<profile>/provenance.json``.
 """
 
 from __future__ import annotations
@@ -44,17 +45,21 @@ class Context:
 
 
 def record_provenance(manifest: Path, paths: list[Path], profile: str, cfgs: Mapping[str, Config]) -> None:
-    """Add ``paths`` to ``manifest``: per file the profile, the git revision and a key into ``configs``, which
-    holds each distinct set of configs (dataset -> config) once."""
+    """Add ``paths`` to ``manifest``: per file the profile, the git revision, a key into ``configs``, which holds
+    each distinct set of configs (dataset -> config) once, and a key into ``machines`` (:func:`store.machine`)."""
     doc = store.read_json(manifest) if manifest.is_file() else {"files": {}, "configs": {}}
-    configs = {d: c.to_dict() for d, c in cfgs.items()}
-    key = hashlib.sha256(json.dumps(configs, sort_keys=True).encode()).hexdigest()[:12]
-    doc["configs"][key] = configs
+    doc.setdefault("machines", {})
+    made = {"config": {d: c.to_dict() for d, c in cfgs.items()}, "machine": store.machine()}
+    keys = {}
+    for kind, value in made.items():
+        keys[kind] = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+        doc[f"{kind}s"][keys[kind]] = value
     revision = store.git_revision()
     for p in paths:
-        doc["files"][Path(p).name] = {"profile": profile, "config": key, "git_revision": revision}
-    used = {f["config"] for f in doc["files"].values()}
-    doc["configs"] = {k: v for k, v in doc["configs"].items() if k in used}
+        doc["files"][Path(p).name] = {"profile": profile, **keys, "git_revision": revision}
+    for kind in made:
+        used = {f.get(kind) for f in doc["files"].values()}
+        doc[f"{kind}s"] = {k: v for k, v in doc[f"{kind}s"].items() if k in used}
     store.write_json(manifest, doc)
 
 

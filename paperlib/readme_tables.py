@@ -48,3 +48,16 @@ def before_after_block(before_csv: str | Path, after_csv: str | Path,
     tb, ta = b[b.index.isin(a.index)].sum(), a[a.index.isin(b.index)].sum()
     lines.append(f"| total | {tb:.0f} | {ta:.0f} | {tb / ta:.2f}x |")
     return "\n".join(lines) + "\n"
+
+
+def machines_block(first_csv: str | Path, second_csv: str | Path) -> str:
+    """README's table of one demo run's AUC per method on two machines (two ``table3_auc.csv``), side by side."""
+    a, b = (pd.read_csv(p).set_index(["dataset", "method"])["AUC (%)"] for p in (first_csv, second_csv))
+    names = {"glas": "GlaS-like", "cub": "CUB-like"}
+    datasets = list(dict.fromkeys(a.index.get_level_values(0)))
+    lines = ["| method | " + " | ".join(f"{names.get(d, d)}, {m}" for d in datasets for m in ("first", "second"))
+             + " |", "|" + " --- |" * (1 + 2 * len(datasets))]
+    for m in order(list(dict.fromkeys(a.index.get_level_values(1)))):
+        cells = [s.get((d, m), "") for d in datasets for s in (a, b)]
+        lines.append(f"| {m} | " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"

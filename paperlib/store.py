@@ -105,6 +105,24 @@ def git_revision() -> str:
         return "unknown"
 
 
+def machine() -> dict[str, str]:
+    """What computed the numbers besides the code: CPU model, the CPU kernels torch picked, torch, numpy and Python
+    versions, OS. The same code and seeds give other numbers on another CPU (float kernels differ in their last bits
+    and training amplifies that); one machine repeats its own numbers exactly."""
+    import platform
+
+    import numpy
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": str(os.cpu_count()),
+            "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
+            "os": platform.platform()}
+
+
 def provenance(cfg: Any) -> dict[str, Any]:
     """What made a file: profile, full config and git revision."""
     return {"profile": cfg.profile, "config": cfg.to_dict(), "git_revision": git_revision()}

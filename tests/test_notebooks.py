@@ -100,3 +100,4 @@ def test_all_notebooks_run_with_nbval_on_smoke(tmp_path: Path):
     for entry in prov["files"].values():
         assert entry["profile"] == "smoke" and entry["git_revision"]
         assert set(prov["configs"][entry["config"]]) == {"glas", "cub"}
+        assert {"cpu", "cpu_capability", "torch"} <= set(prov["machines"][entry["machine"]])  # numbers vary by CPU

@@ -1,5 +1,6 @@
 """README's numbers are the ones the committed demo run wrote to figures/demo/."""
 
+import json
 import re
 from pathlib import Path
 
@@ -129,3 +130,10 @@ def test_readme_own_data_example_runs_as_written(tmp_path: Path):
     assert (lab / "results" / "smoke" / "csv" / "theta0.pt").stat().st_mtime_ns == theta0  # reused, not retrained
     asked = sorted(p.name for p in (lab / "api_run" / "queries" / "round_00").glob("*_suggested.png"))
     assert asked == sorted(p.name for p in (run / "queries" / "round_00").glob("*_suggested.png"))
+
+
+def test_readme_compares_the_demo_on_two_machines():
+    readme = (ROOT / "README.md").read_text()
+    second = ROOT / "benchmarks" / "demo_second_cpu"
+    assert readme_tables.machines_block(DEMO / "table3_auc.csv", second / "table3_auc.csv") in readme
+    assert {"cpu", "cpu_capability", "torch"} <= set(json.loads((second / "machine.json").read_text()))
