@@ -9,13 +9,14 @@ import pandas as pd
 
 from .plots import order
 
+NAMES = {"glas": "GlaS", "cub": "CUB"}  # the README's dataset names (the demo's sets are "GlaS-like", "CUB-like")
+
 
 def results_block(table3_csv: str | Path) -> str:
     """README's results table: AUC per method and dataset from ``table3_auc.csv``, the paper's beside."""
     t = pd.read_csv(table3_csv)
-    names = {"glas": "GlaS", "cub": "CUB"}
     datasets = list(dict.fromkeys(t["dataset"]))
-    header = "| method | " + " | ".join(f"{names.get(d, d)}-like (ours) | {names.get(d, d)} (paper)"
+    header = "| method | " + " | ".join(f"{NAMES.get(d, d)}-like (ours) | {NAMES.get(d, d)} (paper)"
                                       for d in datasets) + " |"
     lines = [header, "|" + " --- |" * (1 + 2 * len(datasets))]
     for m in order(t["method"].unique().tolist()):
@@ -53,9 +54,8 @@ def before_after_block(before_csv: str | Path, after_csv: str | Path,
 def machines_block(first_csv: str | Path, second_csv: str | Path) -> str:
     """README's table of one demo run's AUC per method on two machines (two ``table3_auc.csv``), side by side."""
     a, b = (pd.read_csv(p).set_index(["dataset", "method"])["AUC (%)"] for p in (first_csv, second_csv))
-    names = {"glas": "GlaS-like", "cub": "CUB-like"}
     datasets = list(dict.fromkeys(a.index.get_level_values(0)))
-    lines = ["| method | " + " | ".join(f"{names.get(d, d)}, {m}" for d in datasets for m in ("first", "second"))
+    lines = ["| method | " + " | ".join(f"{NAMES.get(d, d)}-like, {m}" for d in datasets for m in ("first", "second"))
              + " |", "|" + " --- |" * (1 + 2 * len(datasets))]
     for m in order(list(dict.fromkeys(a.index.get_level_values(1)))):
         cells = [s.get((d, m), "") for d in datasets for s in (a, b)]

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy
 import torch
 
 try:
@@ -109,10 +111,6 @@ def machine() -> dict[str, str]:
     """What computed the numbers besides the code: CPU model, the CPU kernels torch picked, torch, numpy and Python
     versions, OS. The same code and seeds give other numbers on another CPU (float kernels differ in their last bits
     and training amplifies that); one machine repeats its own numbers exactly."""
-    import platform
-
-    import numpy
-
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
