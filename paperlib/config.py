@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .lam_schedule import SCHEDULES
+from .core.lam_schedule import SCHEDULES
 
 DATASETS = ("glas", "cub")
 CSV = "csv"  # one's own data: a dataset file (paperlib.dataset_csv) named by data_root, with any profile's settings

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import config, grid, synthetic
+from paperlib import config, grid
+from paperlib.data import synthetic
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,9 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib import al, baseline, config, store
+from paperlib import al, config, store
+from paperlib.al.oracles import FolderOracle, OracleError
 from paperlib.config import ConfigError
-from paperlib.oracles import FolderOracle, OracleError
+from paperlib.engine import classifier as baseline
 
 TINY = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 3,
         "k": 3, "mc_passes": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "synthetic_scale": 0.2,
@@ -442,7 +443,7 @@ class _Quadrant:
 
 
 def test_any_oracle_is_asked_and_its_masks_are_trained_on(shared, tmp_path: Path, monkeypatch):
-    from paperlib.learner import Learner
+    from paperlib.engine.learner import Learner
 
     seen: dict[int, torch.Tensor] = {}
     items = Learner.items

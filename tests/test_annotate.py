@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import annotate, config
-from paperlib.annotation_files import read_annotation
-from paperlib.mask_editor import MaskEditor
+from paperlib import config
+from paperlib.al.annotation_files import read_annotation
+from paperlib.notebook import annotate
+from paperlib.notebook.mask_editor import MaskEditor
 
 TINY = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 1, "rounds": 2,
         "k": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "synthetic_scale": 0.2, "eval_batch": 16}

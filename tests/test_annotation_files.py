@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib.annotation_files import AnnotationError, cvat_background, find_masks, read_annotation
+from paperlib.al.annotation_files import AnnotationError, cvat_background, find_masks, read_annotation
 
 SIZE = (6, 8)  # H, W
 TRUTH = np.zeros(SIZE, bool)
@@ -107,7 +107,7 @@ def test_round_folder_layouts(tmp_path: Path):
 
 
 def test_preannotations_round_trip_and_are_not_answers(tmp_path: Path):
-    from paperlib.annotation_files import PREANNOTATIONS, write_cvat
+    from paperlib.al.annotation_files import PREANNOTATIONS, write_cvat
 
     masks = {"train_1": TRUTH.astype(np.uint8), "train_2": np.zeros(SIZE, np.uint8)}
     write_cvat(tmp_path / PREANNOTATIONS, masks)
@@ -121,7 +121,7 @@ def test_preannotations_round_trip_and_are_not_answers(tmp_path: Path):
 
 
 def test_suggestions_mapping_is_not_an_answer_until_copied_to_masks_csv(tmp_path: Path):
-    from paperlib.annotation_files import MAPPING, SUGGESTIONS, write_mapping
+    from paperlib.al.annotation_files import MAPPING, SUGGESTIONS, write_mapping
 
     Image.fromarray(TRUTH.astype(np.uint8) * 255, "L").save(tmp_path / "train_1_suggested.png")
     write_mapping(tmp_path / SUGGESTIONS, {"train_1.png": "train_1_suggested.png"})

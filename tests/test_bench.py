@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib import bench, train
+from benchmarks import bench
 from paperlib.data import load_glas
-from paperlib.learner import Learner
+from paperlib.engine import train
+from paperlib.engine.learner import Learner
 
 
 def test_view_learner_trains_only_the_head_on_cached_views(synth_glas: Path, tiny_cfg):
@@ -27,7 +28,8 @@ def test_view_learner_trains_only_the_head_on_cached_views(synth_glas: Path, tin
 def test_paper_scale_extrapolation_and_protocol_cost():
     """The paper-size report's arithmetic: a sample's phases scaled by the images they touch (the wall time the sum
     again), and the protocol's cost from one-epoch rounds by Table 5's epochs, rounds and seeds."""
-    from paperlib import bench_paper, config
+    from benchmarks import bench_paper
+    from paperlib import config
 
     r = {"wall": 10.5, "phases": {"steps": 4.0, "batches": 1.0, "validation": 2.0, "test Dice": 3.0}}
     big = bench_paper.extrapolate(r, bench_paper.sample_factors([10, 5, 20], [100, 50, 400]))
@@ -52,7 +54,7 @@ def test_paper_scale_extrapolation_and_protocol_cost():
 
 
 def test_demo_phases_section_reports_wall_over_steps():
-    from paperlib import bench
+    from benchmarks import bench
 
     phases = {"Random": {"wall": 6.0, "phases": {"steps": 3.0, "validation": 2.0, "test Dice": 1.0}, "peak_mb": 900}}
     text = "\n".join(bench.phases_section(phases))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from paperlib import al, browser, config, store
+from paperlib import al, config, store
+from paperlib.notebook import round_browser as browser
 from tests.test_al import TINY, _session, shared  # noqa: F401  (the module's data and theta0, made once)
 
 

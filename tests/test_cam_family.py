@@ -12,10 +12,14 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib import al, baseline, cam_family, config, deploy, experiments, grid, plots, store
+from paperlib import al, config, grid, store
 from paperlib.config import ConfigError
-from paperlib.learner import Learner
-from paperlib.metrics import dice, paired_difference
+from paperlib.core.metrics import dice, paired_difference
+from paperlib.engine import cam_family, deploy
+from paperlib.engine import classifier as baseline
+from paperlib.engine.learner import Learner
+from paperlib.notebook import figure_data as experiments
+from paperlib.notebook import plots
 
 from .test_al import TINY
 

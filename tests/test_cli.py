@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from paperlib import al, deploy, pipeline
+from paperlib import al, pipeline
 from paperlib.config import ConfigError
+from paperlib.engine import deploy
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLED = importlib.metadata.distribution("paperlib")  # make test installs the project into its venv
@@ -25,7 +26,7 @@ def test_license_file_matches_the_declared_licence():
 
 def test_every_command_has_a_console_command():
     assert set(COMMANDS) == {"paperlib-al", "paperlib-baseline", "paperlib-grid", "paperlib-pipeline",
-                             "paperlib-predict", "paperlib-bench", "paperlib-paper-size"}
+                             "paperlib-predict", "paperlib-paper-size"}
 
 
 def test_console_commands_are_installed_and_answer():

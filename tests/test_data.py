@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib import config, data, folds
-from paperlib.data import DataError, load_cub, load_glas
-from paperlib.folds import stratified_split
+from paperlib import config, data
+from paperlib.data import DataError, folds, load_cub, load_glas
+from paperlib.data.folds import stratified_split
 
 from .conftest import write_cub, write_glas
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import al, baseline, config
+from paperlib import al, config
+from paperlib.al.oracles import FolderOracle
 from paperlib.data import load_csv
-from paperlib.folds import DataError
-from paperlib.oracles import FolderOracle
+from paperlib.data.folds import DataError
+from paperlib.engine import classifier as baseline
 
 CFG = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 2,
        "k": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "eval_batch": 16}

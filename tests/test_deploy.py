@@ -9,9 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib import al, baseline, config, data, deploy, store
+from paperlib import al, config, data, store
 from paperlib.config import ConfigError
-from paperlib.learner import Learner
+from paperlib.engine import classifier as baseline
+from paperlib.engine import deploy
+from paperlib.engine.learner import Learner
 
 TINY = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 2,
         "k": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "synthetic_scale": 0.2, "eval_batch": 16}

@@ -15,8 +15,9 @@ import pytest
 import torch
 from distributed import Client, LocalCluster
 
-from paperlib import config, experiments, grid, progress, store
+from paperlib import config, grid, progress, store
 from paperlib.config import ConfigError
+from paperlib.notebook import figure_data as experiments
 
 # the smoke profile made smaller; rounds long enough (about a second each) to be caught mid-session
 SMOKE = {"cl_epochs": 1, "seg_epochs": 3, "rounds": 6, "k": 3, "mc_passes": 3, "init_per_class": 1, "device": "cpu",

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import browser, lab_harness, lab_server
+from paperlib.notebook import round_browser as browser
+from tests.browser import lab_harness, lab_server
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "notebooks/04_active_learning.ipynb"

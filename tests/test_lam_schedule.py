@@ -8,9 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from paperlib import al, config, experiments, plots
+from paperlib import al, config
 from paperlib.config import ConfigError
-from paperlib.lam_schedule import SCHEDULES, lam_at
+from paperlib.core.lam_schedule import SCHEDULES, lam_at
+from paperlib.notebook import figure_data as experiments
+from paperlib.notebook import plots
 
 from .test_al import TINY
 

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from paperlib import config, predict, train
+from paperlib import config
 from paperlib.data import load_glas
+from paperlib.engine import predict, train
 from paperlib.runtime import Budget, shares
 
 
@@ -70,7 +71,8 @@ def test_recomputed_training_step_equals_the_plain_one(tiny_cfg):
 _MC_JOB = textwrap.dedent("""
     import json, sys
     import torch
-    from paperlib import config, predict, train
+    from paperlib import config
+    from paperlib.engine import predict, train
     from paperlib.data import load_glas
     from paperlib.timing import peak_rss_mb, rss_mb
     root, budget = sys.argv[1], int(sys.argv[2])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib.metrics import accuracy, dice, dice_auc, mean_dice, mean_std, paired_difference
-from paperlib.reference import CURVES_FILE as REFERENCE_CURVES
+from paperlib.core.metrics import accuracy, dice, dice_auc, mean_dice, mean_std, paired_difference
+from paperlib.notebook.reference import CURVES_FILE as REFERENCE_CURVES
 
 # The paper's Table 3 (AUC mean +- population std over 5 seeds, in %).
 TABLE3 = {
@@ -70,7 +70,7 @@ def test_dice_auc_recomputes_table3_from_reference_curves():
 
 
 def test_reference_module_tables():
-    from paperlib import reference
+    from paperlib.notebook import reference
 
     assert {m: (round(a, 2), round(b, 2)) for m, (a, b) in reference.table3("cub").items()} == TABLE3["cub"]
     assert np.floor(np.array([m for m, _ in reference.table4("glas")["Random"]]) * 100) / 100 == pytest.approx(
@@ -95,7 +95,7 @@ def test_accuracy_and_summaries():
 
 
 def test_reference_table2_is_the_papers_and_table4_misprints_are_the_only_cub_gaps():
-    from paperlib import reference
+    from paperlib.notebook import reference
 
     # Table 2 as printed (mean, std over seeds); the reference code's seed-0 value is kept apart
     assert reference.TABLE2_ACCURACY == {"glas": (99.50, 0.61), "cub": (73.22, 0.19)}

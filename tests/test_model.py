@@ -4,8 +4,8 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from paperlib import model as model_mod
-from paperlib.model import JointNet, SiteDropout, WeightsError, wildcat_pool
+from paperlib.core import model as model_mod
+from paperlib.core.model import JointNet, SiteDropout, WeightsError, wildcat_pool
 
 
 def test_shapes():

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from matplotlib import pyplot as plt
 
-from paperlib import plots
+from paperlib.notebook import plots
 
 
 def _rounds() -> pd.DataFrame:
@@ -56,7 +56,7 @@ def test_figures_render(fn):
 
 
 def test_accuracy_table_spreads_over_seeds_beside_the_papers_table2():
-    from paperlib import reference
+    from paperlib.notebook import reference
 
     t = plots.accuracy_table({"glas": [(1.0, 0.5), (0.9, 0.7)]}, reference.TABLE2_ACCURACY,
                              reference.REFERENCE_CODE_SEED0_ACCURACY)

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from paperlib import progress, store, watch
+from paperlib import progress, store
+from paperlib.grid import watch
 
 
 def test_text_mode_bars_are_whole_lines(monkeypatch, capsys):

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from paperlib import readme_tables
+from tests.docs import readme_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "figures" / "demo"

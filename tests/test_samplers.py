@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib import samplers
+from paperlib.core import samplers
 
 
 def test_entropy_score_matches_numpy():

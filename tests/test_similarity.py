@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 from scipy.spatial.distance import jensenshannon
 
-from paperlib import similarity
+from paperlib.core import similarity
 
 
 def test_jsd_matches_scipy_squared():

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import folds, paper_size, synthetic
-from paperlib.data import load, load_cub, load_glas
+from paperlib.data import folds, load, load_cub, load_glas, paper_size, synthetic
 
 
 def _digest(root: Path) -> str:

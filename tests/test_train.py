@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib import baseline, predict, train
+from paperlib.core.metrics import dice
+from paperlib.core.model import JointNet
+from paperlib.core.transforms import resize_image
 from paperlib.data import load_glas
-from paperlib.learner import Learner
-from paperlib.metrics import dice
-from paperlib.model import JointNet
+from paperlib.engine import classifier as baseline
+from paperlib.engine import predict, train
+from paperlib.engine.learner import Learner
 from paperlib.runtime import Budget, resolve_device
-from paperlib.transforms import resize_image
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +191,8 @@ def test_theta0_model_needs_no_backbone_weights(splits, tiny_cfg, tmp_path):
     loaded again nor needed (a config naming ImageNet or a weights file still works where only theta0 exists)."""
     from dataclasses import replace
 
-    from paperlib.learner import theta0_model
-    from paperlib.model import WeightsError
+    from paperlib.core.model import WeightsError
+    from paperlib.engine.learner import theta0_model
 
     theta0 = train.snapshot(train.build_model(tiny_cfg, 2, seed=3))
     cfg = replace(tiny_cfg, model=replace(tiny_cfg.model, pretrained=str(tmp_path / "missing.pth")))
@@ -218,7 +219,7 @@ def test_chunked_mc_dropout_equals_unchunked(glas_root, tiny_cfg):
     """MC dropout's passes run in chunks that fit the memory budget; pass t's masks depend only on (seed, site, t),
     so every chunk size gives the same samples and scores (to float rounding: a convolution over a batch of
     another size may round its last bit differently on the CPU) and the same queries."""
-    from paperlib import samplers
+    from paperlib.core import samplers
 
     splits = load_glas(glas_root, seed=0)
     net = train.build_model(tiny_cfg, 2, seed=0)

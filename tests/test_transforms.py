@@ -1,6 +1,6 @@
 import torch
 
-from paperlib.transforms import TrainTransform, eval_size
+from paperlib.core.transforms import TrainTransform, eval_size
 
 
 def test_train_transform_moves_image_and_mask_together():

@@ -1,0 +1,3 @@
+from .session import main
+
+raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""A session's final model applied to new images, and exported as one file (``python -m paperlib.predict``).
+
+The final model is theta0 (or, for WSL and the CAM family, the seed's classifier) with the last finished round's
+segmentation head and validation threshold (a CAM-family baseline: its CAM threshold). An exported file holds plain
+types and tensors only (it loads with ``torch.load(weights_only=True)``): the weights, the threshold, the class
+names, the method and the config's identity sections.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import config, store
+from ..al.oracles import png_bytes
+from ..config import Config, ConfigError
+from ..core.model import JointNet
+from ..data import Record, SegDataset
+from . import cam_family, predict
+from . import classifier as baseline
+from .learner import theta0_model
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclasses.dataclass
+class Final:
+    """A session's final model: the network, its threshold (``nan`` for WSL: CAM masks), classes, method, config."""
+
+    model: JointNet
+    threshold: float
+    class_names: list[str]
+    method: str
+    cfg: Config
+
+
+_SECTIONS = {"data": config.DataConfig, "model": config.ModelConfig, "train": config.TrainConfig,
+             "al": config.ALConfig}
+
+
+def _config(profile: str, identity: dict) -> Config:
+    """The config of a session from its identity sections (study and runtime at their defaults)."""
+    return Config(profile=profile, **{s: cls(**identity[s]) for s, cls in _SECTIONS.items()})
+
+
+def final_model(run: str | Path) -> Final:
+    """The final model of the session in ``run`` (a run folder with at least one finished round)."""
+    run = Path(run)
+    if not (run / "config.json").is_file():
+        raise ConfigError(f"{run}: not a run folder (no config.json)")
+    meta = store.read_json(run / "config.json")
+    cfg = _config(meta["profile"], meta["config"])
+    done = store.RunFolder(run).finished()
+    if not done:
+        raise ConfigError(f"{run}: no finished round yet")
+    seed = meta["seed"] if meta["method"] in baseline.WSL_METHODS else baseline.THETA0_SEED
+    path = run.parents[2] / baseline.classifier_path("", cfg, seed).name
+    if not path.is_file():
+        raise ConfigError(f"{run}: its classifier {path} is missing")
+    saved = store.load_tensors(path)
+    last = done[-1]
+    model = theta0_model(cfg, saved["state"], len(saved["class_names"]), head=last.head)
+    return Final(model, float(last.threshold), list(saved["class_names"]), meta["method"], cfg)
+
+
+def export(final: Final, path: str | Path) -> Path:
+    """Write ``final`` as one file that loads with ``torch.load(weights_only=True)``."""
+    obj = {"state": {k: v.detach().cpu() for k, v in final.model.state_dict().items()},
+           "threshold": final.threshold, "class_names": final.class_names, "method": final.method,
+           "profile": final.cfg.profile, "config": final.cfg.identity()}
+    return store.save_tensors(path, obj)
+
+
+def load(path: str | Path) -> Final:
+    """An exported model (:func:`export`)."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = _config(obj["profile"], obj["config"])
+    model = theta0_model(cfg, obj["state"], len(obj["class_names"]))
+    return Final(model, float(obj["threshold"]), list(obj["class_names"]), obj["method"], cfg)
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The image files of a folder, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: image folder not found")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ConfigError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def apply(final: Final, images: str | Path, out: str | Path, device: torch.device | None = None) -> Path:
+    """For every image of the folder ``images``: ``<stem>_mask.png`` (0/255: the segmentation at the threshold, the
+    CAM mask for WSL, a CAM-family map at its threshold), ``<stem>_cam.png`` (the predicted class's CAM, or the
+    family member's map, scaled to 0-255), and one row of ``predictions.csv`` (image, predicted class, a softmax
+    score per class). Returns the CSV's path."""
+    files = image_files(images)
+    out = Path(out)
+    dataset = SegDataset([Record(p.stem, p, None, 0) for p in files], final.class_names, "nonzero")
+    family = final.method in cam_family.METHODS
+    maps = {m.index: m.cam for m in cam_family.iter_maps(final.model, dataset, final.method, final.cfg,
+                                                         device=device)} if family else {}
+    wsl = family or math.isnan(final.threshold)
+    rows = []
+    for p in predict.iter_predictions(final.model, dataset, final.cfg, device=device, segmentation=not wsl):
+        stem = files[p.index].stem
+        if family:
+            p.cam = maps[p.index]
+            mask = p.cam >= final.threshold
+        else:
+            mask = p.cam_mask if wsl else p.prob >= final.threshold
+        store.atomic_write_bytes(out / f"{stem}_mask.png", png_bytes(mask.numpy().astype(np.uint8) * 255, "L"))
+        cam = p.cam - p.cam.min()
+        cam8 = (255 * cam / max(float(cam.max()), 1e-12)).round().numpy().astype(np.uint8)
+        store.atomic_write_bytes(out / f"{stem}_cam.png", png_bytes(cam8, "L"))
+        probs = torch.softmax(p.scores, 0).tolist()
+        rows.append([files[p.index].name, final.class_names[int(p.scores.argmax())], *(f"{v:.6f}" for v in probs)])
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([["image", "predicted", *final.class_names], *rows])
+    return store.atomic_write_text(out / "predictions.csv", text.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m paperlib.predict``: apply a session's final model (or an exported one) to a folder of images,
+    and optionally export the model."""
+    import argparse
+
+    from ..cli import USER_ERRORS, add_debug, fail
+    from ..runtime import resolve_device
+
+    parser = argparse.ArgumentParser(prog="python -m paperlib.predict", description="Masks, CAMs and classes of "
+                                     "new images from a session's final model; or export that model as one file.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a session's run folder (results/<profile>/<dataset>/runs/<method>/seed_<s>)")
+    source.add_argument("--model", help="a model file written by --export")
+    parser.add_argument("--images", help="folder of images to predict")
+    parser.add_argument("--out", help="folder for <image>_mask.png, <image>_cam.png and predictions.csv")
+    parser.add_argument("--export", help="write the final model to this file (loads with weights_only=True)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    add_debug(parser)
+    args = parser.parse_args(argv)
+    if not args.export and not (args.images and args.out):
+        parser.error("give --images and --out, or --export")
+    try:
+        final = final_model(args.run) if args.run else load(args.model)
+        if args.export:
+            print(f"model written to {export(final, args.export)}")
+        if args.images:
+            path = apply(final, args.images, args.out, resolve_device(args.device))
+            print(f"{len(image_files(args.images))} image(s) predicted; classes in {path}")
+    except USER_ERRORS as exc:
+        return fail(exc, args)
+    return 0

@@ -1,0 +1,19 @@
+"""The grid: sessions as tasks, run in-process, in local worker processes or on a Dask cluster."""
+
+from .runner import (
+    SCHEDULER_ENV,
+    SchedulerError,
+    Task,
+    connect,
+    expected_rounds,
+    order,
+    run,
+    run_dir,
+    run_task,
+    scheduler_address,
+    tasks,
+)
+from .watch import RoundWatch, Watched, round_rows
+
+__all__ = ["SCHEDULER_ENV", "RoundWatch", "SchedulerError", "Task", "Watched", "connect", "expected_rounds", "order",
+           "round_rows", "run", "run_dir", "run_task", "scheduler_address", "tasks"]

@@ -1,0 +1,307 @@
+"""The experiment grid: sessions (dataset x method x seed x config overrides) run as tasks.
+
+In-process by default (sequentially, or in local worker processes); on a Dask cluster when given a scheduler
+address (or ``DASK_SCHEDULER_ADDRESS``). Each task writes only its own run folder of the shared run store, under the
+folder's lock; a task that runs again (a lost worker's task rescheduled, a re-submitted grid) resumes from that
+folder's last finished round.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .. import al, cli, config, store
+from ..config import ConfigError
+from ..engine import cam_family
+from ..engine import classifier as baseline
+from ..progress import beside_others, progress_line
+from ..runtime import default_workers
+from .watch import RoundWatch, Watched
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One session: ``tag`` names the overrides in the run folder (``runs/<method>[__<tag>]/seed_<s>``)."""
+
+    dataset: str
+    method: str
+    seed: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+    tag: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}__{self.tag}" if self.tag else self.method
+
+
+def tasks(datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int]) -> list[Task]:
+    """The plain grid: every dataset x method x seed."""
+    return [Task(d, m, s) for d in datasets for m in methods for s in seeds]
+
+
+def run_dir(results_dir: str | Path, profile: str, task: Task) -> Path:
+    """``results/<profile>/<dataset>/runs/<method>[__<tag>]/seed_<s>``."""
+    return store.run_path(results_dir, profile, task.dataset, task.name, task.seed)
+
+
+def run_task(profile: str, task: Task, *, results_dir: str | Path, data_dir: str | Path,
+             base_overrides: dict[str, Any] | None = None, progress: bool = False) -> tuple[str, Path]:
+    """Run (or resume) one task; returns its status and run folder."""
+    cfg = config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
+    return al.run_session(cfg, task.method, task.seed, results_dir=results_dir, data_dir=data_dir,
+                          run_folder=run_dir(results_dir, profile, task), progress=progress)
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be used (not installed, not answering, or a bad address)."""
+
+
+def scheduler_address(scheduler: str | None = "") -> str | None:
+    """The Dask scheduler to run on: ``scheduler``, else ``$DASK_SCHEDULER_ADDRESS``, else ``None`` (in-process)."""
+    return (scheduler or "").strip() or os.environ.get(SCHEDULER_ENV, "").strip() or None
+
+
+def connect(address: str, timeout: float = 5.0) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``; :class:`SchedulerError` within ``timeout`` seconds
+    when it does not answer."""
+    try:
+        import distributed
+        from distributed.comm import get_address_host_port
+    except ImportError:
+        raise SchedulerError("running on a Dask scheduler needs the 'dask' extra: pip install -e '.[dask]'") from None
+    try:
+        get_address_host_port(address)
+    except ValueError as exc:
+        raise SchedulerError(f"{address!r} is not a Dask scheduler address like tcp://host:8786 ({exc})") from None
+    try:
+        return distributed.Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"Dask scheduler {address!r} did not answer within {timeout:g} s ({exc}); start one "
+                             "(`dask scheduler`), check the address, or leave the scheduler empty to run "
+                             "in-process") from None
+
+
+def _single_threaded() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], progress: bool = False,
+             beside: bool = False) -> None:
+    """What every session of a dataset shares (data, theta0, distances), made once before its sessions.
+    ``beside``: it runs beside other preparations (worker processes): its progress is text lines naming the
+    dataset."""
+    cfg = config.get(profile, dataset=dataset, **kw["base_overrides"])
+    with beside_others(dataset) if beside and progress else nullcontext():
+        al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop,
+                   progress=progress)
+
+
+def _wait_prepared(futures: dict[str, Any]) -> None:
+    """Wait for each dataset's preparation (local or Dask futures); a failure names its dataset."""
+    for d, fut in futures.items():
+        try:
+            fut.result()
+        except Exception as exc:
+            raise RuntimeError(f"preparing {d} (data, theta0, distances) failed: {exc}") from exc
+
+
+def _on_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a Dask worker, torch single-threaded as in a local worker process."""
+    _single_threaded()
+    return fn(*args, **kwargs)
+
+
+def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "results", data_dir: str | Path = "data",
+        base_overrides: dict[str, Any] | None = None, workers: int | None = None, scheduler: str | None = "",
+        progress: bool = True) -> list[Path]:
+    """Run every task; returns the run folders in task order. With ``progress``, the preparations' own progress
+    (bars here, text lines naming the dataset in worker processes), then a bar over every session's rounds and one
+    line per finished round (:class:`paperlib.watch.RoundWatch`: read from the run folders, whichever process or
+    machine runs the session).
+
+    Tasks naming the same run folder are one session (run once; their configs must agree). Sessions start in
+    :func:`order` (the longest first, so no worker idles at the end while another runs a long session).
+
+    ``scheduler`` (``tcp://host:8786``; empty: ``$DASK_SCHEDULER_ADDRESS`` when set) runs the tasks on that Dask
+    cluster, one task per session, after one task per dataset that prepares what its sessions share; the results
+    and data folders must then be on a file system the workers share. Otherwise ``workers`` > 1 runs the tasks in
+    that many local processes (default: :func:`paperlib.runtime.default_workers` of the ``workers`` runtime
+    setting), the datasets' preparations (theta0, distances) side by side first. Every task that runs beside others
+    is single-threaded (numbers depend on torch's thread count, so a session gives the same numbers on any worker;
+    on 2 CPU cores two single-threaded sessions finish sooner than one two-threaded session at a time).
+    """
+    unique, cfgs = _sessions(profile, todo, results_dir, base_overrides)
+    cfg_of = {run_dir(results_dir, profile, todo[i]): cfgs[i] for i in unique}
+    if workers is None:
+        workers = default_workers(next(iter(cfgs.values())).runtime) if cfgs else 1
+    address = scheduler_address(scheduler)
+    client = connect(address) if address else None
+    kw = {"results_dir": Path(results_dir).resolve(), "data_dir": Path(data_dir).resolve(),
+          "base_overrides": dict(base_overrides or {})}
+    label_prop = {d: any(al.parse_method(t.method).label_prop for t in todo if t.dataset == d)
+                  for d in dict.fromkeys(t.dataset for t in todo)}
+    sessions = order([(todo[i], cfgs[i]) for i in unique])
+    watched = []
+    for t in sessions:
+        folder = run_dir(results_dir, profile, t)
+        watched.append(Watched(f"{t.dataset} {t.name} seed {t.seed}", folder, expected_rounds(t, cfg_of[folder])))
+    where = f" on {address}" if address else ""
+    if progress:
+        progress_line(f"preparing {', '.join(label_prop)}{where} (data, theta0, distances)")
+    watch = RoundWatch(watched, desc=f"{len(sessions)} sessions{where}", progress=progress)
+    folders: dict[Path, Path] = {}
+
+    def done(task: Task, result: Callable[[], tuple[str, Path]]) -> None:
+        try:
+            status, folder = result()
+        except Exception as exc:
+            raise RuntimeError(f"session {task.dataset} {task.name} seed {task.seed} failed: {exc}") from exc
+        if status != "finished":
+            raise RuntimeError(f"{folder}: session did not finish ({status})")
+        folders[run_dir(results_dir, profile, task)] = folder
+        watch.done(run_dir(results_dir, profile, task))
+
+    try:
+        if client is not None:
+            _run_on_cluster(client, profile, sessions, kw, label_prop, watch, done, progress)
+        else:
+            _run_here(profile, sessions, kw, label_prop, workers, watch, done, progress)
+    finally:
+        if client is not None:
+            client.close()
+    return [folders[run_dir(results_dir, profile, t)] for t in todo]
+
+
+def _sessions(profile: str, todo: Sequence[Task], results_dir: str | Path,
+              base_overrides: dict[str, Any] | None) -> tuple[list[int], dict[int, config.Config]]:
+    """The position of each run folder's first task, and those tasks' configs (every task's config is valid
+    before any runs; tasks naming one folder must have one config)."""
+    first: dict[Path, int] = {}
+    cfgs: dict[int, config.Config] = {}
+    for i, task in enumerate(todo):
+        al.parse_method(task.method)
+        cfg = config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
+        folder = run_dir(results_dir, profile, task)
+        if folder not in first:
+            first[folder], cfgs[i] = i, cfg
+        elif cfgs[first[folder]].identity() != cfg.identity():
+            raise ConfigError(f"{folder}: two tasks name this run folder with different settings; give one a tag")
+    return list(first.values()), cfgs
+
+
+def expected_rounds(task: Task, cfg: config.Config) -> int:
+    """How many rounds the session will have: the profile's AL rounds, one for a fixed baseline."""
+    return cfg.al.rounds if al.parse_method(task.method).kind == "al" else 1
+
+
+def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
+    """Tasks in the order they start, the costliest first by a rough rank (numbers do not depend on it):
+    Label_prop (two trainings per round on its pseudo-labels too), then MC_Dropout (T passes per pool image), then
+    other AL samplers, then Full_sup and a WSL-like baseline that trains its seed's classifier, then the rest; more
+    rounds first within a rank."""
+    def rank(item: tuple[Task, config.Config]) -> tuple[int, int]:
+        task, cfg = item
+        m = al.parse_method(task.method)
+        if m.kind == "al":
+            return (3 if m.label_prop else 2 if m.sampler == "MC_Dropout" else 1), cfg.al.rounds
+        heavy = m.kind == "full_sup" or task.seed != baseline.THETA0_SEED
+        return (0 if heavy else -1), 0
+
+    return [task for task, _ in sorted(sessions, key=rank, reverse=True)]
+
+
+def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], label_prop: dict[str, bool], workers: int,
+              watch: RoundWatch, done: Callable[[Task, Callable[[], tuple[str, Path]]], None],
+              progress: bool) -> None:
+    """Prepare each dataset, then run the tasks in this process (``workers`` <= 1) or in that many
+    single-threaded local processes (the preparations too, side by side, their progress as text lines), the
+    ``watch`` showing the sessions' rounds."""
+    if workers <= 1:
+        for d, lp in label_prop.items():
+            _prepare(profile, d, lp, kw, progress=progress)
+        with watch:
+            for task in todo:
+                done(task, lambda task=task: run_task(profile, task, **kw))
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
+        try:
+            _wait_prepared({d: pool.submit(_prepare, profile, d, lp, kw, progress, True)
+                            for d, lp in label_prop.items()})
+            with watch:
+                futures = {pool.submit(run_task, profile, task, **kw): task for task in todo}
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
+            raise
+
+
+def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[str, Any],
+                    label_prop: dict[str, bool], watch: RoundWatch,
+                    done: Callable[[Task, Callable[[], tuple[str, Path]]], None], progress: bool) -> None:
+    """Run one prepare task per dataset (its progress as text lines in the worker's log), then submit one task
+    per session (named after it) and collect them as they finish, the ``watch`` showing their rounds.
+
+    A worker lost mid-task is the scheduler's to handle: it runs the task again elsewhere, and the session resumes
+    from its run folder's last finished round.
+    """
+    import distributed
+    from dask.base import tokenize
+
+    token = tokenize(profile, sorted((k, str(v)) for k, v in kw.items()))[:10]
+    prepared = {d: client.submit(_on_worker, _prepare, profile, d, lp, kw, progress, True,
+                                 key=f"paperlib-prepare-{d}-{token}")
+                for d, lp in label_prop.items()}
+    _wait_prepared(prepared)  # results are None: nothing stays on a worker to be lost with it
+    client.cancel(list(prepared.values()))
+    with watch:
+        futures = {client.submit(_on_worker, run_task, profile, t, **kw,
+                                 key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"):
+                   t for t in todo}
+        for fut in distributed.as_completed(futures, loop=client.loop):
+            done(futures[fut], fut.result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x method x "
+                        "seed (-p seeds 0,1: the profile's by default), in-process or on a Dask cluster.",
+                        "comma-separated datasets (default: every dataset of the profile)", seed=False)
+    parser.add_argument("--methods", default="Random,Entropy,MC_Dropout,Label_prop",
+                        help=f"comma-separated methods ({', '.join(al.METHODS)}, or <sampler>+Label_prop)")
+    parser.add_argument("--tag", default="", help="name for the -p overrides: run folders runs/<method>__<tag>/")
+    parser.add_argument("--scheduler", default="",
+                        help=f"Dask scheduler address, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} when set, "
+                        "else in-process; local worker processes: -p workers N)")
+    args = parser.parse_args(argv)
+    try:
+        base = cli.overrides(args)
+        cfgs = config.notebook_configs(args.profile, **base)
+        datasets = [d.strip() for d in args.dataset.split(",")] if args.dataset else list(cfgs)
+        unknown = [d for d in datasets if d not in cfgs]
+        if unknown:
+            raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
+        methods = cam_family.usable([al.parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()])
+        seeds = list(cfgs[datasets[0]].study.seeds)
+        todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, seeds)]
+        runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,
+                   scheduler=args.scheduler)
+    except (*cli.USER_ERRORS, SchedulerError) as exc:
+        return cli.fail(exc, args)
+    print(f"{len(runs)} session(s) finished under {Path(args.results) / args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

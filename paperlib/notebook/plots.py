@@ -1,0 +1,366 @@
+"""Every figure and table renderer. Figures are written as PNG and PDF, tables as Markdown and CSV, atomically
+and byte-for-byte deterministically (no timestamps in the files)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+
+from ..core.metrics import dice_auc, mean_std, paired_difference
+from ..engine.cam_family import METHODS as CAM_METHODS
+from ..store import atomic_write_bytes, atomic_write_text
+
+METHOD_ORDER = ["WSL", *CAM_METHODS, "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup"]
+COLOURS = {"WSL": "#7f7f7f", "GradCAM": "#bcbd22", "GradCAM++": "#17becf", "AblationCAM": "#8c564b",
+           "XGradCAM": "#e377c2", "Random": "#1f77b4", "Entropy": "#2ca02c", "MC_Dropout": "#9467bd",
+           "Label_prop": "#d62728", "Full_sup": "#000000"}
+matplotlib.rcParams.update({"svg.hashsalt": "paperlib", "figure.dpi": 100, "font.size": 9})
+
+
+def order(methods: Sequence[str]) -> list[str]:
+    """Methods in the paper's order, others after them alphabetically."""
+    known = [m for m in METHOD_ORDER if m in methods]
+    return known + sorted(m for m in methods if m not in METHOD_ORDER)
+
+
+def savefig(fig: plt.Figure, stem: str | Path) -> list[Path]:
+    """Write ``stem.png`` (150 dpi) and ``stem.pdf`` without timestamps; returns both paths."""
+    stem = Path(stem)
+    out = []
+    pdf_meta = {"CreationDate": None, "Creator": None, "Producer": None}
+    for ext, meta in ((".png", {"Software": None}), (".pdf", pdf_meta)):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext[1:], dpi=150, metadata=meta, bbox_inches="tight")
+        out.append(atomic_write_bytes(stem.with_suffix(ext), buf.getvalue()))
+    return out
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A GitHub Markdown table of a DataFrame (values as they print)."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(" --- " for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "") -> list[Path]:
+    """Write ``stem.md`` (caption + Markdown table) and ``stem.csv``."""
+    stem = Path(stem)
+    md = (f"{caption}\n\n" if caption else "") + markdown(df)
+    return [atomic_write_text(stem.with_suffix(".md"), md),
+            atomic_write_text(stem.with_suffix(".csv"), df.to_csv(index=False, lineterminator="\n"))]
+
+
+def pm(mean: float, std: float) -> str:
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data and similarity
+
+
+def _show(ax: plt.Axes, image, mask=None, title: str = "") -> None:
+    ax.imshow(np.asarray(image.permute(1, 2, 0)) if hasattr(image, "permute") else image)
+    if mask is not None and np.asarray(mask).any():
+        ax.contour(np.asarray(mask, dtype=float), levels=[0.5], colors="yellow", linewidths=0.8)
+    ax.set_title(title, fontsize=7)
+    ax.axis("off")
+
+
+def sample_grid(splits_by_dataset: Mapping[str, object], n: int = 6) -> plt.Figure:
+    """Fig. 4: a row of training images per dataset, the true mask outlined, class above each."""
+    fig, axes = plt.subplots(len(splits_by_dataset), n, figsize=(1.8 * n, 1.7 * len(splits_by_dataset)),
+                             squeeze=False)
+    for row, (name, splits) in enumerate(splits_by_dataset.items()):
+        ds = splits.train
+        picks = np.linspace(0, len(ds) - 1, n).round().astype(int)
+        for ax, i in zip(axes[row], picks, strict=True):
+            image, label, mask = ds[int(i)]
+            _show(ax, image, None if mask is None else mask[0], f"{name}: {ds.class_names[label]}"[:28])
+    fig.tight_layout()
+    return fig
+
+
+def budget_table(cfgs: Mapping[str, object], splits_by_dataset: Mapping[str, object]) -> pd.DataFrame:
+    """Table 1: queries per class at the first and later rounds, rounds, and the resulting labeled counts."""
+    rows = []
+    for name, cfg in cfgs.items():
+        s = splits_by_dataset[name]
+        k = len(s.class_names)
+        rows.append({"dataset": name, "classes": k, "train / valid / test": f"{len(s.train)} / {len(s.valid)} / "
+                     f"{len(s.test)}", "per class (r = 1)": cfg.al.init_per_class,
+                     "per class (r > 1)": cfg.al.per_class, "max rounds": cfg.al.rounds,
+                     "labeled at the last round": min(len(s.train), k * (cfg.al.init_per_class
+                                                                          + cfg.al.per_class * (cfg.al.rounds - 1)))})
+    return pd.DataFrame(rows)
+
+
+def knn_grid(dataset, dist: np.ndarray, queries: Sequence[int], n_neighbours: int = 10) -> plt.Figure:
+    """Figs. 10/11: each query image (left) and its nearest same-class images by colour distance, nearest first."""
+    cols = n_neighbours + 1
+    fig, axes = plt.subplots(len(queries), cols, figsize=(1.3 * cols, 1.3 * len(queries)), squeeze=False)
+    for row, q in enumerate(queries):
+        d = dist[q].copy()
+        d[q] = np.inf
+        near = [int(j) for j in np.argsort(d, kind="stable")[:n_neighbours] if np.isfinite(d[j])]
+        for c, ax in enumerate(axes[row]):
+            if c == 0:
+                _show(ax, dataset[q][0], title=f"query {dataset.ids[q]}")
+            elif c - 1 < len(near):
+                j = near[c - 1]
+                _show(ax, dataset[j][0], title=f"{c}: {d[j]:.3f}")
+            else:
+                ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def near_far_plot(df: pd.DataFrame, k: int) -> plt.Figure:
+    """Pseudo-mask Dice of unlabeled images against the rank of their nearest labeled same-class image."""
+    fig, axes = plt.subplots(1, df["dataset"].nunique(), figsize=(4.2 * df["dataset"].nunique(), 3), squeeze=False)
+    for ax, (name, part) in zip(axes[0], df.groupby("dataset", sort=False), strict=True):
+        near = part["rank"] <= k
+        ax.scatter(part["rank"], 100 * part["dice"], s=10, c=np.where(near, "#d62728", "#1f77b4"))
+        ax.axvline(k + 0.5, color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("rank of the nearest labeled image among same-class neighbours")
+        ax.set_ylabel("pseudo-mask Dice (%)")
+        ax.set_title(f"{name}: in U'' (k={k}) red, outside blue", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Baselines and active learning
+
+
+def mask_grid(rows: Mapping[str, Sequence], images: Sequence, truths: Sequence, titles: Sequence[str] = ()
+              ) -> plt.Figure:
+    """Images (first row, true mask outlined) and one row of predicted masks per method (Figs. 12 and WSL)."""
+    n = len(images)
+    fig, axes = plt.subplots(len(rows) + 1, n, figsize=(1.6 * n, 1.6 * (len(rows) + 1)), squeeze=False)
+    for c in range(n):
+        _show(axes[0, c], images[c], truths[c], titles[c] if titles else "")
+        for r, (name, masks) in enumerate(rows.items(), start=1):
+            ax = axes[r, c]
+            ax.imshow(np.asarray(masks[c], dtype=float), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def cam_heatmaps(images: Sequence, truths: Sequence, maps: Mapping[str, Sequence], titles: Sequence[str] = ()
+                 ) -> plt.Figure:
+    """One row per image: the image (true mask outlined), then each method's map of the predicted class as a heat
+    map over it (each map scaled to [0, 1] per image for display)."""
+    n, cols = len(images), 1 + len(maps)
+    fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.6 * n), squeeze=False)
+    for r in range(n):
+        image = np.asarray(images[r].permute(1, 2, 0)) if hasattr(images[r], "permute") else images[r]
+        _show(axes[r, 0], image, truths[r], titles[r] if titles else "")
+        for c, (name, per_image) in enumerate(maps.items(), start=1):
+            m = np.asarray(per_image[r], dtype=float)
+            m = (m - m.min()) / max(m.max() - m.min(), 1e-12)
+            ax = axes[r, c]
+            ax.imshow(image)
+            ax.imshow(m, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.axis("off")
+            if r == 0:
+                ax.set_title(name, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndarray:
+    """Seeds x rounds (%) of one method (rows sorted by seed; rounds truncated to the shortest seed)."""
+    part = df[df["method"] == method]
+    per_seed = [g.sort_values("round")[column].to_numpy() * 100 for _, g in part.groupby("seed")]
+    n = min(len(c) for c in per_seed)
+    return np.array([c[:n] for c in per_seed])
+
+
+def dice_curves(df: pd.DataFrame, title: str) -> plt.Figure:
+    """Fig. 5: mean test Dice per round with a +- std band over seeds; WSL and Full_sup as dashed horizontal lines,
+    the CAM family dotted."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for m in order(df["method"].unique()):
+        c = _curves(df, m)
+        mu, sd = c.mean(0), c.std(0)
+        colour = COLOURS.get(m)
+        if c.shape[1] == 1:
+            ax.axhline(mu[0], color=colour, ls=":" if m in CAM_METHODS else "--", lw=1, label=f"{m} ({mu[0]:.1f})")
+            continue
+        x = np.arange(1, c.shape[1] + 1)
+        ax.plot(x, mu, color=colour, label=m, lw=1.3)
+        ax.fill_between(x, mu - sd, mu + sd, color=colour, alpha=0.15, lw=0)
+    ax.set_xlabel("AL round (query q)")
+    ax.set_ylabel("test Dice (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_table(per_seed: Mapping[str, Sequence[tuple[float, float]]], paper: Mapping[str, tuple[float, float]],
+                   reference_code: Mapping[str, float]) -> pd.DataFrame:
+    """Table 2: per dataset, the (test accuracy, WSL test Dice) fractions of each seed's classifier as mean +-
+    population std over seeds (%), the paper's Table 2, and apart the reference code's seed-0 accuracy."""
+    rows = []
+    for d, values in per_seed.items():
+        acc, wsl = (100 * np.array([v[k] for v in values]) for k in (0, 1))
+        rows.append({"dataset": d, "seeds": len(values), "test accuracy (%)": pm(*mean_std(acc)),
+                     "WSL test Dice (%)": pm(*mean_std(wsl)), "paper, Table 2 (%)": pm(*paper[d]) if d in paper else "",
+                     "reference code, seed 0 (%)": f"{reference_code[d]:.2f}" if d in reference_code else ""})
+    return pd.DataFrame(rows)
+
+
+def auc_table(df: pd.DataFrame, reference: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+    """Table 3: AUC of the test Dice curve per method, mean +- population std over seeds (%), and the paper's."""
+    rows = []
+    for m in order(df["method"].unique()):
+        aucs = [dice_auc(c) for c in _curves(df, m)]
+        mu, sd = mean_std(aucs)
+        row = {"method": m, "AUC (%)": pm(mu, sd), "seeds": len(aucs), "rounds": int(_curves(df, m).shape[1])}
+        if reference is not None:
+            row["paper AUC (%)"] = pm(*reference[m]) if m in reference else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Per-seed comparison of method pairs (default: every pair of AL methods): mean and population std over the
+    seeds both ran of AUC(a) - AUC(b), and on how many of those seeds a is better. Pairs with a method that has no
+    finished session are left out."""
+    present = order(df["method"].unique())
+    if pairs is None:
+        pairs = list(combinations([m for m in present if _curves(df, m).shape[1] > 1], 2))
+    pairs = [(a, b) for a, b in pairs if a in present and b in present]
+    aucs = {m: dict(zip(sorted(df[df["method"] == m]["seed"].unique()), [dice_auc(c) for c in _curves(df, m)],
+                        strict=True)) for m in {m for pair in pairs for m in pair}}
+    rows = []
+    for a, b in pairs:
+        seeds = sorted(set(aucs[a]) & set(aucs[b]))
+        if not seeds:
+            continue
+        mu, sd = paired_difference([aucs[a][s] for s in seeds], [aucs[b][s] for s in seeds])
+        wins = sum(aucs[a][s] > aucs[b][s] for s in seeds)
+        rows.append({"a": a, "b": b, "AUC(a) - AUC(b) (%)": pm(mu, sd), "seeds": len(seeds), "a better on": wins})
+    return pd.DataFrame(rows, columns=["a", "b", "AUC(a) - AUC(b) (%)", "seeds", "a better on"])
+
+
+def schedule_table(df: pd.DataFrame, prefix: str, base: str = "Label_prop") -> pd.DataFrame:
+    """Each lambda schedule (run folders ``<prefix><schedule>``) against the constant lambda (``base``): its lambda
+    per round (mean over seeds), AUC (%, mean +- population std over seeds), the constant's AUC, and the per-seed
+    paired difference with on how many seeds the schedule is better."""
+    columns = ["schedule", "lambda by round", "AUC (%)", f"{base} AUC (%)", "AUC - constant (%)", "seeds",
+               "schedule better on"]
+    names = sorted(m for m in df["method"].unique() if m.startswith(prefix))
+    if base not in set(df["method"]) or not names:
+        return pd.DataFrame([], columns=columns)
+    aucs = auc_table(df[df["method"].isin([base, *names])]).set_index("method")["AUC (%)"]
+    paired = paired_table(df, [(m, base) for m in names]).set_index("a")
+    rows = []
+    for m in names:
+        lam = df[df["method"] == m].groupby("round")["lam"].mean()
+        rows.append([m.removeprefix(prefix), ", ".join(f"{v:.3g}" for v in lam), aucs[m], aucs[base],
+                     paired.loc[m, "AUC(a) - AUC(b) (%)"], paired.loc[m, "seeds"], paired.loc[m, "a better on"]])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def readings_table(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """Table 4: test Dice (mean +- std over seeds, %) at queries q2..q(n+1) (rounds 1..n); fixed baselines once."""
+    rows = []
+    for m in order(df["method"].unique()):
+        c = _curves(df, m)
+        row = {"method": m}
+        for r in range(1, n + 1):
+            if c.shape[1] == 1:
+                row[f"q{r + 1}"] = pm(c[:, 0].mean(), c[:, 0].std()) if r == 1 else ""
+            else:
+                row[f"q{r + 1}"] = pm(c[:, r].mean(), c[:, r].std()) if r < c.shape[1] else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pseudo_dice_plot(frames: Mapping[str, pd.DataFrame], method: str = "Label_prop") -> plt.Figure:
+    """Fig. 6: Dice of the pseudo-masks (against the hidden truth) per round, mean +- std over seeds."""
+    fig, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3), squeeze=False)
+    for ax, (name, df) in zip(axes[0], frames.items(), strict=True):
+        c = _curves(df, method, "pseudo_dice")
+        mu, sd = np.nanmean(c, 0), np.nanstd(c, 0)
+        x = np.arange(1, c.shape[1] + 1)
+        ax.plot(x, mu, color=COLOURS["Label_prop"], lw=1.3)
+        ax.fill_between(x, mu - sd, mu + sd, color=COLOURS["Label_prop"], alpha=0.15, lw=0)
+        ax.set_xlabel("AL round")
+        ax.set_ylabel("pseudo-mask Dice (%)")
+        ax.set_title(f"{name}: {method} pseudo-labels")
+    fig.tight_layout()
+    return fig
+
+
+def training_curve(history: pd.DataFrame, round_index: int, title: str = "") -> plt.Figure:
+    """A round's training curves from a run folder's ``history.csv``: loss (left) and the validation metric
+    (right) per epoch, one line per training cycle of the round (``fit``, ``refit``, ``classifier``)."""
+    part = history[history["round"] == round_index]
+    if part.empty:
+        raise ValueError(f"history: no training in round {round_index}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8))
+    for cycle, rows in part.groupby("cycle", sort=False):
+        left.plot(rows["epoch"], rows["loss"], lw=1.2, label=cycle)
+        valid = rows.dropna(subset=["valid"])
+        right.plot(valid["epoch"], 100 * valid["valid"], "o-", ms=2.5, lw=1.2, label=cycle)
+    left.set_xlabel("epoch")
+    left.set_ylabel("training loss")
+    right.set_xlabel("epoch")
+    right.set_ylabel(f"validation {part['metric'].iloc[0]} (%)")
+    right.legend(fontsize=7)
+    fig.suptitle(title or f"round {round_index}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_plot(values: Sequence[float], aucs: Sequence[float], param: str, title: str) -> plt.Figure:
+    """Figs. 7-9: AUC (%) of one trial per value of a hyper-parameter; the best value as a red dot."""
+    fig, ax = plt.subplots(figsize=(4.2, 3))
+    x = np.arange(len(values))
+    ax.plot(x, aucs, "o-", color=COLOURS["Random"], lw=1)
+    best = int(np.argmax(aucs))
+    ax.plot([best], [aucs[best]], "o", color="red", ms=8)
+    ax.set_xticks(x, [str(v) for v in values])
+    ax.set_xlabel(param)
+    ax.set_ylabel("AUC of test Dice (%)")
+    mu, sd = mean_std(aucs)
+    ax.set_title(f"{title}\nmean {mu:.2f} ± {sd:.2f}; best {param} = {values[best]}: {aucs[best]:.2f}",
+                 fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def hyperparameter_table(cfgs: Mapping[str, object]) -> pd.DataFrame:
+    """Table 5: the training hyper-parameters of the profile, one column per dataset."""
+    def row(cfg) -> dict:
+        m, t, d, a = cfg.model, cfg.train, cfg.data, cfg.al
+        return {
+            "backbone": f"ResNet-18 ({m.pretrained or 'random init'})", "WILDCAT alpha": m.alpha,
+            "WILDCAT kmin": m.kmin, "WILDCAT kmax": m.kmax, "modalities": m.modalities, "optimizer": "SGD",
+            "Nesterov": True, "momentum": t.momentum, "weight decay": t.weight_decay,
+            "LR": f"{t.seg_lr:g} (WSL: {t.cl_lr:g})", "LR decay": f"{t.seg_gamma:g} (WSL: {t.cl_gamma:g})",
+            "LR decay every (epochs)": f"{t.seg_step} (WSL: {t.cl_step})",
+            "mini-batch": f"{t.seg_batch} (WSL: {t.cl_batch})", "epochs": f"{t.seg_epochs} (WSL: {t.cl_epochs})",
+            "horizontal flip": d.hflip, "vertical flip": d.vflip, "crop": f"{d.crop} x {d.crop}",
+            "network input": f"{round(d.crop * d.scale)} x {round(d.crop * d.scale)}", "k": a.k, "lambda": a.lam,
+            "segmentation head width": m.seg_width,
+        }
+    table = {name: row(cfg) for name, cfg in cfgs.items()}
+    keys = list(next(iter(table.values())))
+    return pd.DataFrame([{"hyper-parameter": k, **{n: table[n][k] for n in table}} for k in keys])

@@ -1,0 +1,304 @@
+"""``python -m paperlib.pipeline --profile P [--only NN] [-p NAME VALUE] [--methods M] [--scheduler S]``: run
+the notebooks in order with papermill (kernel ``python3``, each in its own folder), keep executed copies under
+``results/<P>/executed/`` and one row per notebook (seconds, peak memory) in ``results/<P>/runtimes.csv`` (and
+beside the figures); stop at the first failure, naming the cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .. import config, progress
+from ..store import atomic_write_text
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+SHARED_PARAMETERS = ("profile", "seeds", "data_root", "results_dir", "figures_dir", "device", "overrides")
+
+
+def notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
+    """``NN_name.ipynb`` in order; ``only`` keeps those whose number or name is listed. A folder without any
+    (an installed package has no ``notebooks/`` beside it) is one clear error saying where they are."""
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise config.ConfigError(f"no notebooks (NN_name.ipynb) in {folder}: the notebooks come with a checkout "
+                                 "of the project (clone it, then pip install -e . there), or give --notebooks FOLDER")
+    if only:
+        keep = [p for p in found if p.name[:2] in only or p.stem in only]
+        unknown = set(only) - {p.name[:2] for p in keep} - {p.stem for p in keep}
+        if unknown:
+            raise SystemExit(f"error: no notebook {sorted(unknown)} in {folder}")
+        found = keep
+    return found
+
+
+def parameters(nb: Path) -> dict[str, dict]:
+    """The names papermill finds in a notebook's ``parameters`` cell (name -> type, default, help)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(nb))
+
+
+# Runs one notebook in a child process (papermill keeps its kernel's state there; the peak memory is the child's).
+# Its stdout carries the notebook's output streams as the kernel sends them and one EVENT line as each code cell
+# starts. Everything else (the kernel process's own stdout and stderr, which the kernel inherits, and papermill's
+# logging) goes to args["log"]: ipykernel copies output written to its file descriptors (worker processes, C
+# extensions) both to the notebook and to its own stderr, so relaying both would print those lines twice.
+EVENT = "@@paperlib "
+_RUNNER = r"""
+import json, os, resource, sys, traceback
+import papermill
+from papermill.engines import NBClientEngine, papermill_engines
+
+args = json.loads(sys.argv[1])
+out = os.fdopen(os.dup(1), "w", buffering=1)
+log = os.open(args["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+sys.stdout.flush()
+sys.stderr.flush()
+os.dup2(log, 1)
+os.dup2(log, 2)
+
+
+class Relay:
+    def write(self, text):
+        out.write(text)
+        out.flush()
+
+    def flush(self):
+        out.flush()
+
+
+class Engine(NBClientEngine):
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
+        start = nb_man.cell_start
+
+        def cell_start(cell, cell_index=None, **kw):
+            if cell_index in code:
+                lines = [ln for ln in cell.source.strip().splitlines() if not ln.startswith("#")] or [""]
+                event = {"cell": code.index(cell_index) + 1, "of": len(code), "source": lines[0][:90]}
+                out.write("\n" + args["event"] + json.dumps(event) + "\n")
+                out.flush()
+            return start(cell, cell_index, **kw)
+
+        nb_man.cell_start = cell_start
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+papermill_engines.register("paperlib", Engine)
+code = 0
+try:
+    papermill.execute_notebook(args["input"], args["output"], parameters=args["parameters"], engine_name="paperlib",
+                               kernel_name=args["kernel"], cwd=args["cwd"], progress_bar=False, log_output=False,
+                               stdout_file=Relay(), stderr_file=Relay())
+except BaseException:
+    traceback.print_exc(file=out)
+    code = 1
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print("PEAK_KB", max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), file=out, flush=True)
+sys.exit(code)
+"""
+
+
+def kernel_log(output: Path) -> Path:
+    """``<executed notebook>.kernel.log``: what the kernel process printed outside the notebook's output."""
+    return output.with_suffix(".kernel.log")
+
+
+def _execute(nb: Path, output: Path, given: dict, kernel: str, quiet: bool) -> tuple[int, int | None, list[str]]:
+    """Run ``nb`` into ``output`` in a child process, relaying a line as each code cell starts and (unless
+    ``quiet``) the notebook's output, indented; the kernel's bars are text lines (:mod:`paperlib.progress`). The
+    kernel process's own output goes to :func:`kernel_log`. Returns the exit code, the peak memory (kB) and the
+    last lines of output."""
+    env = {**os.environ, progress.MODE_ENV: "text"}
+    cmd = [sys.executable, "-c", _RUNNER, json.dumps({"input": str(nb), "output": str(output), "parameters": given,
+                                                       "cwd": str(nb.parent), "kernel": kernel, "event": EVENT,
+                                                       "log": str(kernel_log(output))})]
+    peak, tail = None, collections.deque(maxlen=3)
+    t0 = time.perf_counter()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        for line in proc.stdout:  # text mode: a \r ends a line too
+            line = line.rstrip()
+            if line.startswith(EVENT):
+                ev = json.loads(line[len(EVENT):])
+                print(f"  [{_clock(time.perf_counter() - t0)}] cell {ev['cell']}/{ev['of']}: {ev['source']}",
+                      flush=True)
+            elif line.startswith("PEAK_KB "):
+                peak = int(line.split()[1])
+            elif line.strip():
+                tail.append(line)
+                if not quiet:
+                    print(f"      {line}", flush=True)
+    return proc.returncode, peak, list(tail)
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (``h:mm:ss`` past an hour)."""
+    m, sec = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}" if m >= 60 else f"{m}:{sec:02d}"
+
+
+def _failing_cell(output: Path) -> str:
+    """The cell papermill marked as failed in an executed notebook, shortened."""
+    try:
+        nb = json.loads(output.read_text())
+    except (OSError, json.JSONDecodeError):
+        return "unknown cell"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for n, cell in enumerate(code, start=1):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                src = "".join(cell["source"]).strip().splitlines()
+                return f"code cell {n} ({src[0][:80] if src else ''}): {out.get('ename')}: {out.get('evalue')}"
+    return "unknown cell"
+
+
+def check_kernel(name: str) -> None:
+    """:class:`~paperlib.config.ConfigError` unless ``name`` is an installed Jupyter kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    found = KernelSpecManager().find_kernel_specs()
+    if name not in found:
+        raise config.ConfigError(f"unknown Jupyter kernel {name!r}; installed: {', '.join(sorted(found))} (register "
+                                 "one from its environment: python -m ipykernel install --user --name NAME)")
+
+
+def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str] | None = None,
+        params: dict[str, str] | None = None, results_dir: str = "results", figures_dir: str = "figures",
+        folder: Path = NOTEBOOKS, kernel: str = "python3", quiet: bool = False) -> list[dict]:
+    """Execute the notebooks in order on the Jupyter kernel ``kernel``; returns the runtime rows. Raises SystemExit
+    on the first failure.
+
+    While it runs it prints one line per notebook (with its last run's time, from ``runtimes.csv``), one per code
+    cell as it starts (time since the notebook started), and the kernel's own output indented (progress bars as
+    text lines every ``PAPERLIB_PROGRESS_INTERVAL`` seconds, default 15); ``quiet`` leaves out the kernel's output.
+
+    ``overrides``: config fields for every notebook (as ``-p`` on every command line; checked before any notebook
+    runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
+    ``scheduler``, ``dataset``), each given to the notebooks that declare it."""
+    overrides = dict(overrides or {})
+    # unknown profile or bad field: an error now, not in a notebook
+    config.notebook_configs(profile, dataset=(params or {}).get("dataset", ""), **overrides)
+    check_kernel(kernel)
+    nbs = notebooks(folder, only)
+    declared = {nb: parameters(nb) for nb in nbs}
+    params = dict(params or {})
+    if overrides:
+        params["overrides"] = ";".join(f"{k}={v}" for k, v in overrides.items())
+    known = set().union(*declared.values()) if declared else set()
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise SystemExit(f"error: unknown notebook parameter(s) {unknown}; known: {', '.join(sorted(known))}")
+    if "dataset" in params:  # another notebook would run on the profile's datasets with this data_root
+        others = [nb.stem for nb in nbs if "dataset" not in declared[nb]]
+        if others:
+            takers = ", ".join(nb.stem for nb in nbs if "dataset" in declared[nb]) or "none of them"
+            raise SystemExit(f"error: --dataset is a parameter of {takers} only, not of {', '.join(others)}; "
+                             "select notebooks with --only (e.g. --only 04)")
+    results = Path(results_dir).resolve()
+    executed = results / profile / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    rows = []
+    last = _read_runtimes(results / profile / "runtimes.csv")
+    for n, nb in enumerate(nbs, start=1):
+        given = {"profile": profile, "results_dir": str(results), "figures_dir": str(Path(figures_dir).resolve()),
+                 **{k: _value(v, declared[nb][k]) for k, v in params.items() if k in declared[nb]}}
+        given = {k: v for k, v in given.items() if k in declared[nb]}
+        output = executed / nb.name
+        before = last.get(nb.name, {}).get("seconds")
+        print(f"[{n}/{len(nbs)}] {nb.name}" + (f" (last run: {_clock(float(before))})" if before else ""), flush=True)
+        t0 = time.perf_counter()
+        code, peak, tail = _execute(nb, output, given, kernel, quiet)
+        seconds = time.perf_counter() - t0
+        row = {"notebook": nb.name, "seconds": round(seconds, 1), "peak_memory_mb": round(peak / 1024) if peak else ""}
+        rows.append(row)
+        if code != 0:
+            _write_runtimes(results / profile / "runtimes.csv", rows)
+            raise SystemExit(f"error: {nb.name} failed at {_failing_cell(output)}\n  executed copy: {output}\n  "
+                             f"kernel's own log: {kernel_log(output)}\n  " + "\n  ".join(tail))
+        print(f"  done in {_clock(seconds)}, peak memory {row['peak_memory_mb']} MB", flush=True)
+    _write_runtimes(results / profile / "runtimes.csv", rows)
+    _write_runtimes(Path(figures_dir).resolve() / profile / "runtimes.csv", rows)
+    return rows
+
+
+def _value(text: str, spec: dict) -> object:
+    """A ``-p`` value in the type the notebook declares."""
+    kind = (spec.get("inferred_type_name") or "").lower()
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind == "bool":
+        return text.lower() in ("1", "true", "yes")
+    return text
+
+
+def _read_runtimes(path: Path) -> dict[str, dict]:
+    """``runtimes.csv`` by notebook (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as fh:
+        return {r["notebook"]: r for r in csv.DictReader(fh)}
+
+
+def _write_runtimes(path: Path, rows: list[dict]) -> None:
+    """Merge ``rows`` into ``runtimes.csv`` (one row per notebook, the newest run of each)."""
+    old = _read_runtimes(path)
+    old.update({r["notebook"]: r for r in rows})
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["notebook", "seconds", "peak_memory_mb"], lineterminator="\n")
+    w.writeheader()
+    for name in sorted(old):
+        w.writerow(old[name])
+    atomic_write_text(path, buf.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .. import cli
+
+    parser = argparse.ArgumentParser(prog="python -m paperlib.pipeline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
+    parser.add_argument("--only", action="append", help="run only this notebook (number or name; repeatable)")
+    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a config field in every notebook, e.g. -p data_root /data/GlaS (repeatable)")
+    parser.add_argument("--methods", default=None, help="AL methods of 04_active_learning (comma-separated)")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address for 03-05 (tcp://host:8786)")
+    parser.add_argument("--dataset", default=None, help="one dataset for 04_active_learning: glas, cub, or csv "
+                        "(your own data, with -p data_root <dataset file>)")
+    parser.add_argument("--results", default="results", help="results folder")
+    parser.add_argument("--figures", default="figures", help="figures folder (figures/<profile>/)")
+    parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the NN_name.ipynb notebooks "
+                        "(default: the checkout's notebooks/)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel that runs the notebooks, e.g. one "
+                        "registered from a CUDA environment (python -m ipykernel install --user --name paperlib-gpu)")
+    parser.add_argument("--quiet", action="store_true", help="only a line per notebook and per cell, not the "
+                        "kernel's own output")
+    cli.add_debug(parser)
+    args = parser.parse_args(argv)
+    try:
+        params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
+                                    ("dataset", args.dataset)) if v is not None}
+        rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
+                   figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel, quiet=args.quiet)
+    except config.ConfigError as exc:
+        return cli.fail(exc, args)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    total = sum(r["seconds"] for r in rows)
+    print(f"all {len(rows)} notebook(s) ran in {total:.0f} s; runtimes in {Path(args.results) / args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,328 @@
+"""Files under ``results/``: atomic writes (temp file + rename) and provenance (profile, config, git revision)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy
+import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory file locks; a session then trusts its caller to run it once at a time
+    fcntl = None  # type: ignore[assignment]
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Atomic text write (UTF-8)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Atomic, deterministic JSON (sorted keys, indented)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file, naming it in any error."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def save_tensors(path: str | Path, obj: dict[str, Any]) -> Path:
+    """Atomic ``torch.save`` of a dict of tensors and plain values."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_tensors(path: str | Path) -> dict[str, Any]:
+    """``torch.load(..., weights_only=True)`` onto the CPU, naming the file in any error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
+
+
+CODE_PATHS = ("paperlib", "notebooks", "pyproject.toml")  # what makes the numbers (not README, not figures/)
+
+
+def git_revision() -> str:
+    """The package checkout's git revision (``+dirty`` when its code, :data:`CODE_PATHS`, has uncommitted changes;
+    regenerated figures or an edited README do not count), or ``unknown``."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PACKAGE_ROOT, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                               cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine() -> dict[str, str]:
+    """What computed the numbers besides the code: CPU model, the CPU kernels torch picked, torch, numpy and Python
+    versions, OS. The same code and seeds give other numbers on another CPU (float kernels differ in their last bits
+    and training amplifies that); one machine repeats its own numbers exactly."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": str(os.cpu_count()),
+            "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
+            "os": platform.platform()}
+
+
+def provenance(cfg: Any) -> dict[str, Any]:
+    """What made a file: profile, full config and git revision."""
+    return {"profile": cfg.profile, "config": cfg.to_dict(), "git_revision": git_revision()}
+
+
+def runs_dir(results_dir: str | Path, profile: str, dataset: str) -> Path:
+    """``results/<profile>/<dataset>/runs``: the run folders of every session of a profile and dataset."""
+    return Path(results_dir) / profile / dataset / "runs"
+
+
+def run_path(results_dir: str | Path, profile: str, dataset: str, name: str, seed: int) -> Path:
+    """One session's run folder, ``runs/<name>/seed_<s>`` (``name``: the method, ``<method>__<tag>`` with a tag)."""
+    return runs_dir(results_dir, profile, dataset) / name / f"seed_{seed}"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, waiting: str) -> Iterator[None]:
+    """Hold an OS file lock on ``path`` (released by the kernel when its process dies); print ``waiting`` to stderr
+    when another process holds it, then wait for it."""
+    with open(path, "a") as fh:
+        if fcntl is None:
+            yield
+            return
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(waiting, file=sys.stderr)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class RoundRow:
+    """One line of ``rounds.csv``: a finished round's numbers (Dice as fractions; ``nan`` where not applicable)."""
+
+    round: int
+    n_labeled: int
+    n_pseudo: int
+    test_dice: float
+    valid_dice: float
+    pseudo_dice: float
+    threshold: float
+    seconds: float
+    lam: float = float("nan")  # lambda of the round's pseudo-labelled loss (nan: no pseudo-labels by this method)
+
+
+ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """A finished round as its checkpoint holds it: the row, L_r (``labeled``), the round's queries U'_r
+    (``queried``), P_r (``pseudo``), the next round's queries, the validation threshold and the segmentation head's
+    weights (``None`` for WSL, which has no head of its own)."""
+
+    row: RoundRow
+    labeled: list[int]
+    queried: list[int]
+    pseudo: list[int]
+    next_queries: list[int]
+    threshold: float
+    head: dict[str, torch.Tensor] | None
+    metrics: dict[str, float] = field(default_factory=dict)  # what a fixed baseline adds (WSL: accuracy)
+    history: list[dict] = field(default_factory=list)  # per-epoch rows of the round's trainings (history.csv)
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """Plain types and tensors only, loadable with ``weights_only=True``."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["row"] = asdict(self.row)
+        return out
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> RoundRecord:
+        return cls(**{**ckpt, "row": RoundRow(**ckpt["row"])})
+
+
+class RunFolder:
+    """One session's folder, ``results/<profile>/<dataset>/runs/<method>/seed_<s>/`` (DESIGN §6).
+
+    ``checkpoints/round_RR.pt`` is the record of a finished round (:class:`RoundRecord`) and the only commit point;
+    ``rounds.csv``, ``queries.json`` and ``pseudo.json`` are views rewritten from the checkpoints. Every write is
+    atomic, so a session killed at any moment restarts from its last finished round.
+    """
+
+    def __init__(self, root: str | Path, tensorboard: bool = False) -> None:
+        self.root = Path(root)
+        self.checkpoints = self.root / "checkpoints"
+        self.tensorboard = tensorboard  # mirror history.csv as TensorBoard logs (:mod:`paperlib.tensorboard_log`)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the folder's writer lock (``.lock``, :func:`file_lock`).
+
+        A second copy of the same session (a retried or re-submitted task, on any machine that shares the folder)
+        waits here until the first is done, then resumes from what it left.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        return file_lock(self.root / ".lock", f"{self.root}: another copy of this session is running; waiting for it")
+
+    def prepare(self, meta: dict[str, Any], runtime: dict[str, Any] | None = None) -> None:
+        """Create the folder, or check that it was made for the same session (``meta``: method, seed, config).
+
+        ``runtime`` (device, speed switches) is recorded when the folder is made but never compared: a session
+        resumes under other execution settings.
+        """
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.rglob(".*.tmp"):  # a write (or a TensorBoard mirror) cut short
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+        path = self.root / "config.json"
+        if path.is_file():
+            found = read_json(path)
+            mine = json.loads(json.dumps(meta, sort_keys=True, default=_jsonable))
+            theirs = {k: found.get(k) for k in mine}
+            if theirs != mine:
+                diff = sorted(k for k in mine if theirs[k] != mine[k])
+                raise ValueError(f"{path}: this run folder was made for another session (differs in {diff}); "
+                                 "use another results folder or remove this one")
+        else:
+            write_json(path, {**meta, "runtime": runtime or {}, "git_revision": git_revision()})
+
+    def round_path(self, r: int) -> Path:
+        return self.checkpoints / f"round_{r:02d}.pt"
+
+    def n_finished(self) -> int:
+        """How many rounds are finished (checkpoints 0..R without a gap), without loading them."""
+        n = 0
+        while self.round_path(n).is_file():
+            n += 1
+        return n
+
+    def finished(self) -> list[RoundRecord]:
+        """The finished rounds 0..R, in order (a gap ends the list)."""
+        out = []
+        r = 0
+        while self.round_path(r).is_file():
+            out.append(RoundRecord.from_checkpoint(load_tensors(self.round_path(r))))
+            r += 1
+        return out
+
+    def save_round(self, record: RoundRecord, ids: list[str]) -> None:
+        """Commit a finished round and rewrite the views from every checkpoint."""
+        save_tensors(self.round_path(record.row.round), record.to_checkpoint())
+        self.write_views(self.finished(), ids)
+
+    def write_views(self, records: list[RoundRecord], ids: list[str]) -> None:
+        """``rounds.csv`` (one row per finished round), ``history.csv`` (every epoch of the finished rounds'
+        trainings), ``queries.json`` and ``pseudo.json`` (ids per round)."""
+        lines = [",".join(ROUND_COLUMNS)]
+        for rec in records:
+            lines.append(",".join(_fmt(getattr(rec.row, k)) for k in ROUND_COLUMNS))
+        atomic_write_text(self.root / "rounds.csv", "\n".join(lines) + "\n")
+        write_history(self.root / "history.csv", [(rec.row.round, rec.history) for rec in records], self.tensorboard)
+        write_json(self.root / "queries.json", {f"{r.row.round}": [ids[i] for i in r.queried] for r in records})
+        write_json(self.root / "pseudo.json", {f"{r.row.round}": [ids[i] for i in r.pseudo] for r in records})
+
+
+HISTORY_COLUMNS = ("round", "cycle", "epoch", "loss", "metric", "valid", "lr", "seconds")
+
+
+def write_history(path: Path, rounds: list[tuple[int, list[dict]]], tensorboard: bool = False) -> Path:
+    """``history.csv``: one row per epoch of every training, ``(round, rows)`` in order (columns
+    :data:`HISTORY_COLUMNS`; ``valid`` is the validation ``metric``, ``nan`` on epochs not validated). A view
+    rewritten whole from the committed records, so a killed round leaves none of its epochs behind; with
+    ``tensorboard``, so is its TensorBoard mirror (:func:`paperlib.tensorboard_log.mirror`)."""
+    lines = [",".join(HISTORY_COLUMNS)]
+    for r, rows in rounds:
+        lines += [",".join(_short(v) for v in (r, *(row[k] for k in HISTORY_COLUMNS[1:]))) for row in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    if tensorboard:
+        from . import tensorboard as tensorboard_log
+
+        tensorboard_log.mirror(path, rounds)
+    return path
+
+
+def _short(v: Any) -> str:
+    """Six significant digits (a decayed learning rate keeps its digits), ``nan`` as such."""
+    if isinstance(v, float):
+        return "nan" if v != v else f"{v:.6g}"
+    return str(v)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "nan" if v != v else f"{v:.6f}"
+    return str(v)
+
+
+def read_rounds(results_dir: str | Path, profile: str, dataset: str) -> Any:
+    """Every finished ``rounds.csv`` of a profile and dataset as one pandas DataFrame with ``method`` (the run
+    folder's name, ``<method>[__<tag>]``) and ``seed`` columns added."""
+    import pandas as pd
+
+    runs = runs_dir(results_dir, profile, dataset)
+    frames = []
+    for path in sorted(runs.glob("*/seed_*/rounds.csv")):
+        df = pd.read_csv(path)
+        df.insert(0, "seed", int(path.parent.name.removeprefix("seed_")))
+        df.insert(0, "method", path.parent.parent.name)
+        frames.append(df)
+    if not frames:
+        raise FileNotFoundError(f"{runs}: no finished sessions (run notebook 04_active_learning first)")
+    return pd.concat(frames, ignore_index=True)
