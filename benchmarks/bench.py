@@ -1,4 +1,5 @@
-"""``python -m paperlib.bench``: side-by-side speed measurements, printed and written to ``benchmarks/results.md``.
+"""``python benchmarks/bench.py``: side-by-side speed measurements, printed and written to ``benchmarks/results.md``
+(``--scale paper``: :mod:`bench_paper`'s phase-by-phase round of every method at the paper's image sizes).
 
 Every figure is a ratio measured in one run on the same data, model and seed, repeated, with medians:
 
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -24,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_paper import bench_phases, phases_section
 from PIL import Image
 from scipy import stats
 from torch import nn
@@ -39,7 +41,16 @@ from paperlib.core.model import JointNet, SiteDropout
 from paperlib.core.transforms import eval_size, resize_image
 from paperlib.engine import predict, train
 from paperlib.engine.learner import Learner, theta0_model
-from paperlib.timing import in_fresh_process, peak_rss_mb
+from paperlib.timing import peak_rss_mb
+
+if __package__:  # imported: benchmarks.bench (the tests)
+    from . import bench_paper
+    from .fresh_process import in_fresh_process
+else:  # run as a script, python benchmarks/bench.py: its siblings from its folder (also under python -P)
+    if str(Path(__file__).resolve().parent) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_paper
+    from fresh_process import in_fresh_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,7 +110,8 @@ class ViewCache:
 class ViewLearner(Learner):
     """A :class:`Learner` whose head trains on :class:`ViewCache` views (the approximation), all else the same."""
 
-    def fit(self, items: Dataset, seed: int) -> tuple[JointNet, float]:
+    def fit(self, items: Dataset, seed: int, cycle: str = "fit") -> tuple[JointNet, float]:
+        """As :meth:`Learner.fit` (the history kept under ``cycle``), the head trained on cached views."""
         model = self.model()
         views = ViewCache(model, items, self.cfg, self.device)
 
@@ -114,6 +126,7 @@ class ViewLearner(Learner):
             hist = train.run_epochs(model, len(items), self.cfg, stage="seg", seed=seed, device=self.device,
                                     batch_fn=views.batch_fn(seed), step_fn=step, metric_fn=valid_dice,
                                     progress=False, clock=self.clock)
+        self._history += hist.rows(cycle, "dice")
         return model, hist.best_metric
 
 
@@ -136,7 +149,8 @@ def bench_session(repeats: int, rounds: int, work: Path) -> dict:
             t0 = time.perf_counter()
             session.run()
             out[name]["wall"].append(time.perf_counter() - t0)
-            curve = np.loadtxt(run / "rounds.csv", delimiter=",", skiprows=1, usecols=3, ndmin=1)
+            with open(run / "rounds.csv", newline="") as fh:
+                curve = np.array([float(row["test_dice"]) for row in csv.DictReader(fh)])
             out[name]["auc"].append(100 * dice_auc(curve))
             for k, phase in (("steps", "steps"), ("data", "batches"), ("eval", "validation")):
                 out[name][k].append(learner.clock.seconds.get(phase, 0.0))
@@ -272,7 +286,7 @@ def report(session: dict, mc: dict, hist: dict, demo: dict | None, repeats: int,
     floor = approx["steps"]
     lines = [
         "# Benchmarks", "",
-        "Written by `python -m paperlib.bench` on 2 CPU cores (shared, noisy machine; medians of "
+        "Written by `python benchmarks/bench.py` on 2 CPU cores (shared, noisy machine; medians of "
         f"{repeats} repeats; ratios measured side by side in one run).", "",
         f"## 1. One AL session (demo GlaS-like config, Random, {rounds} rounds, seed 0)", "",
         "| path | wall (s) | x floor | training steps (s) | making batches (s) | validation (s) | AUC of Dice (%) |",
@@ -320,24 +334,22 @@ def report(session: dict, mc: dict, hist: dict, demo: dict | None, repeats: int,
     else:
         lines += ["`figures/demo/runtimes.csv` is missing: run `make reproduce` first."]
     if phases:
-        lines += ["", *phases_section(phases)]
+        lines += ["", *bench_paper.phases_section(phases)]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paperlib.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=4, help="rounds of the benchmarked AL session")
     parser.add_argument("--scale", choices=("demo", "paper"), default="demo",
                         help="demo: the ratios above on the demo benchmark; paper: one round of every method at the "
-                             "paper's image sizes, phase by phase (paperlib.bench_paper; an hour or more on a CPU)")
+                             "paper's image sizes, phase by phase (bench_paper.py; an hour or more on a CPU)")
     parser.add_argument("--only", choices=("glas", "cub"), help="paper scale: measure one dataset (the report "
                         "is written once both were measured)")
     parser.add_argument("--out", help="default: benchmarks/results.md (demo) or benchmarks/paper_scale.md (paper)")
     args = parser.parse_args(argv)
     if args.scale == "paper":
-        import bench_paper
-
         with tempfile.TemporaryDirectory() as tmp:
             print(bench_paper.main(Path(args.out or ROOT / "benchmarks" / "paper_scale.md"), Path(tmp),
                                    ROOT / "data", (args.only,) if args.only else ("glas", "cub")))
@@ -356,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         print("3/4 histogram distances ...", flush=True)
         hist = bench_histograms(work)
         print("4/4 phases of demo sessions ...", flush=True)
-        phases = bench_phases(work, ROOT / "data")
+        phases = bench_paper.bench_phases(work, ROOT / "data")
     text = report(session, mc, hist, _demo_pipeline(), args.repeats, args.rounds, phases)
     out = Path(args.out or ROOT / "benchmarks" / "results.md")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""Benchmarks phase by phase: where a demo session's time goes, and (``python -m paperlib.bench --scale paper``)
-one round of every method at the paper's image sizes.
+"""Benchmarks phase by phase: where a demo session's time goes, and (``python benchmarks/bench.py --scale paper``,
+its only entry point) one round of every method at the paper's image sizes.
 
 GlaS at paper size (85 / 60 / 20 images of 775x522 and 589x453, the paper split) is measured whole; CUB at paper
 size (11,788 images of about 500x375, 200 classes) on a sample of its pool, each phase then scaled by the number of
@@ -21,7 +21,12 @@ from paperlib.al.oracles import SimulatedOracle
 from paperlib.data import folds, paper_size
 from paperlib.engine import classifier as baseline
 from paperlib.engine.learner import Learner
-from paperlib.timing import Phases, in_fresh_process, peak_rss_mb, rss_mb
+from paperlib.timing import Phases, peak_rss_mb, rss_mb
+
+if __package__:  # imported: benchmarks.bench_paper
+    from .fresh_process import in_fresh_process
+else:  # imported by bench.py run as a script (which put this folder on sys.path)
+    from fresh_process import in_fresh_process
 
 METHODS = ("WSL", "Random", "Entropy", "MC_Dropout", "Label_prop", "MC_Dropout+Label_prop", "Full_sup")
 # phases of one training, repeated every epoch (the rest of a round happens once)
@@ -53,7 +58,7 @@ def bench_config(dataset: str, fraction: float = 1.0, **overrides) -> config.Con
 
 def sample_split(dataset: str, fraction: float, folder: Path) -> Path:
     """The paper's split restricted to the images of the paper-size sample ``fraction`` (as
-    :mod:`paperlib.paper_size` draws it): ``train.csv``, ``valid.csv`` and ``test.csv`` in ``folder``, the paper
+    :mod:`paperlib.data.paper_size` draws it): ``train.csv``, ``valid.csv`` and ``test.csv`` in ``folder``, the paper
     files' lines of the sampled images. The sample keeps the paper's train / valid assignment (a seeded split of a
     few images per class would hold most of them out), except that a class whose sampled training images are all
     validation images gives its first one to ``train``."""
@@ -299,7 +304,7 @@ def _full_prep(prep: dict) -> dict:
 def _cub_lines(cub: tuple[config.Config | None, dict, float] | None) -> tuple[list[str], list]:
     """The CUB section and its protocol row (none when CUB was not measured)."""
     if cub is None:
-        return ["## CUB at paper size", "", "Not measured in this run (`python -m paperlib.bench --scale paper "
+        return ["## CUB at paper size", "", "Not measured in this run (`python benchmarks/bench.py --scale paper "
                 "--only cub` adds it)."], []
     _, cm, fraction = cub
     labeled = CLASSES["cub"] * config.get("cub").al.init_per_class
@@ -328,7 +333,7 @@ def report(glas: tuple[config.Config, dict], cub: tuple[config.Config | None, di
     cub_section, cub_row = _cub_lines(cub)
     lines = [
         "# Paper-size benchmark", "",
-        "Written by `python -m paperlib.bench --scale paper` on this machine's CPU (2 cores), `memory_mb` "
+        "Written by `python benchmarks/bench.py --scale paper` on this machine's CPU (2 cores), `memory_mb` "
         f"{rt.memory_mb}. One round of each method (round 0, including the selection of round 1's queries), one "
         "epoch per training stage, no ImageNet weights; each method in a fresh process (its peak resident memory "
         "is its own, the interpreter and torch included). Seconds per phase add up to the wall time of the session "

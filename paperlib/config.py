@@ -1,4 +1,4 @@
-"""Frozen configuration dataclasses and the named profiles (DESIGN §5).
+"""Frozen configuration dataclasses and the named profiles (smoke, demo, glas, cub).
 
 A profile names one frozen :class:`Config` per dataset. ``get(profile, dataset=..., **overrides)`` returns it,
 with any field replaced by name (``seg_epochs=3``) and every value validated.
@@ -12,13 +12,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .core.lam_schedule import SCHEDULES
+from .errors import ConfigError
 
 DATASETS = ("glas", "cub")
-CSV = "csv"  # one's own data: a dataset file (paperlib.dataset_csv) named by data_root, with any profile's settings
-
-
-class ConfigError(ValueError):
-    """A profile, field name or field value that cannot be used."""
+CSV = "csv"  # one's own data: a dataset file (paperlib.data.csv_file) named by data_root, with any profile's settings
 
 
 @dataclass(frozen=True)

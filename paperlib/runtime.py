@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .config import RuntimeConfig
+from .errors import ConfigError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -22,7 +23,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device='auto' or 'cpu'")
+        raise ConfigError(f"device {name!r} requested but CUDA is not available; use device='auto' or 'cpu'")
     return device
 
 

@@ -6,13 +6,10 @@ so the seconds of every phase of a run add up to the time spent inside the outer
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import resource
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,24 +33,6 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _exit_with(parent: int) -> None:
-    """In a worker: exit as soon as ``parent`` is gone (a stopped benchmark leaves no worker running)."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def in_fresh_process(fn: Callable, args: tuple):
-    """``fn(args)`` in a fresh (spawned) process, so the peak memory it reports is its own; the process ends with
-    this one."""
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_exit_with, initargs=(os.getpid(),)) as pool:
-        return pool.submit(fn, args).result()
 
 
 class Phases:
@@ -111,4 +90,3 @@ class Phases:
     def total(self) -> float:
         """Seconds charged to every phase."""
         return sum(self.seconds.values())
-

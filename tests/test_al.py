@@ -15,8 +15,10 @@ from PIL import Image
 
 from paperlib import al, config, store
 from paperlib.al.oracles import FolderOracle, OracleError
+from paperlib.cli import baseline as baseline_cmd
+from paperlib.cli.al import main as al_main
 from paperlib.config import ConfigError
-from paperlib.engine import classifier as baseline
+from paperlib.engine import classifier
 
 TINY = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 3,
         "k": 3, "mc_passes": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "synthetic_scale": 0.2,
@@ -89,7 +91,7 @@ def test_every_method_runs(shared, tmp_path: Path, method: str):
 
 
 def test_the_classifier_stage_writes_its_history_beside_its_weights(shared):
-    path = baseline.history_path(baseline.classifier_path(shared["base"] / "results", shared["cfg"]))
+    path = classifier.history_path(classifier.classifier_path(shared["base"] / "results", shared["cfg"]))
     assert path.name == "theta0.history.csv"
     with open(path) as fh:
         rows = list(csv.DictReader(fh))
@@ -104,12 +106,12 @@ def test_a_made_classifier_is_read_while_another_process_holds_its_lock(shared, 
     import fcntl
 
     results = _results_copy(shared, tmp_path / "results")
-    path = baseline.classifier_path(results, shared["cfg"])
+    path = classifier.classifier_path(results, shared["cfg"])
     pool = ThreadPoolExecutor(1)
     try:
         with open(path.with_name(f".{path.name}.lock"), "a") as held:
             fcntl.flock(held, fcntl.LOCK_EX)  # a training in another process (closing the file releases it)
-            state = pool.submit(baseline.classifier_stage, shared["cfg"], shared["splits"], results,
+            state = pool.submit(classifier.classifier_stage, shared["cfg"], shared["splits"], results,
                                 progress=False).result(timeout=60)
     finally:
         pool.shutdown()
@@ -153,9 +155,9 @@ def test_bad_config_fails_at_start(shared, tmp_path: Path):
 
 
 def test_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture):
-    assert al.main(["--profile", "smoke", "--method", "Nope", "--results", str(tmp_path)]) == 2
+    assert al_main(["--profile", "smoke", "--method", "Nope", "--results", str(tmp_path)]) == 2
     assert "unknown method 'Nope'" in capsys.readouterr().err
-    assert al.main(["--profile", "smoke", "-p", "lam", "-2", "--results", str(tmp_path)]) == 2
+    assert al_main(["--profile", "smoke", "-p", "lam", "-2", "--results", str(tmp_path)]) == 2
     assert "'lam' must be >= 0" in capsys.readouterr().err
 
 
@@ -372,7 +374,7 @@ def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: py
     stamp = theta0.stat().st_mtime_ns
     args = ["--profile", "smoke", "--dataset", "glas", "--results", str(results), "--data", str(data_dir)]
     args += [a for k, v in TINY.items() for a in ("-p", k, str(v))]
-    assert baseline.main([*args, "--seed", "0"]) == 0
+    assert baseline_cmd.main([*args, "--seed", "0"]) == 0
     line = capsys.readouterr().out
     runs = results / "smoke" / "glas" / "runs"
     sup = _rows(runs / "Full_sup" / "seed_0")[0]
@@ -383,7 +385,7 @@ def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: py
     _session(shared, "Full_sup", alone).run()
     assert _rows(alone) == [sup]
     seed0 = (runs / "Full_sup" / "seed_0" / "rounds.csv").read_bytes()
-    assert baseline.main([*args, "--seed", "1"]) == 0
+    assert baseline_cmd.main([*args, "--seed", "1"]) == 0
     assert theta0.stat().st_mtime_ns == stamp  # only the classifier stage writes theta0, once
     assert (runs / "Full_sup" / "seed_0" / "rounds.csv").read_bytes() == seed0
     assert (runs / "Full_sup" / "seed_1" / "rounds.csv").is_file()
@@ -396,7 +398,7 @@ def test_wsl_is_trained_per_seed_and_theta0_stays_seed_0s(shared, tmp_path: Path
     args = ["--profile", "smoke", "--dataset", "glas", "--results", str(results), "--data", str(data_dir)]
     args += [a for k, v in {**TINY, "cl_epochs": 3}.items() for a in ("-p", k, str(v))]
     for seed in (0, 1):
-        assert baseline.main([*args, "--seed", str(seed)]) == 0
+        assert baseline_cmd.main([*args, "--seed", str(seed)]) == 0
     folder = results / "smoke" / "glas"
     wsl = {s: store.RunFolder(folder / "runs" / "WSL" / f"seed_{s}").finished()[0] for s in (0, 1)}
     assert wsl[0].row.test_dice != wsl[1].row.test_dice
@@ -519,7 +521,7 @@ def test_a_classifier_is_the_same_whatever_the_callers_thread_count(shared, tmp_
     try:
         for n in (1, 2):
             torch.set_num_threads(n)
-            states.append(baseline.classifier_stage(cfg, splits, tmp_path / f"t{n}", progress=False))
+            states.append(classifier.classifier_stage(cfg, splits, tmp_path / f"t{n}", progress=False))
     finally:
         torch.set_num_threads(threads)
     assert torch.get_num_threads() == threads

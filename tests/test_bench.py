@@ -1,12 +1,14 @@
 """The approximation the benchmark measures its floor with: the head alone learns, on cached whole views."""
 
+import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from benchmarks import bench
+from benchmarks import bench, bench_paper
+from paperlib import al, config
 from paperlib.data import load_glas
 from paperlib.engine import train
 from paperlib.engine.learner import Learner
@@ -23,14 +25,29 @@ def test_view_learner_trains_only_the_head_on_cached_views(synth_glas: Path, tin
     assert 0.0 <= best <= 1.0 and learner.clock.seconds["steps"] > 0
     exact, _ = Learner(tiny_cfg, splits, theta0).fit(learner.items([0, 1, 2], None), seed=0)
     assert not np.allclose(exact.seg_head.last.weight.detach(), model.seg_head.last.weight.detach())  # approximate
+    learner.take_history()
+    learner.fit(learner.items([0, 1], None), seed=0, cycle="refit")  # Learner.fit's signature, cycle kept
+    assert {h["cycle"] for h in learner.take_history()} == {"refit"}
+
+
+def test_a_label_prop_session_runs_on_the_view_learner(tmp_path: Path):
+    """Label_prop trains twice a round, the second time as ``fit(..., cycle="refit")``: the override takes it."""
+    cfg = config.get("smoke", dataset="glas", min_side=40, crop=32, scale=1.0, seg_width=8, cl_epochs=1,
+                     seg_epochs=1, rounds=1, k=3, init_per_class=1, per_class=1, device="cpu", synthetic_scale=0.2,
+                     eval_batch=16)
+    splits, theta0, dist = al.prepare(cfg, results_dir=tmp_path / "results", data_dir=tmp_path / "data",
+                                      progress=False)
+    learner = bench.ViewLearner(cfg, splits, theta0)
+    session = al.Session(cfg, "Label_prop", 0, splits=splits, theta0=theta0, run_dir=tmp_path / "run",
+                         distances=dist, progress=False, learner=learner)
+    assert session.run() == "finished"
+    with open(tmp_path / "run" / "history.csv") as fh:
+        assert {row["cycle"] for row in csv.DictReader(fh)} == {"fit", "refit"}
 
 
 def test_paper_scale_extrapolation_and_protocol_cost():
     """The paper-size report's arithmetic: a sample's phases scaled by the images they touch (the wall time the sum
     again), and the protocol's cost from one-epoch rounds by Table 5's epochs, rounds and seeds."""
-    from benchmarks import bench_paper
-    from paperlib import config
-
     r = {"wall": 10.5, "phases": {"steps": 4.0, "batches": 1.0, "validation": 2.0, "test Dice": 3.0}}
     big = bench_paper.extrapolate(r, bench_paper.sample_factors([10, 5, 20], [100, 50, 400]))
     assert big["phases"] == {"steps": 4.0, "batches": 1.0, "validation": 20.0, "test Dice": 60.0}
@@ -54,8 +71,6 @@ def test_paper_scale_extrapolation_and_protocol_cost():
 
 
 def test_demo_phases_section_reports_wall_over_steps():
-    from benchmarks import bench
-
     phases = {"Random": {"wall": 6.0, "phases": {"steps": 3.0, "validation": 2.0, "test Dice": 1.0}, "peak_mb": 900}}
-    text = "\n".join(bench.phases_section(phases))
+    text = "\n".join(bench_paper.phases_section(phases))
     assert "| steps | 3.0 |" in text and "| **wall time** | 6.0 |" in text and "Random 2.0x" in text

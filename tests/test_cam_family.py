@@ -13,13 +13,12 @@ import torch
 from PIL import Image
 
 from paperlib import al, config, grid, store
+from paperlib.cli.al import main as al_main
 from paperlib.config import ConfigError
 from paperlib.core.metrics import dice, paired_difference
-from paperlib.engine import cam_family, deploy
-from paperlib.engine import classifier as baseline
+from paperlib.engine import cam_family, classifier, deploy
 from paperlib.engine.learner import Learner
-from paperlib.notebook import figure_data as experiments
-from paperlib.notebook import plots
+from paperlib.notebook import figure_data, plots
 
 from .test_al import TINY
 
@@ -86,8 +85,8 @@ def test_other_seeds_use_their_own_classifier_like_wsl(shared):
                                  progress=False)
     assert status == "finished"
     assert json.loads((run / "config.json").read_text())["classifier_seed"] == 1
-    assert baseline.classifier_path(results, cfg, 1).is_file()
-    assert not list(baseline.classifier_path(results, cfg, 1).parent.glob("*.tmp"))
+    assert classifier.classifier_path(results, cfg, 1).is_file()
+    assert not list(classifier.classifier_path(results, cfg, 1).parent.glob("*.tmp"))
 
 
 def test_without_the_extra_the_methods_are_skipped_with_one_line(shared, tmp_path: Path, monkeypatch, capsys):
@@ -102,7 +101,7 @@ def test_without_the_extra_the_methods_are_skipped_with_one_line(shared, tmp_pat
                                   shared["splits"].test, "GradCAM", shared["cfg"]))
     # a command refuses it before anything is trained or written
     fresh = tmp_path / "fresh"
-    assert al.main(["--profile", "smoke", "--method", "AblationCAM", "--results", str(fresh),
+    assert al_main(["--profile", "smoke", "--method", "AblationCAM", "--results", str(fresh),
                     "--data", str(shared["base"] / "data")]) == 2
     assert "AblationCAM needs the 'cams' extra" in capsys.readouterr().err and not fresh.exists()
 
@@ -111,7 +110,7 @@ def test_heat_maps_and_a_cam_run_predicts_new_images(shared, tmp_path: Path):
     cfg, splits = shared["cfg"], shared["splits"]
     learner = Learner(cfg, splits, shared["theta0"])
     idx = [len(splits.test) - 1, 0]
-    maps = experiments.heat_maps(learner, idx, ["WSL", "GradCAM", "Full_sup"])
+    maps = figure_data.heat_maps(learner, idx, ["WSL", "GradCAM", "Full_sup"])
     assert list(maps) == ["WSL", "GradCAM"]
     for name, per_image in maps.items():
         assert [tuple(m.shape) for m in per_image] == [tuple(splits.test[i][0].shape[1:]) for i in idx], name
@@ -120,7 +119,7 @@ def test_heat_maps_and_a_cam_run_predicts_new_images(shared, tmp_path: Path):
 
     # a GradCAM run folder as a final model: its masks are its maps at its threshold
     results = shared["base"] / "results"
-    run = grid.run_dir(results, "smoke", grid.Task("glas", "GradCAM", 0))
+    run = grid.task_folder(results, "smoke", grid.Task("glas", "GradCAM", 0))
     al.Session(cfg, "GradCAM", 0, splits=splits, theta0=shared["theta0"], run_dir=run, progress=False).run()
     images = tmp_path / "images"
     images.mkdir()
@@ -152,8 +151,8 @@ def test_paired_table_with_given_pairs():
 def test_fig12_data_skips_cam_runs_without_the_extra(shared, tmp_path: Path, monkeypatch):
     cfg, results, data_dir = shared["cfg"], tmp_path / "results", shared["base"] / "data"
     assert al.run_session(cfg, "GradCAM", 0, results_dir=results, data_dir=data_dir, progress=False)[0] == "finished"
-    q = store.load_tensors(experiments.qualitative(cfg, ["WSL", "GradCAM"], 0, results_dir=results, data_dir=data_dir))
+    q = store.load_tensors(figure_data.qualitative(cfg, ["WSL", "GradCAM"], 0, results_dir=results, data_dir=data_dir))
     assert list(q["first"]) == ["GradCAM"] and len(q["first"]["GradCAM"]["masks"]) == 6
     monkeypatch.setitem(sys.modules, "pytorch_grad_cam", None)
-    q = store.load_tensors(experiments.qualitative(cfg, ["WSL", "GradCAM"], 0, results_dir=results, data_dir=data_dir))
+    q = store.load_tensors(figure_data.qualitative(cfg, ["WSL", "GradCAM"], 0, results_dir=results, data_dir=data_dir))
     assert q["first"] == {}

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from paperlib import al, pipeline
+from paperlib.cli import al, pipeline, predict
 from paperlib.config import ConfigError
-from paperlib.engine import deploy
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLED = importlib.metadata.distribution("paperlib")  # make test installs the project into its venv
@@ -58,7 +57,7 @@ def test_expected_failures_are_one_line_unless_debug(tmp_path: Path, capsys, mon
         al.main(argv)
     monkeypatch.setenv("PAPERLIB_DEBUG", "0")
     assert al.main(argv) == 2
-    assert deploy.main(["--run", str(tmp_path / "none"), "--export", str(tmp_path / "m.pt")]) == 2
+    assert predict.main(["--run", str(tmp_path / "none"), "--export", str(tmp_path / "m.pt")]) == 2
     assert "not a run folder" in capsys.readouterr().err
 
 

@@ -12,8 +12,8 @@ from PIL import Image
 from paperlib import al, config
 from paperlib.al.oracles import FolderOracle
 from paperlib.data import load_csv
-from paperlib.data.folds import DataError
-from paperlib.engine import classifier as baseline
+from paperlib.engine import classifier
+from paperlib.errors import DataError
 
 CFG = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 2,
        "k": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "eval_batch": 16}
@@ -94,7 +94,7 @@ def test_unlabeled_pool_session_with_a_test_annotator(tmp_path: Path):
     splits = load_csv(_write(tmp_path / "d"))
     cfg = config.get("smoke", dataset="glas", **CFG)
     results = tmp_path / "results"
-    theta0 = baseline.classifier_stage(cfg, splits, results, progress=False)
+    theta0 = classifier.classifier_stage(cfg, splits, results, progress=False)
     dist = al.distances(cfg, splits, results, progress=False)
     with pytest.raises(DataError, match="the simulated oracle needs the true mask"):
         al.Session(cfg, "Label_prop", 0, splits=splits, theta0=theta0, run_dir=tmp_path / "sim", distances=dist,

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from paperlib import al, config, data, store
+from paperlib.cli import predict
 from paperlib.config import ConfigError
-from paperlib.engine import classifier as baseline
-from paperlib.engine import deploy
+from paperlib.engine import classifier, deploy
 from paperlib.engine.learner import Learner
 
 TINY = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 2,
@@ -45,7 +45,7 @@ def test_predict_writes_the_sessions_masks_cams_and_classes(session):
     assert [r["image"] for r in rows] == names and set(rows[0]) == {"image", "predicted", *splits.class_names}
     assert all(abs(sum(float(r[c]) for c in splits.class_names) - 1) < 1e-4 for r in rows)
     last = store.RunFolder(session["run"]).finished()[-1]
-    learner = Learner(session["cfg"], splits, baseline.classifier_stage(session["cfg"], splits,
+    learner = Learner(session["cfg"], splits, classifier.classifier_stage(session["cfg"], splits,
                                                                            session["base"] / "results"))
     expected = learner.round_masks("test", idx, last.head, last.threshold)  # what the session computes
     for i, want in zip(idx, expected, strict=True):
@@ -63,7 +63,7 @@ def test_exported_model_reloads_and_predicts_the_same(session):
     assert obj["method"] == "Random" and obj["class_names"] == session["splits"].class_names
     a, b = session["base"] / "a", session["base"] / "b"
     deploy.apply(deploy.final_model(session["run"]), session["images"], a)
-    assert deploy.main(["--model", str(path), "--images", str(session["images"]), "--out", str(b)]) == 0
+    assert predict.main(["--model", str(path), "--images", str(session["images"]), "--out", str(b)]) == 0
     for f in sorted(a.iterdir()):
         assert f.read_bytes() == (b / f.name).read_bytes(), f.name
 
@@ -73,5 +73,5 @@ def test_bad_inputs_are_one_clear_error(session, tmp_path: Path, capsys):
         deploy.final_model(tmp_path)
     with pytest.raises(ConfigError, match="no image files"):
         deploy.apply(deploy.final_model(session["run"]), tmp_path, tmp_path / "out")
-    assert deploy.main(["--run", str(tmp_path / "none"), "--images", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert predict.main(["--run", str(tmp_path / "none"), "--images", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err

@@ -16,8 +16,9 @@ import torch
 from distributed import Client, LocalCluster
 
 from paperlib import config, grid, progress, store
+from paperlib.cli import grid as grid_cmd
 from paperlib.config import ConfigError
-from paperlib.notebook import figure_data as experiments
+from paperlib.grid import sweeps
 
 # the smoke profile made smaller; rounds long enough (about a second each) to be caught mid-session
 SMOKE = {"cl_epochs": 1, "seg_epochs": 3, "rounds": 6, "k": 3, "mc_passes": 3, "init_per_class": 1, "device": "cpu",
@@ -101,7 +102,7 @@ def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, 
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     results = tmp_path / "results"
-    folders = {t.name: grid.run_dir(results, "smoke", t) for t in TASKS}
+    folders = {t.name: grid.task_folder(results, "smoke", t) for t in TASKS}
     t0 = time.monotonic()
     with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tcp",
                        dashboard_address=None, local_directory=tmp_path / "dask") as cluster,
@@ -149,7 +150,7 @@ def test_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path: Path, m
 
     monkeypatch.setenv(grid.SCHEDULER_ENV, address)  # the environment's scheduler, when none is given
     assert grid.scheduler_address("") == address and grid.scheduler_address("tcp://other:1") == "tcp://other:1"
-    code = grid.main(["--profile", "smoke", "--dataset", "glas", "--methods", "Random", "--results",
+    code = grid_cmd.main(["--profile", "smoke", "--dataset", "glas", "--methods", "Random", "--results",
                       str(tmp_path / "results"), "--data", str(tmp_path / "data"), "-p", "device", "cpu"])
     assert code == 2 and f"Dask scheduler '{address}' did not answer" in capsys.readouterr().err
     monkeypatch.delenv(grid.SCHEDULER_ENV)
@@ -186,7 +187,7 @@ def test_run_folder_lock_admits_one_writer_at_a_time(tmp_path: Path):
 
 def test_a_session_is_the_first_rounds_of_a_longer_one(tmp_path: Path, sequential: dict):
     """What lets a sweep point at the profile's own value read the main session: rounds do not depend on how many
-    follow (``experiments.sweep_points``)."""
+    follow (``sweeps.sweep_points``)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -219,7 +220,7 @@ def test_sessions_start_costliest_first():
 
 def test_sweep_points_at_the_profiles_own_value_read_the_main_session():
     cfgs = {d: config.get("demo", dataset=d) for d in ("glas", "cub")}
-    points = experiments.sweep_points(cfgs, seed=0)
+    points = sweeps.sweep_points(cfgs, seed=0)
     got = [(p.dataset, p.parameter, p.value, p.rounds, p.task.name, p.task.overrides) for p in points]
     g, c = cfgs["glas"], cfgs["cub"]
     assert g.al.k == 10 and g.al.lam == 0.1 and c.al.lam == 0.001  # the demo's own values, inside its grids
@@ -237,5 +238,5 @@ def test_sweep_points_at_the_profiles_own_value_read_the_main_session():
     ]
     assert k_rounds <= g.al.rounds and lam_rounds <= g.al.rounds and cub_rounds <= c.al.rounds
     # more rounds than the main session runs: a session of its own
-    longer = experiments.sweep_points({"cub": config.get("demo", dataset="cub", lam_rounds=c.al.rounds + 1)}, 0)
+    longer = sweeps.sweep_points({"cub": config.get("demo", dataset="cub", lam_rounds=c.al.rounds + 1)}, 0)
     assert longer[0].task.name == "Label_prop__lam0.001" and longer[0].rounds == c.al.rounds + 1

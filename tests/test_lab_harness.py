@@ -1,4 +1,4 @@
-"""Notebooks in JupyterLab in headless Chromium (:mod:`paperlib.lab_harness`), used as a person uses them: 04's
+"""Notebooks in JupyterLab in headless Chromium (:mod:`tests.browser.lab_harness`), used as a person uses them: 04's
 round browser after Run All on the smoke profile, and 07's mask-drawing widget."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib.notebook import round_browser as browser
+from paperlib.notebook import round_browser
 from tests.browser import lab_harness, lab_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def test_round_browser_after_run_all(chromium, tmp_path: Path):
         assert (runs / "Label_prop" / "seed_0" / "checkpoints" / "round_00.pt").is_file()
         page.wait_for_function("sel => document.querySelectorAll(sel).length >= 2", arg=IMAGES)
         shown = page.locator(".widget-output").first.inner_text()
-        assert "round 0:" in shown and browser.NO_ROUND not in shown
+        assert "round 0:" in shown and round_browser.NO_ROUND not in shown
         first = _images(page)
 
         # another session, then another round: the images change

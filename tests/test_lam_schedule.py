@@ -11,7 +11,7 @@ import pytest
 from paperlib import al, config
 from paperlib.config import ConfigError
 from paperlib.core.lam_schedule import SCHEDULES, lam_at
-from paperlib.notebook import figure_data as experiments
+from paperlib.grid import sweeps
 from paperlib.notebook import plots
 
 from .test_al import TINY
@@ -55,11 +55,11 @@ def test_config_fields():
 
 def test_schedule_tasks_pair_every_seed_with_the_constant_session():
     cfgs = config.notebook_configs("smoke")
-    todo = experiments.schedule_tasks(cfgs, [0, 1])
+    todo = sweeps.schedule_tasks(cfgs, [0, 1])
     names = {(t.dataset, t.name, t.seed) for t in todo}
     assert len(todo) == len(names) == 2 * 2 * 3
     assert ("glas", "Label_prop", 1) in names and ("cub", "Label_prop__lam_validation", 0) in names
-    assert all(t.name.startswith(experiments.SCHEDULE_PREFIX) == bool(t.overrides) for t in todo)
+    assert all(t.name.startswith(sweeps.SCHEDULE_PREFIX) == bool(t.overrides) for t in todo)
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +116,9 @@ def test_schedule_table_pairs_each_schedule_with_the_constant():
         for seed, curve in enumerate(curves):
             rows += [{"method": m, "seed": seed, "round": r, "test_dice": v, "lam": 0.1 + 0.9 * r} for r, v in
                      enumerate(curve)]
-    t = plots.schedule_table(pd.DataFrame(rows), experiments.SCHEDULE_PREFIX)
+    t = plots.schedule_table(pd.DataFrame(rows), sweeps.SCHEDULE_PREFIX)
     assert t["schedule"].tolist() == ["rising"] and t["lambda by round"].tolist() == ["0.1, 1"]
     # AUCs: constant 55 and 50, rising 60 and 45: differences +5 and -5
     assert t["AUC - constant (%)"].tolist() == ["0.00 ± 5.00"] and t["schedule better on"].tolist() == [1]
     assert t["seeds"].tolist() == [2]
-    assert plots.schedule_table(pd.DataFrame(rows[:4]), experiments.SCHEDULE_PREFIX).empty
+    assert plots.schedule_table(pd.DataFrame(rows[:4]), sweeps.SCHEDULE_PREFIX).empty

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 from scipy.spatial.distance import jensenshannon
 
+from paperlib.al.runner import cached_distances
 from paperlib.core import similarity
 
 
@@ -50,11 +51,11 @@ def test_class_distances_and_cache(tmp_path: Path):
         Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
         paths.append(tmp_path / f"{i}.png")
     cache = tmp_path / "dist.npz"
-    a = similarity.cached_distances(paths, ["a", "b", "c", "d"], np.array([0, 0, 1, 1]), cache, progress=False)
+    a = cached_distances(paths, ["a", "b", "c", "d"], np.array([0, 0, 1, 1]), cache, progress=False)
     stamp = cache.stat().st_mtime_ns
-    b = similarity.cached_distances(paths, ["a", "b", "c", "d"], np.array([0, 0, 1, 1]), cache, progress=False)
+    b = cached_distances(paths, ["a", "b", "c", "d"], np.array([0, 0, 1, 1]), cache, progress=False)
     assert np.array_equal(a, b) and cache.stat().st_mtime_ns == stamp  # computed once
-    c = similarity.cached_distances(paths, ["a", "b", "c", "d"], np.array([0, 1, 0, 1]), cache, progress=False)
+    c = cached_distances(paths, ["a", "b", "c", "d"], np.array([0, 1, 0, 1]), cache, progress=False)
     assert np.isinf(c[0, 1]) and np.isfinite(c[0, 2])  # other labels: recomputed
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from paperlib.cli import paper_size as paper_size_cmd
 from paperlib.data import folds, load, load_cub, load_glas, paper_size, synthetic
 
 
@@ -177,7 +178,7 @@ def test_cub_paper_plan():
 
 
 def test_paper_size_cli(tmp_path: Path, capsys: pytest.CaptureFixture):
-    paper_size.main(["glas", str(tmp_path / "g"), "--fraction", "0.05", "--seed", "2", "--workers", "1"])
+    paper_size_cmd.main(["glas", str(tmp_path / "g"), "--fraction", "0.05", "--seed", "2", "--workers", "1"])
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("glas: 9 images (5 train+valid, 4 test) of 2 classes in ")
     marker = json.loads((tmp_path / "g" / synthetic.MARKER).read_text())

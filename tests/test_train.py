@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from paperlib.al.baselines import full_sup_round
 from paperlib.core.metrics import dice
 from paperlib.core.model import JointNet
 from paperlib.core.transforms import resize_image
 from paperlib.data import load_glas
-from paperlib.engine import classifier as baseline
 from paperlib.engine import predict, train
 from paperlib.engine.learner import Learner
 from paperlib.runtime import Budget, resolve_device
@@ -138,7 +138,7 @@ def test_resolve_device():
 
 def test_full_sup(splits, tiny_cfg):
     net = train.build_model(tiny_cfg, 2, seed=0)
-    rec = baseline.full_sup_round(Learner(tiny_cfg, splits, train.snapshot(net)), seed=0)
+    rec = full_sup_round(Learner(tiny_cfg, splits, train.snapshot(net)), seed=0)
     assert 0.0 <= rec.row.test_dice <= 1.0 and rec.threshold in predict.THRESHOLDS
     assert rec.labeled == list(range(len(splits.train))) and rec.head is not None
 

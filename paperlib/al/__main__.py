@@ -1,3 +1,3 @@
-from .session import main
+from ..cli.al import main
 
 raise SystemExit(main())

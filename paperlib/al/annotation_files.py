@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import AnnotationError
 from ..store import atomic_write_bytes, atomic_write_text
 
 Colour = tuple[int, int, int]
@@ -40,11 +41,6 @@ CVAT_LABELMAP = "labelmap.txt"
 PREANNOTATIONS = "preannotations_cvat"  # the model's suggestions of a round, as a CVAT export to import
 SUGGESTIONS = "suggestions.csv"  # the model's suggestions of a round, as a mapping file
 OBJECT: Colour = (250, 50, 83)  # the object's colour in written colour masks
-
-
-class AnnotationError(ValueError):
-    """A mask that cannot be used, or a round folder whose masks cannot be told apart; the message names the
-    file."""
 
 
 def read_annotation(path: Path, size: tuple[int, int], background: Colour = BLACK) -> torch.Tensor:

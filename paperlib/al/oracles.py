@@ -4,7 +4,7 @@
 - :class:`FolderOracle` works with a real annotator through ``<run>/queries/round_RR/``: the session writes each
   queried image ``<id>.png`` and the model's current mask ``<id>_suggested.png`` there and stops; the annotator
   saves ``<id>_mask.png`` (same size, black 0 = background, white 255 = foreground) beside each, or hands back an
-  annotation tool's export in any layout of :mod:`paperlib.annotation_files`; on the next start the session checks
+  annotation tool's export in any layout of :mod:`paperlib.al.annotation_files`; on the next start the session checks
   and imports them (into ``<run>/oracle_masks/``) before training anything.
 
 A session asks every oracle the same way: :meth:`Oracle.answer` first (the masks, or ``None`` while pending), and
@@ -15,17 +15,15 @@ it imported).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..data import SegDataset, read_mask
-from ..store import atomic_write_bytes, atomic_write_text
+from ..store import atomic_write_bytes, atomic_write_text, png_bytes
 from . import annotation_files
 from .annotation_files import AnnotationError
 
@@ -54,13 +52,6 @@ class SimulatedOracle:
 
     def answer(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor]:
         return [self.dataset[int(i)][2][0].to(torch.uint8) for i in indices]
-
-
-def png_bytes(array: np.ndarray, mode: str) -> bytes:
-    """PNG file bytes of a ``HxW`` (mode ``L``) or ``HxWx3`` (mode ``RGB``) uint8 array."""
-    buf = io.BytesIO()
-    Image.fromarray(array, mode).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 _INSTRUCTIONS = """Round {round}: {n} image(s) to annotate.
@@ -120,7 +111,7 @@ class FolderOracle:
         return masks
 
     def _read_round(self, round_index: int, indices: Sequence[int]) -> list[torch.Tensor] | None:
-        """The round folder's masks of ``indices`` in any layout of :mod:`paperlib.annotation_files`, each checked;
+        """The round folder's masks of ``indices`` in any layout of :mod:`paperlib.al.annotation_files`, each checked;
         ``None`` when none is there yet."""
         d = self.round_dir(round_index)
         ids = [self.dataset.ids[int(i)] for i in indices]

@@ -1,4 +1,4 @@
-"""Algorithm 1: one active-learning session, the method registry, and ``python -m paperlib.al``.
+"""Algorithm 1: one active-learning session.
 
 Each round r: the oracle labels the queried images U'_r (round 0: ``init_per_class`` random images per class, the
 same for every method of a seed); the segmentation head is trained from theta0 on L_r (+ lambda x P_{r-1}); for
@@ -6,9 +6,9 @@ Label_prop, U''_r (unlabeled images with a labeled same-class neighbour among th
 which is pseudo-labeled and trained on again from theta0, keeping the better model on validation; the threshold is
 estimated on validation; test Dice is recorded; the next queries are chosen class-balanced by the sampler.
 
-The session delegates: computing to :class:`~paperlib.learner.Learner`, the fixed baselines (WSL, Full_sup) to
-:mod:`paperlib.baseline`, the masks to its :class:`~paperlib.oracles.Oracle`, and the round record and resume to
-:class:`~paperlib.store.RunFolder`.
+The session delegates: computing to :class:`~paperlib.engine.learner.Learner`, the fixed baselines (WSL,
+Full_sup) to :mod:`paperlib.al.baselines`, the masks to its :class:`~paperlib.al.oracles.Oracle`, and the round
+record and resume to :class:`~paperlib.store.RunFolder`.
 """
 
 from __future__ import annotations
@@ -21,56 +21,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import cli, config, data, store
-from ..config import Config, ConfigError
+from .. import data, store
+from ..config import Config
 from ..core import samplers, similarity
 from ..core.lam_schedule import lam_at
+from ..core.methods import parse_method
 from ..core.metrics import dice
-from ..engine import cam_family
-from ..engine import classifier as baseline
 from ..engine.learner import Learner, Stream, stream_seed
 from ..engine.train import snapshot
+from ..errors import ConfigError
 from ..progress import progress_bar, progress_line
-from ..store import RoundRecord, RoundRow
-from ..store import tensorboard as tensorboard_log
-from .oracles import FolderOracle, Oracle, OracleError, SimulatedOracle
-
-METHODS = ("WSL", *cam_family.METHODS, "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup")
-
-
-@dataclass(frozen=True)
-class Method:
-    """A method name parsed: ``kind`` is ``wsl`` (WSL and the CAM family: fixed baselines of the seed's classifier;
-    ``cam`` names the family member, empty for WILDCAT's own CAMs), ``full_sup`` or ``al``; AL methods have a sampler
-    and may add Label_prop (``Label_prop`` alone means random queries, as in the paper; ``Entropy+Label_prop``
-    etc.)."""
-
-    name: str
-    kind: str
-    sampler: str | None = None
-    label_prop: bool = False
-    cam: str = ""
-
-
-def parse_method(name: str) -> Method:
-    """``WSL``, a CAM-family baseline (``GradCAM``, ``GradCAM++``, ``AblationCAM``, ``XGradCAM``), ``Full_sup``, a
-    sampler (``Random``, ``Entropy``, ``MC_Dropout``), ``Label_prop`` or ``<sampler>+Label_prop``; anything else
-    raises :class:`ConfigError`."""
-    if name == "WSL":
-        return Method(name, "wsl")
-    if name in cam_family.METHODS:
-        return Method(name, "wsl", cam=name)
-    if name == "Full_sup":
-        return Method(name, "full_sup")
-    if name == "Label_prop":
-        return Method(name, "al", "Random", True)
-    if name in samplers.SAMPLERS:
-        return Method(name, "al", name, False)
-    head, _, tail = name.partition("+")
-    if tail == "Label_prop" and head in samplers.SAMPLERS:
-        return Method(name, "al", head, True)
-    raise ConfigError(f"unknown method {name!r}; known: {', '.join(METHODS)}, or <sampler>+Label_prop with a "
-                      f"sampler of {', '.join(samplers.SAMPLERS)}")
+from ..store import RoundRecord, RoundRow, tensorboard
+from . import baselines
+from .oracles import Oracle, OracleError, SimulatedOracle
 
 
 def check_budget(cfg: Config, labels: np.ndarray, class_names: list[str]) -> None:
@@ -102,8 +65,9 @@ class Session:
     """One session of one method and seed, stored in ``run_dir`` and resumable after any interruption.
 
     ``theta0``: the trained classifier (with the segmentation head's initial weights): theta0 for every method but
-    WSL, whose session measures its own seed's classifier (:func:`baseline.session_classifier`); ``distances``:
-    same-class colour distances of the training images (needed by Label_prop only).
+    WSL, whose session measures its own seed's classifier
+    (:func:`paperlib.engine.classifier.session_classifier`); ``distances``: same-class colour distances of the
+    training images (needed by Label_prop only).
     """
 
     def __init__(self, cfg: Config, method: str, seed: int, *, splits: data.Splits, theta0: dict[str, torch.Tensor],
@@ -112,7 +76,7 @@ class Session:
         self.cfg, self.method, self.seed = cfg, parse_method(method), seed
         self.splits, self.progress = splits, progress
         if cfg.runtime.tensorboard:
-            tensorboard_log.require()
+            tensorboard.require()
         self.store = store.RunFolder(run_dir, tensorboard=cfg.runtime.tensorboard)
         self.oracle = oracle or SimulatedOracle(splits.train)
         self.learner = learner or Learner(cfg, splits, theta0, device=device)
@@ -131,7 +95,7 @@ class Session:
         The runtime section (device, speed switches) and the grid's settings are not part of it."""
         meta = {"method": self.method.name, "seed": self.seed, "profile": self.cfg.profile,
                 "dataset": self.cfg.data.dataset, "config": self.cfg.identity()}
-        if self.method.kind == "wsl":  # WSL and the CAM family measure their seed's classifier, the rest theta0
+        if self.method.own_classifier:  # WSL and the CAM family measure their seed's classifier, the rest theta0
             meta["classifier_seed"] = self.seed
         return meta
 
@@ -146,8 +110,8 @@ class Session:
             if self.method.kind == "al":
                 return self._loop(self._resume(done))
             if not done:
-                fixed = baseline.wsl_round(self.learner, self.method.cam) if self.method.kind == "wsl" else \
-                    baseline.full_sup_round(self.learner, self.seed)
+                fixed = baselines.wsl_round(self.learner, self.method.cam) if self.method.kind == "wsl" else \
+                    baselines.full_sup_round(self.learner, self.seed)
                 self._commit(fixed)
             return "finished"
 
@@ -220,7 +184,7 @@ class Session:
                      [*s.valid_dice, valid])
 
     def _lam(self, r: int, s: State) -> float:
-        """lambda of round ``r`` under ``al.lam_schedule`` (:mod:`paperlib.lam_schedule`); nan without
+        """lambda of round ``r`` under ``al.lam_schedule`` (:mod:`paperlib.core.lam_schedule`); nan without
         pseudo-labels."""
         if not self.method.label_prop:
             return float("nan")
@@ -270,89 +234,3 @@ class Session:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Running a session from a profile
-
-
-def run_dir(results_dir: str | Path, cfg: Config, method: str, seed: int) -> Path:
-    """``results/<profile>/<dataset>/runs/<method>/seed_<s>``."""
-    return store.run_path(results_dir, cfg.profile, cfg.data.dataset, method, seed)
-
-
-def distances(cfg: Config, splits: data.Splits, results_dir: str | Path, *, progress: bool = True) -> np.ndarray:
-    """Same-class colour distances of the training images, cached in ``results/<profile>/<dataset>/``."""
-    tr = splits.train
-    path = Path(results_dir) / cfg.profile / cfg.data.dataset / "distances.npz"
-    return similarity.cached_distances([r.image for r in tr.records], tr.ids, tr.labels, path, progress=progress)
-
-
-def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str | Path = "data",
-            label_prop: bool = True, device: torch.device | None = None, progress: bool = True,
-            needs_masks: str = "") -> tuple[data.Splits, dict[str, torch.Tensor], np.ndarray | None]:
-    """What every session of a profile and dataset shares: the splits, theta0 (:func:`baseline.classifier_stage`:
-    loaded, or trained once and saved) and, for Label_prop, the same-class colour distances. ``needs_masks``
-    names what will need every training image's mask (checked before anything is trained)."""
-    splits = data.from_config(cfg, seed=0, data_dir=data_dir)
-    if needs_masks:
-        splits.train.require_masks(needs_masks)
-    theta0 = baseline.classifier_stage(cfg, splits, results_dir, device=device, progress=progress)
-    dist = distances(cfg, splits, results_dir, progress=progress) if label_prop else None
-    return splits, theta0, dist
-
-
-def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path = "results",
-                data_dir: str | Path = "data", oracle: str | Oracle = "simulated",
-                device: torch.device | None = None, run_folder: str | Path | None = None,
-                progress: bool = True) -> tuple[str, Path]:
-    """Prepare what is shared, then run (or resume) one session in ``run_folder`` (default: :func:`run_dir`).
-    ``oracle``: ``"simulated"``, ``"folder"`` (:class:`FolderOracle` in ``<run>/queries``) or any
-    :class:`~paperlib.oracles.Oracle`, asked the same way. Returns the session's status and run folder."""
-    m = parse_method(method)
-    if m.cam:
-        cam_family.require(m.cam)  # before theta0 is trained
-    if isinstance(oracle, str) and oracle not in ("simulated", "folder"):
-        raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
-    needs = ""  # what will need every training image's mask: refused before theta0 is trained
-    if m.kind == "full_sup":
-        needs = "Full_sup"
-    elif m.kind == "al" and oracle == "simulated":
-        needs = "the simulated oracle"
-    splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
-                              device=device, progress=progress, needs_masks=needs)
-    weights = baseline.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
-    folder = Path(run_folder) if run_folder else run_dir(results_dir, cfg, method, seed)
-    if oracle == "folder":
-        orc: Oracle = FolderOracle(splits.train, folder / "queries")
-    elif oracle == "simulated":
-        orc = SimulatedOracle(splits.train)
-    else:
-        orc = oracle
-    session = Session(cfg, method, seed, splits=splits, theta0=weights, run_dir=folder, oracle=orc, distances=dist,
-                      device=device, progress=progress)
-    return session.run(), folder
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("python -m paperlib.al", "Run or resume one AL session.",
-                        "dataset of the profile (default: its first)")
-    parser.add_argument("--method", default="Label_prop",
-                        help=f"{', '.join(METHODS)}, or <sampler>+Label_prop (e.g. Entropy+Label_prop)")
-    parser.add_argument("--oracle", default="simulated", choices=("simulated", "folder"),
-                        help="simulated: reveal true masks; folder: a person annotates <run>/queries/round_RR/")
-    args = parser.parse_args(argv)
-    try:
-        cfg = config.get(args.profile, dataset=args.dataset, **cli.overrides(args))
-        parse_method(args.method)
-        status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results, data_dir=args.data,
-                                     oracle=args.oracle)
-    except cli.USER_ERRORS as exc:
-        return cli.fail(exc, args)
-    if status == "waiting":
-        print(f"waiting for annotations: see {folder / 'queries'} (README.txt in the newest round folder), "
-              "then run the same command again")
-        return 3
-    rows = (folder / "rounds.csv").read_text().strip().splitlines()
-    print(f"finished: {len(rows) - 1} round(s) in {folder / 'rounds.csv'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

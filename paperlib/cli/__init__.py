@@ -1,7 +1,8 @@
-"""What every command line shares: ``--profile``, ``--dataset``, ``--seed``, ``--results``, ``--data`` and one
-spelling for config overrides, ``-p NAME VALUE`` (any field of any section: ``-p lam 0.01``, ``-p device cpu``,
-``-p seeds 0,1``), and the errors a command reports as one line instead of a traceback (``--debug``, or the
-environment variable ``PAPERLIB_DEBUG=1``, shows the traceback instead).
+"""The command line: one ``main`` per command in this package (:mod:`paperlib.cli.main` dispatches
+``python -m paperlib <command>``), and what they share: ``--profile``, ``--dataset``, ``--seed``, ``--results``,
+``--data`` and one spelling for config overrides, ``-p NAME VALUE`` (any field of any section: ``-p lam 0.01``,
+``-p device cpu``, ``-p seeds 0,1``), and the errors a command reports as one line instead of a traceback
+(``--debug``, or the environment variable ``PAPERLIB_DEBUG=1``, shows the traceback instead).
 
 Exit codes of every command: 0 done; 1 a notebook failed (``pipeline``); 2 bad input or an expected failure (a
 config value, a data file, missing weights, an unavailable device); 3 a session waits for annotations (``al``).
@@ -14,12 +15,12 @@ import os
 import sys
 from typing import Any
 
-from ..al.oracles import OracleError
-from ..config import PROFILES, ConfigError
-from ..data import DataError
+from ..config import PROFILES
+from ..errors import PaperlibError
 
-# bad input a command reports as ``error: <message>`` (exit code 2)
-USER_ERRORS = (ConfigError, DataError, OracleError, FileExistsError, FileNotFoundError, ValueError, RuntimeError)
+# the expected failures a command reports as ``error: <message>`` (exit code 2); anything else is a bug and shows
+# its traceback
+USER_ERRORS = (PaperlibError,)
 DEBUG_ENV = "PAPERLIB_DEBUG"  # set to 1: commands show the traceback of an expected failure too
 BAD_INPUT = 2  # the exit code of an expected failure
 

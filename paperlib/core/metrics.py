@@ -1,4 +1,4 @@
-"""Dice, area under the Dice curve, accuracy and summaries over seeds (DESIGN §3, §4)."""
+"""Dice, area under the Dice curve, accuracy and summaries over seeds (the paper's evaluation)."""
 
 from __future__ import annotations
 

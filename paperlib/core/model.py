@@ -11,20 +11,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from torchvision.models import ResNet18_Weights, resnet18
 
+from ..errors import WeightsError
+from .seeds import hashed_seed
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STAGE_CHANNELS = (64, 64, 128, 256, 512)  # layer0 (H/2), layer1 (H/4), layer2 (H/8), layer3 (H/16), layer4 (H/32)
-
-
-class WeightsError(RuntimeError):
-    """Pretrained backbone weights that cannot be had."""
 
 
 def _k(k: float, n: int) -> int:
@@ -73,7 +71,7 @@ class WildcatHead(nn.Module):
 
 def pass_mask_seed(seed: int, site: int, pass_index: int, key: int) -> int:
     """The seed of one MC dropout mask: (stream seed, site, pass, image key) hashed."""
-    return int(np.random.SeedSequence([seed, site, pass_index, key]).generate_state(1)[0])
+    return hashed_seed(seed, site, pass_index, key)
 
 
 class SiteDropout(nn.Module):

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 SAMPLERS = ("Random", "Entropy", "MC_Dropout")
+RANDOM_QUERY_STREAM = 7  # the random queries' stream, apart from the session's other streams (never renumber)
 _EPS = 1e-7
 
 
@@ -28,7 +29,7 @@ def mc_dropout_score(samples: torch.Tensor | np.ndarray) -> float:
 
 def random_scores(n: int, seed: int, round_index: int) -> np.ndarray:
     """Uniform scores ``(n,)`` that depend only on (seed, round); round ``-1`` is the initial query."""
-    return np.random.default_rng([seed, round_index + 1, 7]).random(n)
+    return np.random.default_rng([seed, round_index + 1, RANDOM_QUERY_STREAM]).random(n)
 
 
 def balanced_top(scores: np.ndarray, labels: np.ndarray, candidates: Sequence[int], per_class: int,

@@ -7,8 +7,6 @@ same-class images is their per-plane JSD divided by that plane's total over the 
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +15,6 @@ from PIL import Image, ImageEnhance
 from scipy import ndimage
 
 from ..progress import progress_bar
-from ..store import atomic_write_bytes
 
 BINS = 256
 HEIGHT = 128
@@ -90,22 +87,6 @@ def class_distances(hists: np.ndarray, labels: np.ndarray, chunk: int = 256) -> 
         d = (prox / np.where(z > 0, z, 1.0)).sum(-1)
         np.fill_diagonal(d, 0.0)
         dist[np.ix_(idx, idx)] = d
-    return dist
-
-
-def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np.ndarray, cache: str | Path,
-                     progress: bool = True, workers: int = 1) -> np.ndarray:
-    """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids and labels."""
-    cache = Path(cache)
-    key = hashlib.sha256(("\n".join(ids) + "|" + ",".join(map(str, labels))).encode()).hexdigest()
-    if cache.is_file():
-        with np.load(cache) as z:
-            if str(z["key"]) == key:
-                return z["dist"]
-    dist = class_distances(histograms(paths, progress=progress, workers=workers), labels)
-    buf = io.BytesIO()
-    np.savez(buf, key=np.array(key), dist=dist)
-    atomic_write_bytes(cache, buf.getvalue())
     return dist
 
 

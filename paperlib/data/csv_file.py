@@ -11,8 +11,8 @@ import csv
 from pathlib import Path
 from typing import NamedTuple
 
+from ..errors import DataError
 from .datasets import Record, SegDataset, Splits, image_file_size
-from .folds import DataError
 
 HEADER = ["image", "mask", "label", "split"]
 PARTS = ("train", "valid", "test")

@@ -2,7 +2,7 @@
 
 Items are ``(image, label, mask)``: image float32 ``3xHxW`` in [0, 1], label int, mask float32 ``1xHxW`` in {0, 1},
 at the file's own resolution, or ``None`` for a training image without a mask (an unlabeled pool: the oracle draws
-its masks). Augmentation and resizing belong to :mod:`paperlib.transforms`.
+its masks). Augmentation and resizing belong to :mod:`paperlib.core.transforms`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from ..runtime import Budget, shares
-from .folds import DataError, read_splits, stratified_split
+from ..errors import DataError
+from ..runtime import Budget
+from .folds import read_splits, stratified_split
 
 GLAS_CLASSES = ["benign", "malignant"]
 
@@ -156,7 +157,6 @@ def image_file_size(path: Path, where: str = "") -> tuple[int, int]:
         raise DataError(f"{at}{path}: unreadable image ({exc})") from exc
 
 
-
 def check_records(records: Sequence[Record]) -> None:
     """Every image and mask exists, opens as an image, and has the same size as its partner."""
     for rec in records:
@@ -187,7 +187,7 @@ Resolve = Callable[[str, str], tuple[Path, Path]]  # a split row's img and mask 
 
 def _from_split(split: str | Path | Mapping[str, str | Path], dataset: str, resolve: Resolve,
                 class_names: Sequence[str], mask_rule: str, check: bool) -> Splits:
-    """The datasets of a split (``"paper"``, a folder or a mapping of CSVs; see :mod:`paperlib.folds`)."""
+    """The datasets of a split (``"paper"``, a folder or a mapping of CSVs; see :mod:`paperlib.data.folds`)."""
     parts = read_splits(split, dataset, class_names)
     out = []
     for part in ("train", "valid", "test"):
@@ -326,58 +326,3 @@ def load_cub(root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
         rec = Record(Path(rel).stem, root / "images" / rel, cub_mask(root, rel, check), index_of[int(labels[iid])])
         (train if is_train[iid] == "1" else test).append(rec)
     return _split_train(train, test, class_names, "majority", seed, valid_fraction, check)
-
-
-def load_csv(path: str | Path) -> Splits:
-    """A generic dataset file (``image,mask,label,split``; see :mod:`paperlib.dataset_csv`): the same splits as
-    the GlaS and CUB loaders, training images possibly without masks."""
-    from .csv_file import read_dataset_csv
-
-    return read_dataset_csv(path)
-
-
-def load(dataset: str, root: str | Path, *, seed: int = 0, valid_fraction: float = 0.2,
-         split: str | Path | None = None) -> Splits:
-    """``load_glas`` or ``load_cub`` by name; ``split`` ``"paper"``, a folder of CSVs, or empty for the seeded
-    stratified split."""
-    loaders = {"glas": load_glas, "cub": load_cub}
-    if dataset not in loaders:
-        raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(loaders)}")
-    return loaders[dataset](root, seed=seed, valid_fraction=valid_fraction, split=split or None)
-
-
-def _root(cfg, data_dir: str | Path) -> Path:
-    """The GlaS or CUB folder a config names (``data_root``, or the synthetic benchmark, written when missing)."""
-    from . import synthetic
-
-    d = cfg.data
-    if d.data_root:
-        root = Path(d.data_root)
-        if not root.exists():
-            raise DataError(f"{root}: data_root not found (set data_root to a {d.dataset.upper()} folder)")
-        return root
-    if not d.synthetic:
-        raise DataError(f"profile {cfg.profile!r} needs real data: set data_root to a {d.dataset.upper()} folder")
-    geometry = "paper" if cfg.profile in ("glas", "cub") else "demo"
-    root = Path(data_dir) / "synthetic" / f"{d.dataset}_{geometry}_x{d.synthetic_scale:g}"
-    synthetic.ensure(d.dataset, root, seed=0, scale=d.synthetic_scale, geometry=geometry)
-    return root
-
-
-def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
-    """The splits a config names: for dataset ``csv`` the dataset file ``data_root`` (its own split); else
-    ``data_root`` when set, or the synthetic benchmark of the dataset, written under ``data_dir/synthetic/`` when
-    missing: at the real dataset's geometry for the ``glas`` and ``cub`` profiles (``synthetic_scale`` < 1 is a
-    fraction of it, for the seeded split only), else the small one. ``seed`` drives the train/valid split."""
-    d = cfg.data
-    if d.dataset == "csv":
-        if not d.data_root:
-            raise DataError("dataset csv: set data_root to the dataset file (a CSV with image,mask,label,split)")
-        splits = load_csv(d.data_root)
-    else:
-        splits = load(d.dataset, _root(cfg, data_dir), seed=seed, valid_fraction=d.valid_fraction,
-                      split=d.split or None)
-    memo = Budget(shares(cfg.runtime)["images"])  # one budget for the three splits (none on the plain path)
-    for part in (splits.train, splits.valid, splits.test):
-        part.memo = memo
-    return splits

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError, DataError
+
 PARTS = ("train", "valid", "test")
 PAPER = "paper"  # the ``split`` value that names the paper's split of the dataset
 # paperlib/paper_split/<dataset>/{train,valid,test}_s_0_f_0.csv
 PAPER_DIR = Path(__file__).resolve().parents[1] / "paper_split"
-
-
-class DataError(ValueError):
-    """A data or split file, or a field of one, that cannot be used; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,7 @@ def stratified_split(labels: np.ndarray, valid_fraction: float, seed: int) -> tu
     A class keeps at least one training image.
     """
     if not 0.0 < valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+        raise ConfigError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
     rng = np.random.default_rng(seed)
     train, valid = [], []
     for c in np.unique(labels):

@@ -3,7 +3,7 @@ sizes and the paper's split (``paperlib/paper_split/``), so that the paper-size 
 the real data.
 
 Drawing at full resolution would be too slow for CUB's 11,788 images, so each image is drawn by the demo recipe of
-:mod:`paperlib.synthetic` at a small size of the same aspect ratio and upsampled to its paper size: the image
+:mod:`paperlib.data.synthetic` at a small size of the same aspect ratio and upsampled to its paper size: the image
 bicubic, the GlaS instance map nearest, the CUB soft mask bilinear (it stays soft at the boundary). The images are
 therefore smoother than real ones; their pixels are a benchmark, not a copy of the data.
 
@@ -18,12 +18,11 @@ Each image is seeded by its position in the full dataset, so a ``fraction < 1`` 
 the full write. Only ``fraction=1`` matches the paper's split files; a subset loads with the seeded split
 (``split=""``).
 
-``python -m paperlib.paper_size {glas,cub} OUT [--fraction F] [--seed S] [--workers N]``
+``python -m paperlib.data.paper_size {glas,cub} OUT [--fraction F] [--seed S] [--workers N]``
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..errors import ConfigError
 from . import folds, synthetic
 
 GLAS_NAMES = ([f"train_{i}" for i in range(1, 86)] + [f"testA_{i}" for i in range(1, 61)]
@@ -75,7 +75,7 @@ def _subset(plan: list[PlannedImage], fraction: float, seed: int, group: Callabl
             ) -> list[PlannedImage]:
     """A seeded subset keeping ``max(1, round(fraction * n))`` images of each group, in plan order."""
     if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise ConfigError(f"fraction must be in (0, 1], got {fraction}")
     if fraction == 1.0:
         return plan
     groups: dict[tuple, list[int]] = {}
@@ -213,27 +213,3 @@ def write_cub_paper(root: str | Path, *, seed: int = 0, fraction: float = 1.0, w
 
     params = {"kind": "cub", "seed": seed, "fraction": fraction, "geometry": "paper"}
     return synthetic._write_atomic(Path(root), params, write)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """The command line: write one paper-size benchmark and print its counts and folder."""
-    p = argparse.ArgumentParser(prog="python -m paperlib.paper_size", description=__doc__.split("\n\n")[0])
-    p.add_argument("dataset", choices=("glas", "cub"))
-    p.add_argument("out", type=Path, help="folder to write (reused when it already holds the same benchmark)")
-    p.add_argument("--fraction", type=float, default=1.0, help="fraction of the images, in (0, 1]")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None, help="drawing processes (default: one per CPU)")
-    a = p.parse_args(argv)
-    writer, planner = (write_glas_paper, plan_glas) if a.dataset == "glas" else (write_cub_paper, plan_cub)
-    try:
-        root = writer(a.out, seed=a.seed, fraction=a.fraction, workers=a.workers)
-    except (ValueError, FileExistsError) as exc:
-        p.exit(2, f"error: {exc}\n")
-    plan = planner(seed=a.seed, fraction=a.fraction)
-    n_test = sum(q.part == "test" for q in plan)
-    print(f"{a.dataset}: {len(plan)} images ({len(plan) - n_test} train+valid, {n_test} test) of "
-          f"{len({q.label for q in plan})} classes in {root}")
-
-
-if __name__ == "__main__":
-    main()

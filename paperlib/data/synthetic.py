@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from ..errors import ConfigError, FolderTakenError
+
 MARKER = "paperlib_synthetic.json"
 
 # Optical densities of haematoxylin and eosin (Ruifrok & Johnston), perturbed per stain group.
@@ -307,7 +309,7 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
     ``scale=1``: 30 training and 20 test images per species. Returns ``root``.
     """
     if not 2 <= n_classes <= len(_SPECIES):
-        raise ValueError(f"n_classes must be in [2, {len(_SPECIES)}], got {n_classes}")
+        raise ConfigError(f"n_classes must be in [2, {len(_SPECIES)}], got {n_classes}")
     n_train, n_test = max(5, round(30 * scale)), max(3, round(20 * scale))
     rng = np.random.default_rng([seed, 11])
     species = [_species(rng) for _ in range(n_classes)]
@@ -343,9 +345,9 @@ def _write_atomic(root: Path, params: dict, write) -> Path:
         found = json.loads(marker.read_text())
         if found == params:
             return root
-        raise FileExistsError(f"{root}: holds another synthetic benchmark {found}, not {params}")
+        raise FolderTakenError(f"{root}: holds another synthetic benchmark {found}, not {params}")
     if root.exists() and any(root.iterdir()):
-        raise FileExistsError(f"{root}: exists and is not a paperlib synthetic benchmark; choose another folder")
+        raise FolderTakenError(f"{root}: exists and is not a paperlib synthetic benchmark; choose another folder")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
@@ -358,23 +360,3 @@ def _write_atomic(root: Path, params: dict, write) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return root
-
-
-def ensure(dataset: str, root: str | Path, *, seed: int = 0, scale: float = 1.0, geometry: str = "demo") -> Path:
-    """The synthetic benchmark of ``dataset`` (``"glas"`` or ``"cub"``) at ``root``, written when missing.
-
-    ``geometry``: ``"demo"`` (the small benchmarks of this module, ``scale`` times their image count) or
-    ``"paper"`` (:mod:`paperlib.paper_size`: the real datasets' names, sizes and split; ``scale`` is the fraction
-    of the images, in (0, 1]).
-    """
-    from . import paper_size
-
-    writers = {"demo": {"glas": write_glas_like, "cub": write_cub_like},
-               "paper": {"glas": paper_size.write_glas_paper, "cub": paper_size.write_cub_paper}}
-    if geometry not in writers:
-        raise ValueError(f"unknown geometry {geometry!r}; known: {', '.join(writers)}")
-    if dataset not in writers[geometry]:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(writers[geometry])}")
-    if geometry == "paper":
-        return writers[geometry][dataset](root, seed=seed, fraction=scale)
-    return writers[geometry][dataset](root, seed=seed, scale=scale)

@@ -25,19 +25,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import Config, ConfigError
+from ..config import Config
+from ..core.methods import CAM_METHODS as METHODS
 from ..core.model import JointNet
 from ..data import SegDataset
-from ..data.folds import DataError
+from ..errors import ConfigError, DataError, has_extra, require_extra
 from ..runtime import eval_mode, resolve_device
 from ..store import RoundRecord, RoundRow
 from .learner import Learner
 from .predict import THRESHOLDS, FeatureCache, image_batches, threshold_dice, upsample
 
-METHODS = ("GradCAM", "GradCAM++", "AblationCAM", "XGradCAM")
 _CLASSES = {"GradCAM": "GradCAM", "GradCAM++": "GradCAMPlusPlus", "AblationCAM": "AblationCAM",
             "XGradCAM": "XGradCAM"}
-INSTALL = "pip install -e '.[cams]' (from a checkout; or pip install grad-cam)"
 # Ablated copies of one image's features per head pass (Ablation-CAM). The package's ablation layer loops over the
 # batch on the whole batch tensor, so that cost grows with the square of this: 16 was 3.9x faster than 128 at the
 # paper's GlaS size, with identical maps.
@@ -46,11 +45,7 @@ ABLATION_BATCH = 16
 
 def available() -> bool:
     """Whether the ``grad-cam`` package (the ``cams`` extra) can be imported."""
-    try:
-        import pytorch_grad_cam  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return has_extra("cams")
 
 
 def usable(methods: Sequence[str], *, say: bool = True) -> list[str]:
@@ -59,7 +54,8 @@ def usable(methods: Sequence[str], *, say: bool = True) -> list[str]:
     if not family or available():
         return list(methods)
     if say:
-        print(f"{', '.join(family)}: skipped, the CAM-family baselines need the 'cams' extra: {INSTALL}")
+        print(f"{', '.join(family)}: skipped, the CAM-family baselines need the 'cams' extra: "
+              "pip install -e '.[cams]'")
     return [m for m in methods if m not in METHODS]
 
 
@@ -67,8 +63,7 @@ def require(method: str) -> None:
     """:class:`ConfigError` for a name outside :data:`METHODS`, or when the extra is not installed."""
     if method not in METHODS:
         raise ConfigError(f"unknown CAM method {method!r}; known: {', '.join(METHODS)}")
-    if not available():
-        raise ConfigError(f"{method} needs the 'cams' extra (the grad-cam package): {INSTALL}")
+    require_extra("cams", method)
 
 
 def _cam_class(method: str) -> Any:
@@ -117,7 +112,7 @@ def iter_maps(model: JointNet, dataset: SegDataset, method: str, cfg: Config, *,
               indices: Sequence[int] | None = None, device: torch.device | None = None,
               cache: FeatureCache | None = None) -> Iterator[CamPrediction]:
     """``method``'s map of the predicted class for each image (``indices``: all by default), batched as every
-    prediction is (:func:`paperlib.predict.image_batches`); ``cache``: backbone features of ``dataset`` made with
+    prediction is (:func:`paperlib.engine.predict.image_batches`); ``cache``: backbone features of ``dataset`` made with
     this model's backbone. Gradients are taken in float32 without autocast, whatever ``runtime.amp`` says."""
     device = device or resolve_device(cfg.runtime.device)
     indices = range(len(dataset)) if indices is None else indices

@@ -1,24 +1,12 @@
-"""The classifier stage and the two fixed baselines, each made by one path only.
-
-- The classifier: ResNet-18 + WILDCAT trained on image labels, once per seed (the paper's Table 2 and WSL row are
-  mean +- std over seeds). Seed 0's is theta0, which the paper freezes for every AL method and seed.
-  :func:`classifier_stage` is the only writer of ``results/<profile>/<dataset>/theta0.pt`` (seed 0) and
-  ``classifier_seed_<s>.pt`` (other seeds).
-- WSL: a seed's classifier's CAM masks (its test accuracy is Table 2), as the round-0 record of that seed's ``WSL``
-  session; the CAM family (:mod:`paperlib.cam_family`: ``GradCAM``, ``GradCAM++``, ``AblationCAM``, ``XGradCAM``)
-  likewise, from the same classifier, at a threshold chosen on validation.
-- Full_sup: the segmentation head trained from theta0 on every training image's true mask, as the round-0 record of
-  a ``Full_sup`` session.
-
-``python -m paperlib.baseline --profile demo [--seed S]`` runs the ``WSL`` and ``Full_sup`` sessions of a seed (the
-same run folders the grid and the notebooks use, training theta0 and the seed's classifier first when missing) and
-prints their numbers.
+"""The classifier stage, made by one path only: ResNet-18 + WILDCAT trained on image labels, once per seed (the
+paper's Table 2 and WSL row are mean +- std over seeds). Seed 0's is theta0, which the paper freezes for every AL
+method and seed. :func:`classifier_stage` is the only writer of ``results/<profile>/<dataset>/theta0.pt`` (seed 0)
+and ``classifier_seed_<s>.pt`` (other seeds); the sessions that use a classifier are in :mod:`paperlib.al`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import asdict
@@ -26,16 +14,12 @@ from pathlib import Path
 
 import torch
 
-from .. import config, data, store
-from ..config import Config
+from .. import data, store
+from ..config import Config, TrainConfig
+from ..core.methods import THETA0_SEED, parse_method
 from ..progress import progress_line
 from ..runtime import threads
-from ..store import RoundRecord, RoundRow
-from . import cam_family, predict, train
-from .learner import Learner, Stream, stream_seed
-
-THETA0_SEED = 0  # the classifier every AL and Full_sup session starts from is seed 0's, as in the paper
-WSL_METHODS = ("WSL", *cam_family.METHODS)  # fixed baselines of their seed's own classifier
+from . import train
 
 
 def classifier_path(results_dir: str | Path, cfg: Config, seed: int = THETA0_SEED) -> Path:
@@ -44,12 +28,19 @@ def classifier_path(results_dir: str | Path, cfg: Config, seed: int = THETA0_SEE
     return Path(results_dir) / cfg.profile / cfg.data.dataset / name
 
 
+SEGMENTATION_ONLY = "seg_"  # TrainConfig fields of the segmentation stage alone: the classifier never reads them
+
+
+def classifier_fields(t: TrainConfig) -> dict[str, object]:
+    """The training fields a classifier depends on: every field of :class:`TrainConfig` but the segmentation
+    stage's own (``seg_*``), so that a new field counts until it is known not to."""
+    return {k: v for k, v in asdict(t).items() if not k.startswith(SEGMENTATION_ONLY)}
+
+
 def _fingerprint(cfg: Config, seed: int) -> str:
-    """Everything a seed's classifier depends on."""
-    t = cfg.train
-    parts = {"data": asdict(cfg.data), "model": asdict(cfg.model), "seed": seed,
-             "train": {k: getattr(t, k) for k in ("momentum", "weight_decay", "cl_lr", "cl_epochs", "cl_batch",
-                                                  "cl_step", "cl_gamma", "eval_every", "eval_batch")}}
+    """Everything a seed's classifier depends on: the data and model sections, the seed and
+    :func:`classifier_fields`."""
+    parts = {"data": asdict(cfg.data), "model": asdict(cfg.model), "seed": seed, "train": classifier_fields(cfg.train)}
     return json.dumps(parts, sort_keys=True)
 
 
@@ -115,62 +106,22 @@ def session_classifier(cfg: Config, splits: data.Splits, results_dir: str | Path
     """The classifier a session of ``method`` and ``seed`` computes with: its own seed's for ``WSL`` and the CAM
     family (the paper's spread over seeds, paired seed by seed), theta0 for every other method
     (:func:`classifier_stage`)."""
-    return classifier_stage(cfg, splits, results_dir, seed=seed if method in WSL_METHODS else THETA0_SEED,
+    return classifier_stage(cfg, splits, results_dir, seed=parse_method(method).classifier_seed(seed),
                             device=device, progress=progress)
 
 
-def wsl_round(learner: Learner, cam: str = "") -> RoundRecord:
-    """WSL: the CAM masks of the learner's classifier (its seed's) on test and validation (no threshold, no pixel
-    label); ``metrics`` holds the classifier's test and validation accuracy (Table 2). ``cam``: a CAM-family
-    method instead of WILDCAT's own CAMs (:func:`paperlib.cam_family.cam_round`)."""
-    if cam:
-        return cam_family.cam_round(learner, cam)
-    t0 = time.perf_counter()
-    model, splits, cfg = learner.model(), learner.splits, learner.cfg
-    with learner.clock("CAMs"):
-        test = predict.evaluate(model, splits.test, cfg, device=learner.device, segmentation=False)
-        valid = predict.evaluate(model, splits.valid, cfg, device=learner.device, segmentation=False)
-    row = RoundRow(0, 0, 0, test["wsl_dice"], valid["wsl_dice"], math.nan, math.nan,
-                   round(time.perf_counter() - t0, 2))
-    return RoundRecord(row, [], [], [], [], math.nan, None,
-                       metrics={"test_accuracy": test["accuracy"], "valid_accuracy": valid["accuracy"]})
+def load_classifier(cfg: Config, results_dir: str | Path, seed: int = THETA0_SEED) -> dict[str, torch.Tensor]:
+    """The classifier of ``seed`` (default: theta0) that :func:`classifier_stage` saved with ``cfg``'s settings,
+    loaded and never trained (for views, which must not train); a :class:`~paperlib.errors.MissingFileError` naming
+    the file when it is missing or was made with other settings."""
+    from ..errors import MissingFileError
 
-
-def full_sup_round(learner: Learner, seed: int) -> RoundRecord:
-    """Full_sup: the head trained from theta0 on every training image with its true mask (the ceiling)."""
-    learner.splits.train.require_masks("Full_sup")
-    t0 = time.perf_counter()
-    labeled = list(range(len(learner.splits.train)))
-    learner.take_history()
-    model, _ = learner.fit(learner.items(labeled, None), stream_seed(seed, 0, Stream.REFIT))
-    threshold = learner.threshold(model)
-    row = RoundRow(0, len(labeled), 0, learner.dice(model, "test", threshold), learner.dice(model, "valid", threshold),
-                   math.nan, threshold, round(time.perf_counter() - t0, 2))
-    return RoundRecord(row, labeled, labeled, [], [], threshold, train.snapshot(model.seg_head),
-                       history=learner.take_history())
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .. import cli, grid
-
-    parser = cli.parser("python -m paperlib.baseline", __doc__.split("\n\n")[0],
-                        "one dataset of the profile (default: all of them)")
-    args = parser.parse_args(argv)
-    try:
-        cfgs = config.notebook_configs(args.profile, **cli.overrides(args))
-        names = [args.dataset] if args.dataset else list(cfgs)
-        todo = grid.tasks(names, ["WSL", "Full_sup"], [args.seed])
-        runs = grid.run(args.profile, todo, results_dir=args.results, data_dir=args.data,
-                        base_overrides=cli.overrides(args), workers=1)
-    except cli.USER_ERRORS as exc:
-        return cli.fail(exc, args)
-    for d in names:
-        wsl, sup = (store.RunFolder(r).finished()[0] for t, r in zip(todo, runs, strict=True) if t.dataset == d)
-        print(f"{args.profile}/{d} seed {args.seed}: test accuracy {100 * wsl.metrics['test_accuracy']:.1f}%, "
-              f"WSL Dice {100 * wsl.row.test_dice:.1f}%, Full_sup Dice {100 * sup.row.test_dice:.1f}% "
-              f"({wsl.row.seconds:.0f}s + {sup.row.seconds:.0f}s)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    path = classifier_path(results_dir, cfg, seed)
+    made = _made(cfg, path, seed)
+    if made is None:
+        why = "was made with other settings" if path.is_file() else "is missing"
+        name = "theta0" if seed == THETA0_SEED else f"the classifier of seed {seed}"
+        raise MissingFileError(f"{path} ({name} of {cfg.profile}/{cfg.data.dataset}) {why}: run notebook "
+                               f"03_wsl_baseline (or any session of {cfg.profile}/{cfg.data.dataset}) first, "
+                               "which trains it")
+    return made

@@ -1,4 +1,4 @@
-"""A session's final model applied to new images, and exported as one file (``python -m paperlib.predict``).
+"""A session's final model applied to new images, and exported as one file (``python -m paperlib predict``).
 
 The final model is theta0 (or, for WSL and the CAM family, the seed's classifier) with the last finished round's
 segmentation head and validation threshold (a CAM-family baseline: its CAM threshold). An exported file holds plain
@@ -18,12 +18,13 @@ import numpy as np
 import torch
 
 from .. import config, store
-from ..al.oracles import png_bytes
 from ..config import Config, ConfigError
+from ..core.methods import CAM_METHODS, parse_method
 from ..core.model import JointNet
 from ..data import Record, SegDataset
+from ..store import png_bytes
 from . import cam_family, predict
-from . import classifier as baseline
+from .classifier import classifier_path
 from .learner import theta0_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -59,8 +60,8 @@ def final_model(run: str | Path) -> Final:
     done = store.RunFolder(run).finished()
     if not done:
         raise ConfigError(f"{run}: no finished round yet")
-    seed = meta["seed"] if meta["method"] in baseline.WSL_METHODS else baseline.THETA0_SEED
-    path = run.parents[2] / baseline.classifier_path("", cfg, seed).name
+    results_dir = store.results_of(run)[0]
+    path = classifier_path(results_dir, cfg, parse_method(meta["method"]).classifier_seed(meta["seed"]))
     if not path.is_file():
         raise ConfigError(f"{run}: its classifier {path} is missing")
     saved = store.load_tensors(path)
@@ -104,7 +105,7 @@ def apply(final: Final, images: str | Path, out: str | Path, device: torch.devic
     files = image_files(images)
     out = Path(out)
     dataset = SegDataset([Record(p.stem, p, None, 0) for p in files], final.class_names, "nonzero")
-    family = final.method in cam_family.METHODS
+    family = final.method in CAM_METHODS
     maps = {m.index: m.cam for m in cam_family.iter_maps(final.model, dataset, final.method, final.cfg,
                                                          device=device)} if family else {}
     wsl = family or math.isnan(final.threshold)
@@ -125,36 +126,3 @@ def apply(final: Final, images: str | Path, out: str | Path, device: torch.devic
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows([["image", "predicted", *final.class_names], *rows])
     return store.atomic_write_text(out / "predictions.csv", text.getvalue())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m paperlib.predict``: apply a session's final model (or an exported one) to a folder of images,
-    and optionally export the model."""
-    import argparse
-
-    from ..cli import USER_ERRORS, add_debug, fail
-    from ..runtime import resolve_device
-
-    parser = argparse.ArgumentParser(prog="python -m paperlib.predict", description="Masks, CAMs and classes of "
-                                     "new images from a session's final model; or export that model as one file.")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", help="a session's run folder (results/<profile>/<dataset>/runs/<method>/seed_<s>)")
-    source.add_argument("--model", help="a model file written by --export")
-    parser.add_argument("--images", help="folder of images to predict")
-    parser.add_argument("--out", help="folder for <image>_mask.png, <image>_cam.png and predictions.csv")
-    parser.add_argument("--export", help="write the final model to this file (loads with weights_only=True)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    if not args.export and not (args.images and args.out):
-        parser.error("give --images and --out, or --export")
-    try:
-        final = final_model(args.run) if args.run else load(args.model)
-        if args.export:
-            print(f"model written to {export(final, args.export)}")
-        if args.images:
-            path = apply(final, args.images, args.out, resolve_device(args.device))
-            print(f"{len(image_files(args.images))} image(s) predicted; classes in {path}")
-    except USER_ERRORS as exc:
-        return fail(exc, args)
-    return 0

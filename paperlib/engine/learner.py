@@ -18,6 +18,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from ..config import Config
 from ..core import samplers
 from ..core.model import JointNet
+from ..core.seeds import hashed_seed
 from ..data import Splits
 from ..runtime import Budget, resolve_device, shares
 from ..timing import Phases
@@ -34,7 +35,7 @@ class Stream(IntEnum):
 
 def stream_seed(seed: int, round_index: int, stream: Stream) -> int:
     """The seed of one stream of a session's round: (session seed, round, stream) hashed by numpy's SeedSequence."""
-    return int(np.random.SeedSequence([seed, round_index, int(stream)]).generate_state(1)[0] % (2**31))
+    return hashed_seed(seed, round_index, int(stream)) % (2**31)
 
 
 def theta0_model(cfg: Config, theta0: dict[str, torch.Tensor], num_classes: int,

@@ -19,7 +19,7 @@ from ..core.metrics import dice
 from ..core.model import JointNet
 from ..core.transforms import eval_size, resize_image
 from ..data import SegDataset
-from ..data.folds import DataError
+from ..errors import DataError
 from ..runtime import Budget, eval_mode, resolve_device, shares
 
 THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.01), 2)  # the threshold grid searched on validation
@@ -277,8 +277,3 @@ def cam_masks(model: JointNet, dataset: SegDataset, indices: Sequence[int], cfg:
            for p in iter_predictions(model, dataset, cfg, indices=indices, device=device, segmentation=False)}
     return [out[int(i)] for i in indices]
 
-
-if __name__ == "__main__":  # python -m paperlib.predict: see paperlib.deploy
-    from .deploy import main
-
-    raise SystemExit(main())

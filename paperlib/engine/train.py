@@ -1,6 +1,6 @@
 """Fitting: the classifier stage (WSL), the segmentation stage with Eq. (1), and model selection on validation.
 
-Prediction (features, evaluation, MC dropout, thresholds) is :mod:`paperlib.predict`. Randomness comes only from
+Prediction (features, evaluation, MC dropout, thresholds) is :mod:`paperlib.engine.predict`. Randomness comes only from
 the ``seed`` arguments: every function that draws numbers forks the global RNG and restores it, so calling it
 never changes the caller's random state.
 """
@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..config import Config
 from ..core.model import JointNet
+from ..core.seeds import hashed_seed
 from ..core.transforms import TrainTransform
 from ..data import SegDataset
-from ..data.folds import DataError
+from ..errors import DataError
 from ..progress import progress_bar
 from ..runtime import autocast, place, resolve_device, seeded, shares
 from ..timing import Phases
@@ -102,7 +102,7 @@ class History:
 
 def item_seed(seed: int, epoch: int, item: int) -> int:
     """The augmentation seed of one item at one epoch (independent of batch composition)."""
-    return int(np.random.SeedSequence([seed, epoch, item]).generate_state(1)[0])
+    return hashed_seed(seed, epoch, item)
 
 
 def augmented_batches(items: Dataset, cfg: Config, seed: int, device: torch.device) -> BatchFn:

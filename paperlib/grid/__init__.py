@@ -8,12 +8,12 @@ from .runner import (
     expected_rounds,
     order,
     run,
-    run_dir,
     run_task,
     scheduler_address,
+    task_folder,
     tasks,
 )
 from .watch import RoundWatch, Watched, round_rows
 
 __all__ = ["SCHEDULER_ENV", "RoundWatch", "SchedulerError", "Task", "Watched", "connect", "expected_rounds", "order",
-           "round_rows", "run", "run_dir", "run_task", "scheduler_address", "tasks"]
+           "round_rows", "run", "run_task", "scheduler_address", "task_folder", "tasks"]

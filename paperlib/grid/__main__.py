@@ -1,3 +1,3 @@
-from .runner import main
+from ..cli.grid import main
 
 raise SystemExit(main())

@@ -13,14 +13,13 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import al, cli, config, store
-from ..config import ConfigError
-from ..engine import cam_family
-from ..engine import classifier as baseline
+from .. import al, config, store
+from ..core.methods import THETA0_SEED, parse_method
+from ..errors import ConfigError, PaperlibError, SchedulerError
 from ..progress import beside_others, progress_line
 from ..runtime import default_workers
 from .watch import RoundWatch, Watched
@@ -48,8 +47,8 @@ def tasks(datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int])
     return [Task(d, m, s) for d in datasets for m in methods for s in seeds]
 
 
-def run_dir(results_dir: str | Path, profile: str, task: Task) -> Path:
-    """``results/<profile>/<dataset>/runs/<method>[__<tag>]/seed_<s>``."""
+def task_folder(results_dir: str | Path, profile: str, task: Task) -> Path:
+    """The task's run folder (:func:`paperlib.store.run_path` of its name, ``<method>[__<tag>]``)."""
     return store.run_path(results_dir, profile, task.dataset, task.name, task.seed)
 
 
@@ -58,11 +57,7 @@ def run_task(profile: str, task: Task, *, results_dir: str | Path, data_dir: str
     """Run (or resume) one task; returns its status and run folder."""
     cfg = config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
     return al.run_session(cfg, task.method, task.seed, results_dir=results_dir, data_dir=data_dir,
-                          run_folder=run_dir(results_dir, profile, task), progress=progress)
-
-
-class SchedulerError(RuntimeError):
-    """The Dask scheduler cannot be used (not installed, not answering, or a bad address)."""
+                          run_folder=task_folder(results_dir, profile, task), progress=progress)
 
 
 def scheduler_address(scheduler: str | None = "") -> str | None:
@@ -107,13 +102,19 @@ def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], p
                    progress=progress)
 
 
+def _failed(exc: BaseException) -> type[Exception]:
+    """The class of the error that reports a task's failure: an expected failure stays one
+    (:class:`~paperlib.errors.PaperlibError`, a one-line error on the command line), anything else is a bug."""
+    return PaperlibError if isinstance(exc, PaperlibError) else RuntimeError
+
+
 def _wait_prepared(futures: dict[str, Any]) -> None:
     """Wait for each dataset's preparation (local or Dask futures); a failure names its dataset."""
     for d, fut in futures.items():
         try:
             fut.result()
         except Exception as exc:
-            raise RuntimeError(f"preparing {d} (data, theta0, distances) failed: {exc}") from exc
+            raise _failed(exc)(f"preparing {d} (data, theta0, distances) failed: {exc}") from exc
 
 
 def _on_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -127,7 +128,7 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
         progress: bool = True) -> list[Path]:
     """Run every task; returns the run folders in task order. With ``progress``, the preparations' own progress
     (bars here, text lines naming the dataset in worker processes), then a bar over every session's rounds and one
-    line per finished round (:class:`paperlib.watch.RoundWatch`: read from the run folders, whichever process or
+    line per finished round (:class:`paperlib.grid.watch.RoundWatch`: read from the run folders, whichever process or
     machine runs the session).
 
     Tasks naming the same run folder are one session (run once; their configs must agree). Sessions start in
@@ -141,68 +142,73 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     is single-threaded (numbers depend on torch's thread count, so a session gives the same numbers on any worker;
     on 2 CPU cores two single-threaded sessions finish sooner than one two-threaded session at a time).
     """
-    unique, cfgs = _sessions(profile, todo, results_dir, base_overrides)
-    cfg_of = {run_dir(results_dir, profile, todo[i]): cfgs[i] for i in unique}
-    if workers is None:
-        workers = default_workers(next(iter(cfgs.values())).runtime) if cfgs else 1
-    address = scheduler_address(scheduler)
-    client = connect(address) if address else None
     kw = {"results_dir": Path(results_dir).resolve(), "data_dir": Path(data_dir).resolve(),
           "base_overrides": dict(base_overrides or {})}
-    label_prop = {d: any(al.parse_method(t.method).label_prop for t in todo if t.dataset == d)
+    plan = _plan(profile, todo, kw["results_dir"], base_overrides)
+    if workers is None:
+        workers = default_workers(plan[0].cfg.runtime) if plan else 1
+    address = scheduler_address(scheduler)
+    client = connect(address) if address else None
+    label_prop = {d: any(parse_method(t.method).label_prop for t in todo if t.dataset == d)
                   for d in dict.fromkeys(t.dataset for t in todo)}
-    sessions = order([(todo[i], cfgs[i]) for i in unique])
-    watched = []
-    for t in sessions:
-        folder = run_dir(results_dir, profile, t)
-        watched.append(Watched(f"{t.dataset} {t.name} seed {t.seed}", folder, expected_rounds(t, cfg_of[folder])))
+    sessions = order_planned(plan)
     where = f" on {address}" if address else ""
     if progress:
         progress_line(f"preparing {', '.join(label_prop)}{where} (data, theta0, distances)")
-    watch = RoundWatch(watched, desc=f"{len(sessions)} sessions{where}", progress=progress)
-    folders: dict[Path, Path] = {}
-
-    def done(task: Task, result: Callable[[], tuple[str, Path]]) -> None:
-        try:
-            status, folder = result()
-        except Exception as exc:
-            raise RuntimeError(f"session {task.dataset} {task.name} seed {task.seed} failed: {exc}") from exc
-        if status != "finished":
-            raise RuntimeError(f"{folder}: session did not finish ({status})")
-        folders[run_dir(results_dir, profile, task)] = folder
-        watch.done(run_dir(results_dir, profile, task))
-
+    watch = RoundWatch([Watched(f"{p.task.dataset} {p.task.name} seed {p.task.seed}", p.folder,
+                                expected_rounds(p.task, p.cfg)) for p in sessions],
+                       desc=f"{len(sessions)} sessions{where}", progress=progress)
     try:
         if client is not None:
-            _run_on_cluster(client, profile, sessions, kw, label_prop, watch, done, progress)
+            _run_on_cluster(client, profile, sessions, kw, label_prop, watch, progress)
         else:
-            _run_here(profile, sessions, kw, label_prop, workers, watch, done, progress)
+            _run_here(profile, sessions, kw, label_prop, workers, watch, progress)
     finally:
         if client is not None:
             client.close()
-    return [folders[run_dir(results_dir, profile, t)] for t in todo]
+    return [task_folder(kw["results_dir"], profile, t) for t in todo]
 
 
-def _sessions(profile: str, todo: Sequence[Task], results_dir: str | Path,
-              base_overrides: dict[str, Any] | None) -> tuple[list[int], dict[int, config.Config]]:
-    """The position of each run folder's first task, and those tasks' configs (every task's config is valid
-    before any runs; tasks naming one folder must have one config)."""
-    first: dict[Path, int] = {}
-    cfgs: dict[int, config.Config] = {}
-    for i, task in enumerate(todo):
-        al.parse_method(task.method)
+@dataclass(frozen=True)
+class Planned:
+    """One session of a grid: its first task, that task's config and its run folder."""
+
+    task: Task
+    cfg: config.Config
+    folder: Path
+
+
+def _finished(p: Planned, result: Callable[[], tuple[str, Path]], watch: RoundWatch) -> None:
+    """Check a session's outcome (``result()`` re-raises its failure, named after the session) and tell the
+    ``watch``."""
+    try:
+        status, folder = result()
+    except Exception as exc:
+        raise _failed(exc)(f"session {p.task.dataset} {p.task.name} seed {p.task.seed} failed: {exc}") from exc
+    if status != "finished":
+        raise PaperlibError(f"{folder}: session did not finish ({status})")
+    watch.done(p.folder)
+
+
+def _plan(profile: str, todo: Sequence[Task], results_dir: Path,
+          base_overrides: dict[str, Any] | None) -> list[Planned]:
+    """One :class:`Planned` session per run folder, in the order of their first tasks (every task's config is
+    valid before any runs; tasks naming one folder must have one config)."""
+    plan: dict[Path, Planned] = {}
+    for task in todo:
+        parse_method(task.method)
         cfg = config.get(profile, dataset=task.dataset, **{**(base_overrides or {}), **task.overrides})
-        folder = run_dir(results_dir, profile, task)
-        if folder not in first:
-            first[folder], cfgs[i] = i, cfg
-        elif cfgs[first[folder]].identity() != cfg.identity():
+        folder = task_folder(results_dir, profile, task)
+        if folder not in plan:
+            plan[folder] = Planned(task, cfg, folder)
+        elif plan[folder].cfg.identity() != cfg.identity():
             raise ConfigError(f"{folder}: two tasks name this run folder with different settings; give one a tag")
-    return list(first.values()), cfgs
+    return list(plan.values())
 
 
 def expected_rounds(task: Task, cfg: config.Config) -> int:
     """How many rounds the session will have: the profile's AL rounds, one for a fixed baseline."""
-    return cfg.al.rounds if al.parse_method(task.method).kind == "al" else 1
+    return cfg.al.rounds if parse_method(task.method).kind == "al" else 1
 
 
 def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
@@ -212,18 +218,23 @@ def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
     rounds first within a rank."""
     def rank(item: tuple[Task, config.Config]) -> tuple[int, int]:
         task, cfg = item
-        m = al.parse_method(task.method)
+        m = parse_method(task.method)
         if m.kind == "al":
             return (3 if m.label_prop else 2 if m.sampler == "MC_Dropout" else 1), cfg.al.rounds
-        heavy = m.kind == "full_sup" or task.seed != baseline.THETA0_SEED
+        heavy = m.kind == "full_sup" or task.seed != THETA0_SEED
         return (0 if heavy else -1), 0
 
     return [task for task, _ in sorted(sessions, key=rank, reverse=True)]
 
 
-def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], label_prop: dict[str, bool], workers: int,
-              watch: RoundWatch, done: Callable[[Task, Callable[[], tuple[str, Path]]], None],
-              progress: bool) -> None:
+def order_planned(plan: Sequence[Planned]) -> list[Planned]:
+    """The planned sessions in :func:`order`."""
+    by_task = {id(p.task): p for p in plan}
+    return [by_task[id(t)] for t in order([(p.task, p.cfg) for p in plan])]
+
+
+def _run_here(profile: str, todo: Sequence[Planned], kw: dict[str, Any], label_prop: dict[str, bool], workers: int,
+              watch: RoundWatch, progress: bool) -> None:
     """Prepare each dataset, then run the tasks in this process (``workers`` <= 1) or in that many
     single-threaded local processes (the preparations too, side by side, their progress as text lines), the
     ``watch`` showing the sessions' rounds."""
@@ -231,8 +242,8 @@ def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], label_prop
         for d, lp in label_prop.items():
             _prepare(profile, d, lp, kw, progress=progress)
         with watch:
-            for task in todo:
-                done(task, lambda task=task: run_task(profile, task, **kw))
+            for p in todo:
+                _finished(p, lambda p=p: run_task(profile, p.task, **kw), watch)
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
@@ -240,17 +251,16 @@ def _run_here(profile: str, todo: Sequence[Task], kw: dict[str, Any], label_prop
             _wait_prepared({d: pool.submit(_prepare, profile, d, lp, kw, progress, True)
                             for d, lp in label_prop.items()})
             with watch:
-                futures = {pool.submit(run_task, profile, task, **kw): task for task in todo}
+                futures = {pool.submit(run_task, profile, p.task, **kw): p for p in todo}
                 for fut in as_completed(futures):
-                    done(futures[fut], fut.result)
+                    _finished(futures[fut], fut.result, watch)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
             raise
 
 
-def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[str, Any],
-                    label_prop: dict[str, bool], watch: RoundWatch,
-                    done: Callable[[Task, Callable[[], tuple[str, Path]]], None], progress: bool) -> None:
+def _run_on_cluster(client: Any, profile: str, todo: Sequence[Planned], kw: dict[str, Any],
+                    label_prop: dict[str, bool], watch: RoundWatch, progress: bool) -> None:
     """Run one prepare task per dataset (its progress as text lines in the worker's log), then submit one task
     per session (named after it) and collect them as they finish, the ``watch`` showing their rounds.
 
@@ -267,41 +277,9 @@ def _run_on_cluster(client: Any, profile: str, todo: Sequence[Task], kw: dict[st
     _wait_prepared(prepared)  # results are None: nothing stays on a worker to be lost with it
     client.cancel(list(prepared.values()))
     with watch:
-        futures = {client.submit(_on_worker, run_task, profile, t, **kw,
-                                 key=f"paperlib-session-{t.dataset}-{t.name}-seed{t.seed}-{tokenize(t)[:6]}-{token}"):
-                   t for t in todo}
+        futures = {client.submit(_on_worker, run_task, profile, p.task, **kw,
+                                 key=f"paperlib-session-{p.task.dataset}-{p.task.name}-seed{p.task.seed}-"
+                                     f"{tokenize(p.task)[:6]}-{token}"):
+                   p for p in todo}
         for fut in distributed.as_completed(futures, loop=client.loop):
-            done(futures[fut], fut.result)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x method x "
-                        "seed (-p seeds 0,1: the profile's by default), in-process or on a Dask cluster.",
-                        "comma-separated datasets (default: every dataset of the profile)", seed=False)
-    parser.add_argument("--methods", default="Random,Entropy,MC_Dropout,Label_prop",
-                        help=f"comma-separated methods ({', '.join(al.METHODS)}, or <sampler>+Label_prop)")
-    parser.add_argument("--tag", default="", help="name for the -p overrides: run folders runs/<method>__<tag>/")
-    parser.add_argument("--scheduler", default="",
-                        help=f"Dask scheduler address, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} when set, "
-                        "else in-process; local worker processes: -p workers N)")
-    args = parser.parse_args(argv)
-    try:
-        base = cli.overrides(args)
-        cfgs = config.notebook_configs(args.profile, **base)
-        datasets = [d.strip() for d in args.dataset.split(",")] if args.dataset else list(cfgs)
-        unknown = [d for d in datasets if d not in cfgs]
-        if unknown:
-            raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
-        methods = cam_family.usable([al.parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()])
-        seeds = list(cfgs[datasets[0]].study.seeds)
-        todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, seeds)]
-        runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,
-                   scheduler=args.scheduler)
-    except (*cli.USER_ERRORS, SchedulerError) as exc:
-        return cli.fail(exc, args)
-    print(f"{len(runs)} session(s) finished under {Path(args.results) / args.profile}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            _finished(futures[fut], fut.result, watch)

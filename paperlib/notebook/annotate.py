@@ -1,7 +1,7 @@
 """Annotating a session's pending round in JupyterLab: the files of the round (:class:`PendingRound`) and a
 mask-drawing widget over them (:class:`Annotator`, ipycanvas: the ``annotate`` extra).
 
-The folder oracle (:class:`paperlib.oracles.FolderOracle`) asks a round by writing ``<run>/queries/round_RR/``:
+The folder oracle (:class:`paperlib.al.oracles.FolderOracle`) asks a round by writing ``<run>/queries/round_RR/``:
 ``<id>.png``, ``<id>_suggested.png`` and ``suggestions.csv``. The widget shows each queried image with the model's
 suggestion, lets a person draw its mask, and saves ``<id>_mask.png`` (0/255, the image's size) beside it, the
 layout the folder oracle reads; the session then continues with those masks (``train``).
@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from .. import store
-from ..al.oracles import png_bytes
-from ..store import atomic_write_bytes
+from ..errors import require_extra
+from ..store import atomic_write_bytes, png_bytes
 from .mask_editor import MaskEditor, Point
 
 SHORTCUTS = {"b": "brush", "e": "eraser", "p": "polygon", "Enter": "close the polygon", "z": "undo",
@@ -27,13 +27,8 @@ SHORTCUTS = {"b": "brush", "e": "eraser", "p": "polygon", "Enter": "close the po
 
 
 def require() -> None:
-    """:class:`~paperlib.config.ConfigError` naming the extra unless ipycanvas imports."""
-    try:
-        import ipycanvas  # noqa: F401
-    except ImportError:
-        from ..config import ConfigError
-
-        raise ConfigError("the mask-drawing widget needs the 'annotate' extra: pip install -e '.[annotate]'") from None
+    """:class:`~paperlib.errors.ConfigError` naming the extra unless ipycanvas imports."""
+    require_extra("annotate")
 
 
 def _grey_mask(path: Path) -> np.ndarray | None:

@@ -2,42 +2,26 @@
 
 - :func:`qualitative`: Fig. 12's data, first and last round (``04_active_learning``, drawn by ``06_figures``);
 - :func:`pseudo_label_check`: the paper's assumption behind Label_prop, measured (``03_wsl_baseline``);
-- :func:`heat_maps`: WILDCAT's CAM and the CAM family's maps of the same images, side by side (``03_wsl_baseline``);
-- :func:`sweep_points`: the sessions of the k and lambda sweeps of Figs. 7-9 (``05_ablations``);
-- :func:`schedule_tasks`: Label_prop under each dynamic lambda(r) beside the constant lambda (``05_ablations``).
+- :func:`heat_maps`: WILDCAT's CAM and the CAM family's maps of the same images, side by side (``03_wsl_baseline``).
+
+The sessions of the ablations are :mod:`paperlib.grid.sweeps`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import al, data, grid, store
+from .. import data, store
 from ..config import Config
 from ..core import samplers
 from ..core.metrics import dice
-from ..engine import cam_family, predict
-from ..engine import classifier as baseline
+from ..engine import cam_family, classifier, predict
 from ..engine.learner import Learner, Stream, stream_seed
-
-SCHEDULE_PREFIX = "Label_prop__lam_"  # run folders of Label_prop under a lambda schedule: Label_prop__lam_<schedule>
-
-
-def schedule_tasks(cfgs: Mapping[str, Config], seeds: Sequence[int]) -> list[grid.Task]:
-    """Label_prop with every seed under the constant lambda (``04``'s session, the same folder) and under each
-    schedule of ``study.lam_schedules`` (run folders ``Label_prop__lam_<schedule>``), on every dataset."""
-    out = []
-    for d, cfg in cfgs.items():
-        for seed in seeds:
-            out.append(grid.Task(d, "Label_prop", seed))
-            out += [grid.Task(d, "Label_prop", seed, {"lam_schedule": s}, f"lam_{s}")
-                    for s in cfg.study.lam_schedules if s != "constant"]
-    return out
 
 
 def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str | Path = "results",
@@ -53,10 +37,10 @@ def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str 
                            "images": [(im * 255).round().to(torch.uint8) for im, _, _ in items],
                            "truths": [m[0].to(torch.uint8) for _, _, m in items]}
     for m in cam_family.usable(methods, say=False):  # CAM-family runs need the extra to draw their masks
-        done = store.RunFolder(al.run_dir(results_dir, cfg, m, seed)).finished()
+        done = store.RunFolder(store.run_path(results_dir, cfg.profile, cfg.data.dataset, m, seed)).finished()
         if not done:
             continue
-        weights = baseline.session_classifier(cfg, splits, results_dir, m, seed, device=device, progress=False)
+        weights = classifier.session_classifier(cfg, splits, results_dir, m, seed, device=device, progress=False)
         learner = Learner(cfg, splits, weights, device=device)
         made: dict[int, list[torch.Tensor]] = {}  # by round: a one-round baseline's first is its last
         for key, rec in (("first", done[0]), ("last", done[-1])):
@@ -104,36 +88,3 @@ def heat_maps(learner: Learner, indices: Sequence[int], methods: Sequence[str]) 
         if m in cam_family.METHODS:
             out[m] = cam_family.maps_of(model, test, indices, m, cfg, device=learner.device)
     return out
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One point of a sweep: ``parameter`` (``k`` or ``lambda``) at ``value``, read from the first ``rounds``
-    rounds of ``task``'s session."""
-
-    dataset: str
-    parameter: str
-    value: float
-    rounds: int
-    task: grid.Task
-
-
-def sweep_points(cfgs: Mapping[str, Config], seed: int) -> list[SweepPoint]:
-    """Label_prop's sweeps with one ``seed``: k on GlaS (``study.k_grid``, ``study.k_rounds`` rounds each) and
-    lambda on every dataset of ``cfgs`` (``study.lam_grid``, ``study.lam_rounds``).
-
-    A point at the profile's own value, with no more rounds than the profile runs, is the main Label_prop session
-    of ``04_active_learning`` (the same folder): a session's rounds do not depend on how many rounds follow them
-    (tested), so its first ``rounds`` rounds are exactly that point's session, and it runs once."""
-    points = []
-    for d, cfg in cfgs.items():
-        st, a = cfg.study, cfg.al
-        sweeps = [("k", "k", v, st.k_rounds, a.k) for v in st.k_grid] if d == "glas" else []
-        sweeps += [("lambda", "lam", v, st.lam_rounds, a.lam) for v in st.lam_grid]
-        for parameter, field, value, rounds, own in sweeps:
-            if value == own and rounds <= a.rounds:
-                task = grid.Task(d, "Label_prop", seed)
-            else:
-                task = grid.Task(d, "Label_prop", seed, {field: value, "rounds": rounds}, f"{field}{value:g}")
-            points.append(SweepPoint(d, parameter, value, rounds, task))
-    return points

@@ -1,5 +1,5 @@
 """The state of one mask being drawn: brush and eraser strokes, polygon fills, the model's suggestion as a starting
-point, undo. Pure numpy at the image's own resolution; the widget (:mod:`paperlib.annotate`) only turns pointer
+point, undo. Pure numpy at the image's own resolution; the widget (:mod:`paperlib.notebook.annotate`) only turns pointer
 events into these calls, so everything a person can do is tested here without a browser."""
 
 from __future__ import annotations

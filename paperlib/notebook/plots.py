@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
+from ..core.methods import CAM_METHODS, METHODS
 from ..core.metrics import dice_auc, mean_std, paired_difference
-from ..engine.cam_family import METHODS as CAM_METHODS
 from ..store import atomic_write_bytes, atomic_write_text
 
-METHOD_ORDER = ["WSL", *CAM_METHODS, "Random", "Entropy", "MC_Dropout", "Label_prop", "Full_sup"]
+METHOD_ORDER = list(METHODS)
 COLOURS = {"WSL": "#7f7f7f", "GradCAM": "#bcbd22", "GradCAM++": "#17becf", "AblationCAM": "#8c564b",
            "XGradCAM": "#e377c2", "Random": "#1f77b4", "Entropy": "#2ca02c", "MC_Dropout": "#9467bd",
            "Label_prop": "#d62728", "Full_sup": "#000000"}

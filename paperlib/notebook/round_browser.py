@@ -13,9 +13,11 @@ from typing import Any
 import pandas as pd
 from matplotlib import pyplot as plt
 
-from .. import al, store
+from .. import al, data, store
 from ..config import Config
+from ..engine.classifier import load_classifier
 from ..engine.learner import Learner
+from ..errors import MissingFileError
 from ..store import RoundRecord
 from . import plots
 
@@ -86,16 +88,17 @@ def _is_al(folder_name: str) -> bool:
 
 def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir: str | Path, n_pseudo: int = 4):
     """A widget: pick dataset, run (method / seed) and round; shows what that round queried and predicted, and its
-    training curves. It opens on the first dataset and run folder with a finished round."""
+    training curves. It opens on the first dataset and run folder with a finished round. It never trains: without
+    theta0 (made with the dataset's settings) it says which step makes it, instead of the round's images."""
     import ipywidgets as w
     from IPython.display import display
 
     learners: dict[str, Learner] = {}
 
     def learner(dataset: str) -> Learner:
-        if dataset not in learners:
-            splits, theta0, _ = al.prepare(cfgs[dataset], results_dir=results_dir, data_dir=data_dir,
-                                           label_prop=False, progress=False)
+        if dataset not in learners:  # theta0 loaded, never trained (a MissingFileError first, when it is not there)
+            theta0 = load_classifier(cfgs[dataset], results_dir)
+            splits = data.from_config(cfgs[dataset], seed=0, data_dir=data_dir)  # the splits of al.prepare
             learners[dataset] = Learner(cfgs[dataset], splits, theta0)
         return learners[dataset]
 
@@ -137,6 +140,8 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
                 folder = store.RunFolder(run.value)
                 record = RoundRecord.from_checkpoint(store.load_tensors(folder.round_path(min(rnd.value, n - 1))))
                 outputs = round_outputs(learner(dataset.value), record, run.value, n_pseudo)
+            except MissingFileError as exc:  # no theta0 yet: which step makes it, not a traceback
+                outputs = [_text(str(exc))]
             except Exception as exc:  # shown in the widget: a callback's exception would only reach the kernel log
                 outputs = [_error(exc)]
         out.outputs = tuple(outputs)  # replaced at once: no flicker, and testable without a kernel

@@ -1,3 +1,3 @@
-from .runner import main
+from ..cli.pipeline import main
 
 raise SystemExit(main())

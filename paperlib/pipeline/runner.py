@@ -6,7 +6,6 @@ beside the figures); stop at the first failure, naming the cell.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import csv
 import io
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from .. import config, progress
 from ..store import atomic_write_text
+from .child import EVENT, PEAK_KB
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SHARED_PARAMETERS = ("profile", "seeds", "data_root", "results_dir", "figures_dir", "device", "overrides")
@@ -47,68 +47,6 @@ def parameters(nb: Path) -> dict[str, dict]:
     return papermill.inspect_notebook(str(nb))
 
 
-# Runs one notebook in a child process (papermill keeps its kernel's state there; the peak memory is the child's).
-# Its stdout carries the notebook's output streams as the kernel sends them and one EVENT line as each code cell
-# starts. Everything else (the kernel process's own stdout and stderr, which the kernel inherits, and papermill's
-# logging) goes to args["log"]: ipykernel copies output written to its file descriptors (worker processes, C
-# extensions) both to the notebook and to its own stderr, so relaying both would print those lines twice.
-EVENT = "@@paperlib "
-_RUNNER = r"""
-import json, os, resource, sys, traceback
-import papermill
-from papermill.engines import NBClientEngine, papermill_engines
-
-args = json.loads(sys.argv[1])
-out = os.fdopen(os.dup(1), "w", buffering=1)
-log = os.open(args["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-sys.stdout.flush()
-sys.stderr.flush()
-os.dup2(log, 1)
-os.dup2(log, 2)
-
-
-class Relay:
-    def write(self, text):
-        out.write(text)
-        out.flush()
-
-    def flush(self):
-        out.flush()
-
-
-class Engine(NBClientEngine):
-    @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
-        code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
-        start = nb_man.cell_start
-
-        def cell_start(cell, cell_index=None, **kw):
-            if cell_index in code:
-                lines = [ln for ln in cell.source.strip().splitlines() if not ln.startswith("#")] or [""]
-                event = {"cell": code.index(cell_index) + 1, "of": len(code), "source": lines[0][:90]}
-                out.write("\n" + args["event"] + json.dumps(event) + "\n")
-                out.flush()
-            return start(cell, cell_index, **kw)
-
-        nb_man.cell_start = cell_start
-        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-
-
-papermill_engines.register("paperlib", Engine)
-code = 0
-try:
-    papermill.execute_notebook(args["input"], args["output"], parameters=args["parameters"], engine_name="paperlib",
-                               kernel_name=args["kernel"], cwd=args["cwd"], progress_bar=False, log_output=False,
-                               stdout_file=Relay(), stderr_file=Relay())
-except BaseException:
-    traceback.print_exc(file=out)
-    code = 1
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print("PEAK_KB", max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), file=out, flush=True)
-sys.exit(code)
-"""
-
-
 def kernel_log(output: Path) -> Path:
     """``<executed notebook>.kernel.log``: what the kernel process printed outside the notebook's output."""
     return output.with_suffix(".kernel.log")
@@ -120,9 +58,11 @@ def _execute(nb: Path, output: Path, given: dict, kernel: str, quiet: bool) -> t
     kernel process's own output goes to :func:`kernel_log`. Returns the exit code, the peak memory (kB) and the
     last lines of output."""
     env = {**os.environ, progress.MODE_ENV: "text"}
-    cmd = [sys.executable, "-c", _RUNNER, json.dumps({"input": str(nb), "output": str(output), "parameters": given,
-                                                       "cwd": str(nb.parent), "kernel": kernel, "event": EVENT,
-                                                       "log": str(kernel_log(output))})]
+    # the child (paperlib.pipeline.child) writes the notebook's output, an EVENT line as each code cell starts and
+    # the peak memory on its stdout; the kernel process's own output goes to kernel_log(output)
+    cmd = [sys.executable, "-m", "paperlib.pipeline.child",
+           json.dumps({"input": str(nb), "output": str(output), "parameters": given, "cwd": str(nb.parent),
+                       "kernel": kernel, "event": EVENT, "log": str(kernel_log(output))})]
     peak, tail = None, collections.deque(maxlen=3)
     t0 = time.perf_counter()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
@@ -132,7 +72,7 @@ def _execute(nb: Path, output: Path, given: dict, kernel: str, quiet: bool) -> t
                 ev = json.loads(line[len(EVENT):])
                 print(f"  [{_clock(time.perf_counter() - t0)}] cell {ev['cell']}/{ev['of']}: {ev['source']}",
                       flush=True)
-            elif line.startswith("PEAK_KB "):
+            elif line.startswith(PEAK_KB + " "):
                 peak = int(line.split()[1])
             elif line.strip():
                 tail.append(line)
@@ -261,44 +201,3 @@ def _write_runtimes(path: Path, rows: list[dict]) -> None:
     for name in sorted(old):
         w.writerow(old[name])
     atomic_write_text(path, buf.getvalue())
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .. import cli
-
-    parser = argparse.ArgumentParser(prog="python -m paperlib.pipeline", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
-    parser.add_argument("--only", action="append", help="run only this notebook (number or name; repeatable)")
-    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="set a config field in every notebook, e.g. -p data_root /data/GlaS (repeatable)")
-    parser.add_argument("--methods", default=None, help="AL methods of 04_active_learning (comma-separated)")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler address for 03-05 (tcp://host:8786)")
-    parser.add_argument("--dataset", default=None, help="one dataset for 04_active_learning: glas, cub, or csv "
-                        "(your own data, with -p data_root <dataset file>)")
-    parser.add_argument("--results", default="results", help="results folder")
-    parser.add_argument("--figures", default="figures", help="figures folder (figures/<profile>/)")
-    parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the NN_name.ipynb notebooks "
-                        "(default: the checkout's notebooks/)")
-    parser.add_argument("--kernel", default="python3", help="Jupyter kernel that runs the notebooks, e.g. one "
-                        "registered from a CUDA environment (python -m ipykernel install --user --name paperlib-gpu)")
-    parser.add_argument("--quiet", action="store_true", help="only a line per notebook and per cell, not the "
-                        "kernel's own output")
-    cli.add_debug(parser)
-    args = parser.parse_args(argv)
-    try:
-        params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
-                                    ("dataset", args.dataset)) if v is not None}
-        rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
-                   figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel, quiet=args.quiet)
-    except config.ConfigError as exc:
-        return cli.fail(exc, args)
-    except SystemExit as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    total = sum(r["seconds"] for r in rows)
-    print(f"all {len(rows)} notebook(s) ran in {total:.0f} s; runtimes in {Path(args.results) / args.profile}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -15,9 +15,11 @@ from .runs import (
     git_revision,
     load_tensors,
     machine,
+    png_bytes,
     provenance,
     read_json,
     read_rounds,
+    results_of,
     run_path,
     runs_dir,
     save_tensors,
@@ -27,5 +29,5 @@ from .runs import (
 
 __all__ = ["CODE_PATHS", "HISTORY_COLUMNS", "PACKAGE_ROOT", "ROUND_COLUMNS", "RoundRecord", "RoundRow", "RunFolder",
            "atomic_write_bytes", "atomic_write_text", "file_lock", "git_revision", "load_tensors", "machine",
-           "provenance", "read_json", "read_rounds", "run_path", "runs_dir", "save_tensors", "write_history",
-           "write_json"]
+           "png_bytes", "provenance", "read_json", "read_rounds", "results_of", "run_path", "runs_dir", "save_tensors",
+           "write_history", "write_json"]

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy
 import torch
+from PIL import Image
+
+from ..errors import MissingFileError, StoreError
 
 try:
     import fcntl
@@ -60,9 +63,9 @@ def read_json(path: str | Path) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: file not found") from None
+        raise MissingFileError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        raise StoreError(f"{path}: not valid JSON ({exc})") from exc
 
 
 def _jsonable(obj: Any) -> Any:
@@ -84,11 +87,11 @@ def load_tensors(path: str | Path) -> dict[str, Any]:
     """``torch.load(..., weights_only=True)`` onto the CPU, naming the file in any error."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
+        raise MissingFileError(f"{path}: file not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
+        raise StoreError(f"{path}: not a readable checkpoint ({exc})") from exc
 
 
 CODE_PATHS = ("paperlib", "notebooks", "pyproject.toml")  # what makes the numbers (not README, not figures/)
@@ -126,6 +129,13 @@ def provenance(cfg: Any) -> dict[str, Any]:
     return {"profile": cfg.profile, "config": cfg.to_dict(), "git_revision": git_revision()}
 
 
+def png_bytes(array: numpy.ndarray, mode: str) -> bytes:
+    """PNG file bytes of a ``HxW`` (mode ``L``) or ``HxWx3`` (mode ``RGB``) uint8 array."""
+    buf = io.BytesIO()
+    Image.fromarray(array, mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def runs_dir(results_dir: str | Path, profile: str, dataset: str) -> Path:
     """``results/<profile>/<dataset>/runs``: the run folders of every session of a profile and dataset."""
     return Path(results_dir) / profile / dataset / "runs"
@@ -134,6 +144,16 @@ def runs_dir(results_dir: str | Path, profile: str, dataset: str) -> Path:
 def run_path(results_dir: str | Path, profile: str, dataset: str, name: str, seed: int) -> Path:
     """One session's run folder, ``runs/<name>/seed_<s>`` (``name``: the method, ``<method>__<tag>`` with a tag)."""
     return runs_dir(results_dir, profile, dataset) / name / f"seed_{seed}"
+
+
+def results_of(run: str | Path) -> tuple[Path, str, str, str, int]:
+    """The inverse of :func:`run_path`: ``(results_dir, profile, dataset, name, seed)`` of a run folder; a folder
+    outside that layout is a :class:`~paperlib.errors.StoreError`."""
+    run = Path(run).resolve()
+    seed_dir, name_dir, runs, dataset, profile = run, run.parent, run.parent.parent, run.parents[2], run.parents[3]
+    if runs.name != "runs" or not seed_dir.name.startswith("seed_") or not seed_dir.name[5:].isdigit():
+        raise StoreError(f"{run}: not a run folder (results/<profile>/<dataset>/runs/<method>/seed_<s>)")
+    return profile.parent, profile.name, dataset.name, name_dir.name, int(seed_dir.name[5:])
 
 
 @contextlib.contextmanager
@@ -201,7 +221,7 @@ class RoundRecord:
 
 
 class RunFolder:
-    """One session's folder, ``results/<profile>/<dataset>/runs/<method>/seed_<s>/`` (DESIGN §6).
+    """One session's folder, ``results/<profile>/<dataset>/runs/<method>/seed_<s>/``.
 
     ``checkpoints/round_RR.pt`` is the record of a finished round (:class:`RoundRecord`) and the only commit point;
     ``rounds.csv``, ``queries.json`` and ``pseudo.json`` are views rewritten from the checkpoints. Every write is
@@ -211,7 +231,7 @@ class RunFolder:
     def __init__(self, root: str | Path, tensorboard: bool = False) -> None:
         self.root = Path(root)
         self.checkpoints = self.root / "checkpoints"
-        self.tensorboard = tensorboard  # mirror history.csv as TensorBoard logs (:mod:`paperlib.tensorboard_log`)
+        self.tensorboard = tensorboard  # mirror history.csv as TensorBoard logs (:mod:`paperlib.store.tensorboard`)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the folder's writer lock (``.lock``, :func:`file_lock`).
@@ -238,7 +258,7 @@ class RunFolder:
             theirs = {k: found.get(k) for k in mine}
             if theirs != mine:
                 diff = sorted(k for k in mine if theirs[k] != mine[k])
-                raise ValueError(f"{path}: this run folder was made for another session (differs in {diff}); "
+                raise StoreError(f"{path}: this run folder was made for another session (differs in {diff}); "
                                  "use another results folder or remove this one")
         else:
             write_json(path, {**meta, "runtime": runtime or {}, "git_revision": git_revision()})
@@ -286,15 +306,15 @@ def write_history(path: Path, rounds: list[tuple[int, list[dict]]], tensorboard:
     """``history.csv``: one row per epoch of every training, ``(round, rows)`` in order (columns
     :data:`HISTORY_COLUMNS`; ``valid`` is the validation ``metric``, ``nan`` on epochs not validated). A view
     rewritten whole from the committed records, so a killed round leaves none of its epochs behind; with
-    ``tensorboard``, so is its TensorBoard mirror (:func:`paperlib.tensorboard_log.mirror`)."""
+    ``tensorboard``, so is its TensorBoard mirror (:func:`paperlib.store.tensorboard.mirror`)."""
     lines = [",".join(HISTORY_COLUMNS)]
     for r, rows in rounds:
         lines += [",".join(_short(v) for v in (r, *(row[k] for k in HISTORY_COLUMNS[1:]))) for row in rows]
     atomic_write_text(path, "\n".join(lines) + "\n")
     if tensorboard:
-        from . import tensorboard as tensorboard_log
+        from .tensorboard import mirror
 
-        tensorboard_log.mirror(path, rounds)
+        mirror(path, rounds)
     return path
 
 
@@ -324,5 +344,5 @@ def read_rounds(results_dir: str | Path, profile: str, dataset: str) -> Any:
         df.insert(0, "method", path.parent.parent.name)
         frames.append(df)
     if not frames:
-        raise FileNotFoundError(f"{runs}: no finished sessions (run notebook 04_active_learning first)")
+        raise MissingFileError(f"{runs}: no finished sessions (run notebook 04_active_learning first)")
     return pd.concat(frames, ignore_index=True)

@@ -12,17 +12,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..config import ConfigError
-
-EXTRA = "TensorBoard logs need the 'tensorboard' extra: pip install -e '.[tensorboard]'"
+from ..errors import require_extra
 
 
 def require() -> None:
     """:class:`ConfigError` naming the extra unless TensorBoard's writer imports."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
-    except ImportError:
-        raise ConfigError(EXTRA) from None
+    require_extra("tensorboard")
 
 
 def folder_for(history_csv: Path) -> Path:

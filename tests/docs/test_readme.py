@@ -1,44 +1,44 @@
-"""README's numbers are the ones the committed demo run wrote to figures/demo/."""
+"""The documentation's numbers are the ones the committed runs wrote (``figures/demo/``, ``benchmarks/``); README.md
+stays short and links to pages that exist."""
 
 import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.docs import readme_tables
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "figures" / "demo"
+DOCS = ROOT / "docs"
+README_MAX_LINES = 200
+LATER_PAGES = {"architecture.md"}  # written separately: checked once it exists
+
+
+def _page(name: str) -> str:
+    """The text of README.md (``name`` "README") or of the page ``docs/<name>.md``."""
+    return (ROOT / "README.md" if name == "README" else DOCS / f"{name}.md").read_text()
 
 
 def test_readme_results_table_is_the_demo_table3():
-    readme = (ROOT / "README.md").read_text()
-    assert readme_tables.results_block(DEMO / "table3_auc.csv") in readme
+    assert readme_tables.results_block(DEMO / "table3_auc.csv") in _page("README")
 
 
 def test_readme_runtimes_are_the_demo_runtimes():
-    readme = (ROOT / "README.md").read_text()
-    assert readme_tables.runtime_block(DEMO / "runtimes.csv") in readme
+    assert readme_tables.runtime_block(DEMO / "runtimes.csv") in _page("performance")
 
 
 def test_readme_shows_the_two_commands():
-    readme = (ROOT / "README.md").read_text()
+    readme = _page("README")
     assert "make reproduce" in readme and "make test" in readme
 
 
 def test_readme_before_after_runtimes():
-    readme = (ROOT / "README.md").read_text()
     bench = ROOT / "benchmarks"  # both runs of one revision, side by side
     block = readme_tables.before_after_block(bench / "reproduce_plain_runtimes.csv",
                                              bench / "reproduce_fast_runtimes.csv")
-    assert block in readme
-
-
-def test_readme_module_map_matches_the_package():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Package layout", 1)[1].split("\n## ", 1)[0]
-    mapped = set(re.findall(r"^\| `(\w+)\.py` \|", section, flags=re.M))
-    modules = {p.stem for p in (ROOT / "paperlib").glob("*.py") if p.stem != "__init__"}
-    assert mapped == modules, (sorted(modules - mapped), sorted(mapped - modules))
+    assert block in _page("performance")
 
 
 def _table(md: Path) -> str:
@@ -47,13 +47,14 @@ def _table(md: Path) -> str:
 
 
 def test_readme_table2_and_ablations_are_the_demo_tables():
-    readme = (ROOT / "README.md").read_text()
+    results = _page("results")
     for stem in ("table2_accuracy", "ablations", "table3_wsl_family", "lam_schedules"):
-        assert _table(DEMO / f"{stem}.md") in readme, stem
+        assert _table(DEMO / f"{stem}.md") in results, stem
 
 
 def test_readme_names_the_departures_from_paper_and_reference_code():
-    section = (ROOT / "README.md").read_text().split("## Differences from the reference code", 1)[1].split("\n## ")[0]
+    section = _page("reference-differences")
+    assert section.startswith("# Differences from the reference code\n")
     for item in ("`/2`", "dropout p 0.1 on the sorted activations", "1% reflect pad, random 416 crop",
                  "averaged over the image's own pixels", "early stopping", "U'' at k = 40", "one for each plane",
                  "one classifier per seed", "split 0, fold 0", "53.37", "66.56"):
@@ -61,34 +62,33 @@ def test_readme_names_the_departures_from_paper_and_reference_code():
 
 
 def test_readme_speed_before_and_after_the_paper_scale_work():
-    readme = (ROOT / "README.md").read_text()
     block = readme_tables.before_after_block(ROOT / "benchmarks" / "reproduce_before_paper_scale_runtimes.csv",
-                                     ROOT / "benchmarks" / "reproduce_after_paper_scale_runtimes.csv",
-                                     ("before", "after"))
-    assert block in readme
+                                             ROOT / "benchmarks" / "reproduce_after_paper_scale_runtimes.csv",
+                                             ("before", "after"))
+    assert block in _page("performance")
 
 
 def test_readme_paper_scale_tables_are_the_benchmark_run():
-    """The per-method GlaS rows and the protocol's cost in README are those of benchmarks/paper_scale.md."""
-    readme = (ROOT / "README.md").read_text()
+    """The per-method GlaS rows and the protocol's cost in docs/real-data.md are those of benchmarks/paper_scale.md."""
+    page = _page("real-data")
     text = (ROOT / "benchmarks" / "paper_scale.md").read_text()
     protocol = text.split("## What one round and the paper's protocol cost on this CPU\n\n", 1)[1].split("\n\n")[0]
-    assert protocol in readme
+    assert protocol in page
     glas = text.split("## GlaS at paper size", 1)[1].split("\n## ", 1)[0]
     for row in ("| **wall time** |", "| **peak RSS (MB)** |", "A lower budget lowers the peak"):
         line = next(ln for ln in glas.splitlines() if ln.startswith(row))
-        assert line in readme, row
+        assert line in page, row
 
 
-def _block(readme: str, marker: str) -> str:
+def _block(page: str, marker: str) -> str:
     """The fenced code block right after the HTML comment ``<!-- marker ...-->``."""
-    after = readme.split(f"<!-- {marker}", 1)[1].split("-->\n", 1)[1]
+    after = page.split(f"<!-- {marker}", 1)[1].split("-->\n", 1)[1]
     assert after.startswith("```"), marker
     return after.split("\n", 1)[1].split("\n```\n", 1)[0] + "\n"
 
 
 def test_readme_own_data_example_runs_as_written(tmp_path: Path):
-    """The worked example of "Your own data" (dataset file with an unlabeled pool, two rounds with a scripted
+    """The worked example of docs/own-data.md (dataset file with an unlabeled pool, two rounds with a scripted
     annotator, prediction), then its Python snippet, in an empty folder."""
     import csv
     import os
@@ -99,13 +99,13 @@ def test_readme_own_data_example_runs_as_written(tmp_path: Path):
     import torch
     from PIL import Image
 
-    readme = (ROOT / "README.md").read_text()
+    page = _page("own-data")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    (tmp_path / "own_data.sh").write_text(_block(readme, "own-data example"))
+    (tmp_path / "own_data.sh").write_text(_block(page, "own-data example"))
     done = subprocess.run(["bash", "-e", "own_data.sh"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    printed = readme.split("It prints, besides progress bars:\n\n```\n", 1)[1].split("```", 1)[0]
-    # a round's seconds vary, and so does its test Dice from one CPU to another (see the README)
+    printed = page.split("It prints, besides progress bars:\n\n```\n", 1)[1].split("```", 1)[0]
+    # a round's seconds vary, and so does its test Dice from one CPU to another (see docs/results.md)
     dice = re.compile(r"test Dice (\d+\.\d) \(\d+\.\ds\)$", flags=re.M)
     assert dice.sub("test Dice", done.stdout) == dice.sub("test Dice", printed)
     assert len(dice.findall(done.stdout)) == 2 and all(0 <= float(v) <= 100 for v in dice.findall(done.stdout))
@@ -123,7 +123,7 @@ def test_readme_own_data_example_runs_as_written(tmp_path: Path):
     assert set(torch.load(lab / "model.pt", weights_only=True)) >= {"state", "threshold"}
 
     theta0 = (lab / "results" / "smoke" / "csv" / "theta0.pt").stat().st_mtime_ns
-    (tmp_path / "snippet.py").write_text(_block(readme, "own-data python"))
+    (tmp_path / "snippet.py").write_text(_block(page, "own-data python"))
     done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "waiting"
@@ -133,7 +133,22 @@ def test_readme_own_data_example_runs_as_written(tmp_path: Path):
 
 
 def test_readme_compares_the_demo_on_two_machines():
-    readme = (ROOT / "README.md").read_text()
     second = ROOT / "benchmarks" / "demo_second_cpu"
-    assert readme_tables.machines_block(DEMO / "table3_auc.csv", second / "table3_auc.csv") in readme
+    assert readme_tables.machines_block(DEMO / "table3_auc.csv", second / "table3_auc.csv") in _page("results")
     assert {"cpu", "cpu_capability", "torch"} <= set(json.loads((second / "machine.json").read_text()))
+
+
+def test_readme_is_short_and_its_docs_pages_exist():
+    """README.md has at most 200 lines, every docs/ page it links to exists (architecture.md once written), and
+    its index links every page of docs/."""
+    readme = _page("README")
+    n_lines = len(readme.splitlines())
+    assert n_lines <= README_MAX_LINES, n_lines
+    linked = sorted(set(re.findall(r"\]\(docs/([^)#\s]+\.md)(?:#[^)\s]*)?\)", readme)))
+    assert linked, "README links to no docs/ page"
+    unlinked = sorted(p.name for p in DOCS.glob("*.md") if p.name not in linked)
+    assert not unlinked, f"docs/ pages missing from README's index: {unlinked}"
+    missing = [name for name in linked if not (DOCS / name).is_file()]
+    if set(missing) <= LATER_PAGES and missing:
+        pytest.skip(f"not written yet: {', '.join(missing)}")
+    assert not missing, missing

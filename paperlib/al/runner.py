@@ -1,0 +1,93 @@
+"""Running a session from a profile: what every session of a profile and dataset shares (the splits, theta0,
+the same-class colour distances), then one :class:`~paperlib.al.session.Session` in its run folder."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import data, store
+from ..config import Config
+from ..core import similarity
+from ..core.methods import parse_method
+from ..engine import cam_family, classifier
+from ..errors import ConfigError
+from ..store import atomic_write_bytes
+from .oracles import FolderOracle, Oracle, SimulatedOracle
+from .session import Session
+
+
+def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np.ndarray, cache: str | Path,
+                     progress: bool = True, workers: int = 1) -> np.ndarray:
+    """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids and labels."""
+    cache = Path(cache)
+    key = hashlib.sha256(("\n".join(ids) + "|" + ",".join(map(str, labels))).encode()).hexdigest()
+    if cache.is_file():
+        with np.load(cache) as z:
+            if str(z["key"]) == key:
+                return z["dist"]
+    dist = similarity.class_distances(similarity.histograms(paths, progress=progress, workers=workers), labels)
+    buf = io.BytesIO()
+    np.savez(buf, key=np.array(key), dist=dist)
+    atomic_write_bytes(cache, buf.getvalue())
+    return dist
+
+
+def distances(cfg: Config, splits: data.Splits, results_dir: str | Path, *, progress: bool = True) -> np.ndarray:
+    """Same-class colour distances of the training images, cached in ``results/<profile>/<dataset>/``."""
+    tr = splits.train
+    path = Path(results_dir) / cfg.profile / cfg.data.dataset / "distances.npz"
+    return cached_distances([r.image for r in tr.records], tr.ids, tr.labels, path, progress=progress)
+
+
+def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str | Path = "data",
+            label_prop: bool = True, device: torch.device | None = None, progress: bool = True,
+            needs_masks: str = "") -> tuple[data.Splits, dict[str, torch.Tensor], np.ndarray | None]:
+    """What every session of a profile and dataset shares: the splits, theta0
+    (:func:`paperlib.engine.classifier.classifier_stage`: loaded, or trained once and saved) and, for Label_prop,
+    the same-class colour distances. ``needs_masks`` names what will need every training image's mask (checked
+    before anything is trained)."""
+    splits = data.from_config(cfg, seed=0, data_dir=data_dir)
+    if needs_masks:
+        splits.train.require_masks(needs_masks)
+    theta0 = classifier.classifier_stage(cfg, splits, results_dir, device=device, progress=progress)
+    dist = distances(cfg, splits, results_dir, progress=progress) if label_prop else None
+    return splits, theta0, dist
+
+
+def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path = "results",
+                data_dir: str | Path = "data", oracle: str | Oracle = "simulated",
+                device: torch.device | None = None, run_folder: str | Path | None = None,
+                progress: bool = True) -> tuple[str, Path]:
+    """Prepare what is shared, then run (or resume) one session in ``run_folder`` (default:
+    :func:`paperlib.store.run_path`). ``oracle``: ``"simulated"``, ``"folder"`` (:class:`FolderOracle` in
+    ``<run>/queries``) or any :class:`~paperlib.al.oracles.Oracle`, asked the same way. Returns the session's
+    status and run folder."""
+    m = parse_method(method)
+    if m.cam:
+        cam_family.require(m.cam)  # before theta0 is trained
+    if isinstance(oracle, str) and oracle not in ("simulated", "folder"):
+        raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
+    needs = ""  # what will need every training image's mask: refused before theta0 is trained
+    if m.kind == "full_sup":
+        needs = "Full_sup"
+    elif m.kind == "al" and oracle == "simulated":
+        needs = "the simulated oracle"
+    splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
+                              device=device, progress=progress, needs_masks=needs)
+    weights = classifier.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
+    folder = Path(run_folder or store.run_path(results_dir, cfg.profile, cfg.data.dataset, method, seed))
+    if oracle == "folder":
+        orc: Oracle = FolderOracle(splits.train, folder / "queries")
+    elif oracle == "simulated":
+        orc = SimulatedOracle(splits.train)
+    else:
+        orc = oracle
+    session = Session(cfg, method, seed, splits=splits, theta0=weights, run_dir=folder, oracle=orc, distances=dist,
+                      device=device, progress=progress)
+    return session.run(), folder

@@ -1,0 +1,33 @@
+"""``python -m paperlib.al`` (``paperlib-al``, ``python -m paperlib al``): run or resume one active-learning
+session."""
+
+from __future__ import annotations
+
+from .. import config
+from ..al import run_session
+from ..core.methods import METHODS, parse_method
+from . import USER_ERRORS, fail, overrides, parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser("python -m paperlib.al", "Run or resume one AL session.",
+                        "dataset of the profile (default: its first)")
+    p.add_argument("--method", default="Label_prop",
+                        help=f"{', '.join(METHODS)}, or <sampler>+Label_prop (e.g. Entropy+Label_prop)")
+    p.add_argument("--oracle", default="simulated", choices=("simulated", "folder"),
+                        help="simulated: reveal true masks; folder: a person annotates <run>/queries/round_RR/")
+    args = p.parse_args(argv)
+    try:
+        cfg = config.get(args.profile, dataset=args.dataset, **overrides(args))
+        parse_method(args.method)
+        status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results, data_dir=args.data,
+                                     oracle=args.oracle)
+    except USER_ERRORS as exc:
+        return fail(exc, args)
+    if status == "waiting":
+        print(f"waiting for annotations: see {folder / 'queries'} (README.txt in the newest round folder), "
+              "then run the same command again")
+        return 3
+    rows = (folder / "rounds.csv").read_text().strip().splitlines()
+    print(f"finished: {len(rows) - 1} round(s) in {folder / 'rounds.csv'}")
+    return 0

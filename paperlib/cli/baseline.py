@@ -1,0 +1,30 @@
+"""``python -m paperlib baseline`` (``paperlib-baseline``): the ``WSL`` and ``Full_sup`` sessions of a seed, in the
+run folders the grid and the notebooks use (training theta0 and the seed's classifier first when missing), and
+their numbers."""
+
+from __future__ import annotations
+
+from .. import config, grid, store
+from . import USER_ERRORS, fail, overrides, parser
+
+DESCRIPTION = "Run the WSL and Full_sup sessions of a seed and print their numbers."
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser("python -m paperlib baseline", DESCRIPTION,
+                        "one dataset of the profile (default: all of them)")
+    args = p.parse_args(argv)
+    try:
+        cfgs = config.notebook_configs(args.profile, **overrides(args))
+        names = [args.dataset] if args.dataset else list(cfgs)
+        todo = grid.tasks(names, ["WSL", "Full_sup"], [args.seed])
+        runs = grid.run(args.profile, todo, results_dir=args.results, data_dir=args.data,
+                        base_overrides=overrides(args), workers=1)
+    except USER_ERRORS as exc:
+        return fail(exc, args)
+    for d in names:
+        wsl, sup = (store.RunFolder(r).finished()[0] for t, r in zip(todo, runs, strict=True) if t.dataset == d)
+        print(f"{args.profile}/{d} seed {args.seed}: test accuracy {100 * wsl.metrics['test_accuracy']:.1f}%, "
+              f"WSL Dice {100 * wsl.row.test_dice:.1f}%, Full_sup Dice {100 * sup.row.test_dice:.1f}% "
+              f"({wsl.row.seconds:.0f}s + {sup.row.seconds:.0f}s)")
+    return 0

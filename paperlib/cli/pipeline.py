@@ -1,0 +1,50 @@
+"""``python -m paperlib.pipeline`` (``paperlib-pipeline``, ``python -m paperlib pipeline``): run the notebooks in
+order with papermill."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import PaperlibError
+from ..pipeline import NOTEBOOKS, run
+from . import add_debug, fail
+
+DESCRIPTION = ("Run the notebooks in order with papermill (each in its own folder), keep executed copies under "
+               "results/<profile>/executed/, and stop at the first failure, naming the cell.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m paperlib.pipeline", description=DESCRIPTION)
+    parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
+    parser.add_argument("--only", action="append", help="run only this notebook (number or name; repeatable)")
+    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a config field in every notebook, e.g. -p data_root /data/GlaS (repeatable)")
+    parser.add_argument("--methods", default=None, help="AL methods of 04_active_learning (comma-separated)")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address for 03-05 (tcp://host:8786)")
+    parser.add_argument("--dataset", default=None, help="one dataset for 04_active_learning: glas, cub, or csv "
+                        "(your own data, with -p data_root <dataset file>)")
+    parser.add_argument("--results", default="results", help="results folder")
+    parser.add_argument("--figures", default="figures", help="figures folder (figures/<profile>/)")
+    parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the NN_name.ipynb notebooks "
+                        "(default: the checkout's notebooks/)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel that runs the notebooks, e.g. one "
+                        "registered from a CUDA environment (python -m ipykernel install --user --name paperlib-gpu)")
+    parser.add_argument("--quiet", action="store_true", help="only a line per notebook and per cell, not the "
+                        "kernel's own output")
+    add_debug(parser)
+    args = parser.parse_args(argv)
+    try:
+        params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
+                                    ("dataset", args.dataset)) if v is not None}
+        rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
+                   figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel, quiet=args.quiet)
+    except PaperlibError as exc:
+        return fail(exc, args)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    total = sum(r["seconds"] for r in rows)
+    print(f"all {len(rows)} notebook(s) ran in {total:.0f} s; runtimes in {Path(args.results) / args.profile}")
+    return 0

@@ -1,0 +1,58 @@
+"""The one method registry: every method name the package runs, what kind of session it is, and which classifier
+it computes with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from .samplers import SAMPLERS
+
+CAM_METHODS = ("GradCAM", "GradCAM++", "AblationCAM", "XGradCAM")  # the CAM family (the 'cams' extra), beyond the paper
+METHODS = ("WSL", *CAM_METHODS, *SAMPLERS, "Label_prop", "Full_sup")  # in the order of the paper's tables
+THETA0_SEED = 0  # the classifier every AL and Full_sup session starts from is seed 0's, as in the paper
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method name parsed: ``kind`` is ``wsl`` (WSL and the CAM family: fixed baselines of the seed's classifier;
+    ``cam`` names the family member, empty for WILDCAT's own CAMs), ``full_sup`` or ``al``; AL methods have a sampler
+    and may add Label_prop (``Label_prop`` alone means random queries, as in the paper; ``Entropy+Label_prop``
+    etc.)."""
+
+    name: str
+    kind: str
+    sampler: str | None = None
+    label_prop: bool = False
+    cam: str = ""
+
+    @property
+    def own_classifier(self) -> bool:
+        """Whether a session of this method computes with its own seed's classifier (WSL and the CAM family: the
+        paper's spread over seeds) rather than theta0."""
+        return self.kind == "wsl"
+
+    def classifier_seed(self, seed: int) -> int:
+        """The seed of the classifier a session of this method and ``seed`` computes with."""
+        return seed if self.own_classifier else THETA0_SEED
+
+
+def parse_method(name: str) -> Method:
+    """``WSL``, a CAM-family baseline (``GradCAM``, ``GradCAM++``, ``AblationCAM``, ``XGradCAM``), ``Full_sup``, a
+    sampler (``Random``, ``Entropy``, ``MC_Dropout``), ``Label_prop`` or ``<sampler>+Label_prop``; anything else
+    raises :class:`ConfigError`."""
+    if name == "WSL":
+        return Method(name, "wsl")
+    if name in CAM_METHODS:
+        return Method(name, "wsl", cam=name)
+    if name == "Full_sup":
+        return Method(name, "full_sup")
+    if name == "Label_prop":
+        return Method(name, "al", "Random", True)
+    if name in SAMPLERS:
+        return Method(name, "al", name, False)
+    head, _, tail = name.partition("+")
+    if tail == "Label_prop" and head in SAMPLERS:
+        return Method(name, "al", head, True)
+    raise ConfigError(f"unknown method {name!r}; known: {', '.join(METHODS)}, or <sampler>+Label_prop with a "
+                      f"sampler of {', '.join(SAMPLERS)}")

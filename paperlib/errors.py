@@ -1,0 +1,72 @@
+"""The expected failures: every error a user can cause or mend is a :class:`PaperlibError`.
+
+A command prints such an error as one line and exits with code 2 (bad input); anything else is a bug or an
+environment failure (a torch shape error, out of memory) and shows its traceback. Each subclass also derives from
+the built-in error it used to be, so ``except ValueError`` in older code still catches it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+class PaperlibError(Exception):
+    """An expected failure: bad input, a missing file or extra, a scheduler that does not answer; the message says
+    what and where."""
+
+
+class ConfigError(PaperlibError, ValueError):
+    """A profile, field name or field value that cannot be used, or an optional extra that is not installed."""
+
+
+class DataError(PaperlibError, ValueError):
+    """A dataset file, image or mask that cannot be used; the message names the file."""
+
+
+class AnnotationError(PaperlibError, ValueError):
+    """A mask that cannot be used, or a round folder whose masks cannot be told apart; the message names the
+    file."""
+
+
+class MissingFileError(PaperlibError, FileNotFoundError):
+    """A file the user was to give, or an earlier step was to write, is not there; the message names it."""
+
+
+class FolderTakenError(PaperlibError, FileExistsError):
+    """A folder to write into holds something else; the message names it."""
+
+
+class StoreError(PaperlibError, ValueError):
+    """A file under ``results/`` that cannot be used (another session's run folder, an unreadable checkpoint)."""
+
+
+class WeightsError(PaperlibError, RuntimeError):
+    """Pretrained backbone weights that cannot be had."""
+
+
+class SchedulerError(PaperlibError, RuntimeError):
+    """The Dask scheduler cannot be used (not installed, not answering, or a bad address)."""
+
+
+EXTRAS = {  # optional extra -> (module that proves it is installed, what needs it)
+    "cams": ("pytorch_grad_cam", "the CAM-family baselines"),
+    "tensorboard": ("torch.utils.tensorboard", "TensorBoard logs"),
+    "annotate": ("ipycanvas", "the mask-drawing widget"),
+    "dask": ("distributed", "running on a Dask scheduler"),
+}
+
+
+def has_extra(extra: str) -> bool:
+    """Whether the optional extra ``extra`` (a key of :data:`EXTRAS`) can be imported."""
+    try:
+        importlib.import_module(EXTRAS[extra][0])
+    except ImportError:
+        return False
+    return True
+
+
+def require_extra(extra: str, what: str = "") -> None:
+    """:class:`ConfigError` naming the extra and how to install it, unless it can be imported."""
+    if not has_extra(extra):
+        raise ConfigError(f"{what or EXTRAS[extra][1]} need(s) the {extra!r} extra: pip install -e '.[{extra}]' "
+                          "(from a checkout)")
