@@ -49,10 +49,10 @@ class SchedulerError(PaperlibError, RuntimeError):
 
 
 EXTRAS = {  # optional extra -> (module that proves it is installed, what needs it)
-    "cams": ("pytorch_grad_cam", "the CAM-family baselines"),
-    "tensorboard": ("torch.utils.tensorboard", "TensorBoard logs"),
-    "annotate": ("ipycanvas", "the mask-drawing widget"),
-    "dask": ("distributed", "running on a Dask scheduler"),
+    "cams": ("pytorch_grad_cam", "the CAM-family baselines need"),
+    "tensorboard": ("torch.utils.tensorboard", "TensorBoard logs need"),
+    "annotate": ("ipycanvas", "the mask-drawing widget needs"),
+    "dask": ("distributed", "running on a Dask scheduler needs"),
 }
 
 
@@ -66,7 +66,8 @@ def has_extra(extra: str) -> bool:
 
 
 def require_extra(extra: str, what: str = "") -> None:
-    """:class:`ConfigError` naming the extra and how to install it, unless it can be imported."""
+    """:class:`ConfigError` naming the extra and how to install it, unless it can be imported; ``what`` names the
+    one thing that needs it (``GradCAM``)."""
     if not has_extra(extra):
-        raise ConfigError(f"{what or EXTRAS[extra][1]} need(s) the {extra!r} extra: pip install -e '.[{extra}]' "
-                          "(from a checkout)")
+        raise ConfigError(f"{f'{what} needs' if what else EXTRAS[extra][1]} the {extra!r} extra: "
+                          f"pip install -e '.[{extra}]' (from a checkout)")

@@ -229,7 +229,8 @@ def test_folder_oracle(shared, tmp_path: Path):
 
 CHILD = r'''
 import json, os, sys, time
-from paperlib import al, config, store
+from paperlib import al, config
+from paperlib.store import files
 
 args = json.loads(sys.argv[1])
 kind, n = args["stop"] or (None, 0)
@@ -266,7 +267,7 @@ def fdopen(fd, *a, **k):
     calls["open"] += 1
     return HalfWriter(fh) if kind == "mid_write" and calls["open"] == n else fh
 
-store.os.replace, store.os.fdopen = replace, fdopen
+files.os.replace, files.os.fdopen = replace, fdopen
 cfg = config.get("smoke", dataset="glas", **args["overrides"])
 status, _ = al.run_session(cfg, args["method"], 0, results_dir=args["results"], data_dir=args["data"], progress=False)
 print(status, flush=True)

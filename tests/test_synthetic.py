@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from paperlib.cli import paper_size as paper_size_cmd
-from paperlib.data import folds, load, load_cub, load_glas, paper_size, synthetic
+from paperlib.data import ensure_synthetic, folds, load, load_cub, load_glas, paper_size, synthetic
 
 
 def _digest(root: Path) -> str:
@@ -71,17 +71,17 @@ def test_deterministic_from_seed(tmp_path: Path):
 
 
 def test_reuse_and_refuse(tmp_path: Path):
-    root = synthetic.ensure("glas", tmp_path / "g", seed=0, scale=0.12)
+    root = ensure_synthetic("glas", tmp_path / "g", seed=0, scale=0.12)
     stamp = (root / "Grade.csv").stat().st_mtime_ns
-    assert synthetic.ensure("glas", root, seed=0, scale=0.12) == root
+    assert ensure_synthetic("glas", root, seed=0, scale=0.12) == root
     assert (root / "Grade.csv").stat().st_mtime_ns == stamp  # reused, not rewritten
     with pytest.raises(FileExistsError, match="another synthetic benchmark"):
-        synthetic.ensure("glas", root, seed=1, scale=0.12)
+        ensure_synthetic("glas", root, seed=1, scale=0.12)
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="not a paperlib synthetic benchmark"):
-        synthetic.ensure("cub", foreign)
+        ensure_synthetic("cub", foreign)
     assert (foreign / "notes.txt").read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folders left
 
@@ -133,7 +133,7 @@ def test_glas_paper_plan():
 def test_glas_paper_full_loads_with_paper_split(tmp_path: Path):
     """The full write (165 images, ~250 MB of BMP) takes a few seconds; it is removed afterwards."""
     start = time.perf_counter()
-    root = synthetic.ensure("glas", tmp_path / "g", seed=0, geometry="paper")
+    root = ensure_synthetic("glas", tmp_path / "g", seed=0, geometry="paper")
     try:
         assert time.perf_counter() - start < 15
         s = load_glas(root, seed=0, split="paper")
@@ -184,4 +184,4 @@ def test_paper_size_cli(tmp_path: Path, capsys: pytest.CaptureFixture):
     marker = json.loads((tmp_path / "g" / synthetic.MARKER).read_text())
     assert marker == {"kind": "glas", "seed": 2, "fraction": 0.05, "geometry": "paper"}
     with pytest.raises(ValueError, match="fraction"):
-        synthetic.ensure("cub", tmp_path / "c", scale=2.0, geometry="paper")
+        ensure_synthetic("cub", tmp_path / "c", scale=2.0, geometry="paper")

@@ -11,6 +11,7 @@ from paperlib.core.transforms import resize_image
 from paperlib.data import load_glas
 from paperlib.engine import predict, train
 from paperlib.engine.learner import Learner
+from paperlib.errors import ConfigError
 from paperlib.runtime import Budget, resolve_device
 
 
@@ -132,7 +133,7 @@ def test_resolve_device():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(ConfigError, match="CUDA is not available"):  # bad input: one line on the command line
             resolve_device("cuda")
 
 

@@ -3,7 +3,7 @@ session."""
 
 from __future__ import annotations
 
-from .. import config
+from .. import config, store
 from ..al import run_session
 from ..core.methods import METHODS, parse_method
 from . import USER_ERRORS, fail, overrides, parser
@@ -28,6 +28,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"waiting for annotations: see {folder / 'queries'} (README.txt in the newest round folder), "
               "then run the same command again")
         return 3
-    rows = (folder / "rounds.csv").read_text().strip().splitlines()
-    print(f"finished: {len(rows) - 1} round(s) in {folder / 'rounds.csv'}")
+    print(f"finished: {len(store.round_rows(folder))} round(s) in {folder / 'rounds.csv'}")
     return 0

@@ -13,7 +13,7 @@ from .runner import (
     task_folder,
     tasks,
 )
-from .watch import RoundWatch, Watched, round_rows
+from .watch import RoundWatch, Watched
 
 __all__ = ["SCHEDULER_ENV", "RoundWatch", "SchedulerError", "Task", "Watched", "connect", "expected_rounds", "order",
-           "round_rows", "run", "run_task", "scheduler_address", "task_folder", "tasks"]
+           "run", "run_task", "scheduler_address", "task_folder", "tasks"]

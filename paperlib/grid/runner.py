@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import al, config, store
 from ..core.methods import THETA0_SEED, parse_method
-from ..errors import ConfigError, PaperlibError, SchedulerError
+from ..errors import EXTRAS, ConfigError, PaperlibError, SchedulerError, has_extra
 from ..progress import beside_others, progress_line
 from ..runtime import default_workers
 from .watch import RoundWatch, Watched
@@ -68,11 +68,11 @@ def scheduler_address(scheduler: str | None = "") -> str | None:
 def connect(address: str, timeout: float = 5.0) -> Any:
     """A ``distributed.Client`` of the scheduler at ``address``; :class:`SchedulerError` within ``timeout`` seconds
     when it does not answer."""
-    try:
-        import distributed
-        from distributed.comm import get_address_host_port
-    except ImportError:
-        raise SchedulerError("running on a Dask scheduler needs the 'dask' extra: pip install -e '.[dask]'") from None
+    if not has_extra("dask"):
+        raise SchedulerError(f"{EXTRAS['dask'][1]} the 'dask' extra: pip install -e '.[dask]'")
+    import distributed
+    from distributed.comm import get_address_host_port
+
     try:
         get_address_host_port(address)
     except ValueError as exc:

@@ -9,13 +9,13 @@ sessions running side by side never interleave.
 
 from __future__ import annotations
 
-import csv
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..progress import progress_bar, progress_line
+from ..store import round_rows
 
 
 @dataclass
@@ -26,15 +26,6 @@ class Watched:
     folder: Path
     rounds: int
     seen: int = 0
-
-
-def round_rows(folder: Path) -> list[dict[str, str]]:
-    """The rows of ``<folder>/rounds.csv`` (empty when it is not written yet)."""
-    try:
-        with open(folder / "rounds.csv", newline="") as fh:
-            return list(csv.DictReader(fh))
-    except (OSError, csv.Error):
-        return []
 
 
 def _line(w: Watched, row: dict[str, str]) -> str:

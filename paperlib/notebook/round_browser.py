@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from matplotlib import pyplot as plt
 
 from .. import al, data, store
@@ -49,12 +48,6 @@ def finished_rounds(run: str | Path) -> int:
     return store.RunFolder(run).n_finished()
 
 
-def read_history(run: str | Path) -> pd.DataFrame | None:
-    """A run folder's ``history.csv`` (every epoch of its finished rounds' trainings), ``None`` without one."""
-    path = Path(run) / "history.csv"
-    return pd.read_csv(path) if path.is_file() else None
-
-
 def round_outputs(learner: Learner, record: RoundRecord, run: str | Path, n_pseudo: int = 4) -> list[dict[str, Any]]:
     """A finished round as notebook outputs: its line, its queried and first ``n_pseudo`` pseudo-labeled images with
     the round's masks, then its training curves when the run folder's ``history.csv`` has them."""
@@ -71,7 +64,7 @@ def round_outputs(learner: Learner, record: RoundRecord, run: str | Path, n_pseu
                                            [f"{k}: {splits.train.ids[i]}" for k, i in zip(kinds, shown, strict=True)])))
     else:
         out.append(_text("this run has no queried or pseudo-labeled images (fixed baseline)"))
-    history = read_history(run)
+    history = store.history_frame(run)
     if history is not None and (history["round"] == row.round).any():
         name = f"{Path(run).parent.name} / {Path(run).name}"
         out.append(_figure(plots.training_curve(history, row.round, f"{name}, round {row.round}: training")))

@@ -1,139 +1,22 @@
-"""Files under ``results/``: atomic writes (temp file + rename) and provenance (profile, config, git revision)."""
+"""Run folders under ``results/``: the one run-path function and its inverse, a finished round's record, the
+folder that commits rounds and rewrites their views (``rounds.csv``, ``history.csv``, ``queries.json``,
+``pseudo.json``), and the one reader of each view."""
 
 from __future__ import annotations
 
 import contextlib
-import io
+import csv
 import json
-import os
-import platform
 import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy
 import torch
-from PIL import Image
 
 from ..errors import MissingFileError, StoreError
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory file locks; a session then trusts its caller to run it once at a time
-    fcntl = None  # type: ignore[assignment]
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Atomic text write (UTF-8)."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_json(path: str | Path, obj: Any) -> Path:
-    """Atomic, deterministic JSON (sorted keys, indented)."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
-
-
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file, naming it in any error."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MissingFileError(f"{path}: file not found") from None
-    except json.JSONDecodeError as exc:
-        raise StoreError(f"{path}: not valid JSON ({exc})") from exc
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def save_tensors(path: str | Path, obj: dict[str, Any]) -> Path:
-    """Atomic ``torch.save`` of a dict of tensors and plain values."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return atomic_write_bytes(path, buf.getvalue())
-
-
-def load_tensors(path: str | Path) -> dict[str, Any]:
-    """``torch.load(..., weights_only=True)`` onto the CPU, naming the file in any error."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"{path}: file not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise StoreError(f"{path}: not a readable checkpoint ({exc})") from exc
-
-
-CODE_PATHS = ("paperlib", "notebooks", "pyproject.toml")  # what makes the numbers (not README, not figures/)
-
-
-def git_revision() -> str:
-    """The package checkout's git revision (``+dirty`` when its code, :data:`CODE_PATHS`, has uncommitted changes;
-    regenerated figures or an edited README do not count), or ``unknown``."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PACKAGE_ROOT, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
-                               cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def machine() -> dict[str, str]:
-    """What computed the numbers besides the code: CPU model, the CPU kernels torch picked, torch, numpy and Python
-    versions, OS. The same code and seeds give other numbers on another CPU (float kernels differ in their last bits
-    and training amplifies that); one machine repeats its own numbers exactly."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": str(os.cpu_count()),
-            "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
-            "os": platform.platform()}
-
-
-def provenance(cfg: Any) -> dict[str, Any]:
-    """What made a file: profile, full config and git revision."""
-    return {"profile": cfg.profile, "config": cfg.to_dict(), "git_revision": git_revision()}
-
-
-def png_bytes(array: numpy.ndarray, mode: str) -> bytes:
-    """PNG file bytes of a ``HxW`` (mode ``L``) or ``HxWx3`` (mode ``RGB``) uint8 array."""
-    buf = io.BytesIO()
-    Image.fromarray(array, mode).save(buf, format="PNG")
-    return buf.getvalue()
+from .files import _jsonable, atomic_write_text, file_lock, load_tensors, read_json, save_tensors, write_json
+from .provenance import git_revision
 
 
 def runs_dir(results_dir: str | Path, profile: str, dataset: str) -> Path:
@@ -154,25 +37,6 @@ def results_of(run: str | Path) -> tuple[Path, str, str, str, int]:
     if runs.name != "runs" or not seed_dir.name.startswith("seed_") or not seed_dir.name[5:].isdigit():
         raise StoreError(f"{run}: not a run folder (results/<profile>/<dataset>/runs/<method>/seed_<s>)")
     return profile.parent, profile.name, dataset.name, name_dir.name, int(seed_dir.name[5:])
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, waiting: str) -> Iterator[None]:
-    """Hold an OS file lock on ``path`` (released by the kernel when its process dies); print ``waiting`` to stderr
-    when another process holds it, then wait for it."""
-    with open(path, "a") as fh:
-        if fcntl is None:
-            yield
-            return
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(waiting, file=sys.stderr)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -339,10 +203,38 @@ def read_rounds(results_dir: str | Path, profile: str, dataset: str) -> Any:
     runs = runs_dir(results_dir, profile, dataset)
     frames = []
     for path in sorted(runs.glob("*/seed_*/rounds.csv")):
-        df = pd.read_csv(path)
+        df = rounds_frame(path.parent)
         df.insert(0, "seed", int(path.parent.name.removeprefix("seed_")))
         df.insert(0, "method", path.parent.parent.name)
         frames.append(df)
     if not frames:
         raise MissingFileError(f"{runs}: no finished sessions (run notebook 04_active_learning first)")
     return pd.concat(frames, ignore_index=True)
+
+
+def round_rows(folder: str | Path) -> list[dict[str, str]]:
+    """The rows of ``<folder>/rounds.csv`` as text (empty when it is not written yet): for a reader that must not
+    fail while a session writes."""
+    try:
+        with open(Path(folder) / "rounds.csv", newline="") as fh:
+            return list(csv.DictReader(fh))
+    except (OSError, csv.Error):
+        return []
+
+
+def rounds_frame(folder: str | Path) -> Any:
+    """``<folder>/rounds.csv`` as a pandas DataFrame, one row per finished round (:data:`ROUND_COLUMNS`)."""
+    import pandas as pd
+
+    path = Path(folder) / "rounds.csv"
+    if not path.is_file():
+        raise MissingFileError(f"{path}: file not found (the session has no finished round)")
+    return pd.read_csv(path)
+
+
+def history_frame(folder: str | Path) -> Any:
+    """``<folder>/history.csv`` as a pandas DataFrame (:data:`HISTORY_COLUMNS`), ``None`` without one."""
+    import pandas as pd
+
+    path = Path(folder) / "history.csv"
+    return pd.read_csv(path) if path.is_file() else None
