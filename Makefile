@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint reproduce clean
+.PHONY: install test test-fast lint reproduce clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,19 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check paperlib tests notebooks
+	$(PY) -m ruff check paperlib tests notebooks benchmarks
 	$(PY) -m pytest -q
+
+# the unit tests alone (no training of whole sessions, no browser, no notebooks): under 2 minutes
+test-fast: $(STAMP)
+	$(PY) -m ruff check paperlib tests notebooks benchmarks
+	$(PY) -m pytest -q -m "not slow and not browser and not notebooks"
 
 reproduce: $(STAMP)
 	$(PY) -m paperlib.pipeline --profile $(or $(PROFILE),demo)
 
 lint: $(STAMP)
-	$(PY) -m ruff check paperlib tests notebooks
+	$(PY) -m ruff check paperlib tests notebooks benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache

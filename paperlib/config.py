@@ -141,6 +141,13 @@ IDENTITY = ("data", "model", "train", "al")  # what makes a session itself
 _SECTIONS = (*IDENTITY, "study", "runtime")
 
 
+def from_identity(profile: str, identity: dict[str, dict[str, Any]]) -> Config:
+    """The config of a session from its identity sections (:meth:`Config.identity`, as a run folder's
+    ``config.json`` or an exported model holds them); study and runtime at their defaults."""
+    kinds = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "al": ALConfig}
+    return Config(profile=profile, **{s: kinds[s](**identity[s]) for s in IDENTITY})
+
+
 def _paper(dataset: str) -> Config:
     """Table 5 settings of the paper on the real data (meant for a GPU)."""
     if dataset == "glas":

@@ -47,6 +47,7 @@ def _rows(run_dir: Path) -> list[dict]:
 
 @pytest.mark.parametrize("method", ["WSL", "Full_sup", "Random", "Entropy", "MC_Dropout", "Label_prop",
                                     "Entropy+Label_prop", "MC_Dropout+Label_prop"])
+@pytest.mark.slow
 def test_every_method_runs(shared, tmp_path: Path, method: str):
     run = tmp_path / method
     assert _session(shared, method, run).run() == "finished"
@@ -119,6 +120,7 @@ def test_a_made_classifier_is_read_while_another_process_holds_its_lock(shared, 
     assert "being trained" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_finished_session_is_not_rerun_and_other_config_is_refused(shared, tmp_path: Path):
     run = tmp_path / "r"
     _session(shared, "Random", run).run()
@@ -178,6 +180,7 @@ def _asked(folder: Path) -> list[str]:
     return sorted(p.name[:-len("_suggested.png")] for p in folder.glob("*_suggested.png"))
 
 
+@pytest.mark.slow
 def test_folder_oracle(shared, tmp_path: Path):
     run = tmp_path / "human"
 
@@ -303,6 +306,7 @@ def _results_copy(shared, dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: Path):
     """The uninterrupted run and five runs killed at different writes start side by side (independent folders);
     each killed run is resumed, again side by side, and must end with the uninterrupted run's files."""
@@ -348,6 +352,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: P
 # Execution settings are not part of a session's identity
 
 
+@pytest.mark.slow
 def test_resume_under_other_runtime_settings_continues_the_same_session(shared, tmp_path: Path):
     """Interrupted after round 0 (later checkpoints removed), resumed with another device name, the plain path, no
     feature cache and no amp: the same session continues, to the same rounds.csv as an uninterrupted run."""
@@ -367,6 +372,7 @@ def test_resume_under_other_runtime_settings_continues_the_same_session(shared, 
     assert json.loads((run / "config.json").read_text())["runtime"]["device"] == "cpu"  # recorded, not compared
 
 
+@pytest.mark.slow
 def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: pytest.CaptureFixture):
     """`python -m paperlib.baseline` runs the WSL and Full_sup sessions (the grid's run folders) and prints their
     numbers; another seed never rewrites theta0 or another seed's files."""
@@ -392,6 +398,7 @@ def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: py
     assert (runs / "Full_sup" / "seed_1" / "rounds.csv").is_file()
 
 
+@pytest.mark.slow
 def test_wsl_is_trained_per_seed_and_theta0_stays_seed_0s(shared, tmp_path: Path):
     """The paper's Table 2 and WSL row have a spread over seeds: each WSL session measures its own seed's
     classifier; every other session starts from seed 0's (theta0)."""
@@ -529,6 +536,7 @@ def test_a_classifier_is_the_same_whatever_the_callers_thread_count(shared, tmp_
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
+@pytest.mark.slow
 def test_tensorboard_mirrors_history_csv(shared, tmp_path: Path):
     pytest.importorskip("tensorboard", reason="the 'tensorboard' extra (in dev) is not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

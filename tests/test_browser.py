@@ -45,6 +45,7 @@ def _kinds(box) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_opens_on_a_finished_round_and_follows_the_dataset(finished):
     base, cfg = finished["base"], finished["cfg"]
     cub = config.get("smoke", dataset="cub", **TINY)  # no session of it: the browser must open on glas

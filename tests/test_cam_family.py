@@ -34,6 +34,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory):
     return {"base": base, "cfg": cfg, "splits": splits, "theta0": theta0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", cam_family.METHODS)
 def test_each_method_maps_every_test_image_at_its_size_and_makes_a_wsl_row(shared, tmp_path: Path, method: str):
     cfg, splits = shared["cfg"], shared["splits"]

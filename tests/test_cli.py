@@ -28,6 +28,7 @@ def test_every_command_has_a_console_command():
                              "paperlib-predict", "paperlib-paper-size"}
 
 
+@pytest.mark.slow
 def test_console_commands_are_installed_and_answer():
     """Every console command is installed and prints its usage (the commands run side by side: each imports
     torch)."""
@@ -67,6 +68,7 @@ def test_pipeline_without_notebooks_says_where_they_are(tmp_path: Path, capsys):
     assert len(err) == 1 and str(tmp_path) in err[0] and "checkout" in err[0] and "--notebooks" in err[0]
 
 
+@pytest.mark.slow
 def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Path, capsys):
     args = ["--profile", "smoke", "--only", "01", "--results", str(tmp_path / "results"), "--figures",
             str(tmp_path / "figures")]
@@ -86,6 +88,7 @@ def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Pa
     assert "computes on " in executed and ", torch " in executed  # the first output names the kernel's device
 
 
+@pytest.mark.slow
 def test_pipeline_relays_a_child_process_line_once_and_names_a_failing_cell(tmp_path: Path, capsys, monkeypatch):
     """Output a cell's child process writes to the kernel's file descriptors (as grid worker processes do) is
     relayed once, not also from the kernel's own stderr; a failing cell stops the run with the cell, the error and

@@ -125,6 +125,7 @@ def test_unlabeled_pool_session_with_a_test_annotator(tmp_path: Path):
                               _truth(int(sid.split("_")[1])) > 0)
 
 
+@pytest.mark.slow
 def test_notebook_04_runs_on_a_dataset_file(tmp_path: Path):
     """`dataset`/`data_root` parameters: notebook 04 on one's own data (every mask given, so the simulated
     oracle can answer), through papermill as the pipeline runs it."""

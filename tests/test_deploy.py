@@ -35,6 +35,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"base": base, "cfg": cfg, "run": run, "splits": splits, "images": images, "idx": idx}
 
 
+@pytest.mark.slow
 def test_predict_writes_the_sessions_masks_cams_and_classes(session):
     final = deploy.final_model(session["run"])
     out = session["base"] / "pred"

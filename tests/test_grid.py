@@ -79,6 +79,7 @@ def _assert_one_line_per_round(err: str, tasks: list) -> None:
     assert re.search(rf"{len(tasks)} sessions.*{len(tasks) * (LAST + 1)}/{len(tasks) * (LAST + 1)} ", err)
 
 
+@pytest.mark.slow
 def test_local_workers_report_every_round_once(tmp_path: Path, sequential: dict, monkeypatch, capfd):
     """Two sessions side by side in two worker processes: the preparation's progress (theta0 trained in a worker)
     comes first, as whole lines naming the dataset, then the bar over the rounds and one line per round."""
@@ -96,6 +97,7 @@ def test_local_workers_report_every_round_once(tmp_path: Path, sequential: dict,
     assert prep[-1] < min(i for i, ln in enumerate(lines) if ln.startswith("2 sessions"))
 
 
+@pytest.mark.slow
 def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, sequential: dict, monkeypatch,
                                                                  capsys):
     monkeypatch.setenv(progress.MODE_ENV, "text")
@@ -137,6 +139,7 @@ def test_cluster_loses_a_worker_and_every_session_finishes_once(tmp_path: Path, 
     assert not alive, f"processes left running: {[p.cmdline() for p in alive]}"
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path: Path, monkeypatch, capsys):
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -185,6 +188,7 @@ def test_run_folder_lock_admits_one_writer_at_a_time(tmp_path: Path):
     other.join()
 
 
+@pytest.mark.slow
 def test_a_session_is_the_first_rounds_of_a_longer_one(tmp_path: Path, sequential: dict):
     """What lets a sweep point at the profile's own value read the main session: rounds do not depend on how many
     follow (``sweeps.sweep_points``)."""

@@ -14,6 +14,8 @@ from PIL import Image
 from paperlib.notebook import round_browser
 from tests.browser import lab_harness, lab_server
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "notebooks/04_active_learning.ipynb"
 IMAGES = ".widget-output img"

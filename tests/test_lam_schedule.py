@@ -75,6 +75,7 @@ def _rows(run: Path) -> list[dict]:
         return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_a_session_records_its_lambdas_and_resumes_exactly(shared, tmp_path: Path, schedule: str):
     cfg = config.get("smoke", dataset="glas", **TINY, lam_schedule=schedule, lam=0.1, lam_max=0.9)

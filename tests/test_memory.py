@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -105,6 +106,7 @@ def _write_medium_glas(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_mc_dropout_stays_within_the_budget(tmp_path: Path):
     """T = 50 passes over two 384x512 images (network input 346x461, head width 32) in a fresh process: the peak
     resident memory stays within the budget above the process's baseline, although all passes at once would

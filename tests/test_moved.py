@@ -27,6 +27,7 @@ def test_every_old_path_holds_the_names_of_its_new_modules(old: str):
         assert public and all(getattr(module, k) is getattr(target, k) for k in public), (old, new)
 
 
+@pytest.mark.slow
 def test_an_old_path_warns_once_with_the_new_one_and_is_the_same_module():
     proc = _python("import paperlib.learner, paperlib.engine.learner as new\n"
                    "from paperlib.learner import Learner\n"
@@ -50,6 +51,7 @@ def test_tools_that_left_the_library_say_where_they_are():
 
 @pytest.mark.parametrize("argv", [["-m", "paperlib.baseline", "--help"], ["-m", "paperlib.predict", "--help"],
                                   ["-m", "paperlib.paper_size", "--help"]])
+@pytest.mark.slow
 def test_old_command_paths_run_the_command_after_a_warning(argv: list[str]):
     proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=120)
     new = _moved.COMMANDS[argv[1].removeprefix("paperlib.")]
@@ -57,6 +59,7 @@ def test_old_command_paths_run_the_command_after_a_warning(argv: list[str]):
     assert f"is now python -m paperlib {new}" in proc.stderr
 
 
+@pytest.mark.slow
 def test_one_entry_point_with_every_command_and_the_version():
     from paperlib import __version__
     from paperlib.cli.main import COMMANDS

@@ -11,6 +11,8 @@ import pytest
 
 from paperlib import config, pipeline
 
+pytestmark = pytest.mark.notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # what 06_figures promises for a two-dataset profile

@@ -142,6 +142,7 @@ def test_glas_paper_full_loads_with_paper_split(tmp_path: Path):
         shutil.rmtree(root)
 
 
+@pytest.mark.slow
 def test_cub_paper_subset(tmp_path: Path):
     root = paper_size.write_cub_paper(tmp_path / "c", seed=0, fraction=0.01, workers=2)
     paper = {stem: (part, label) for stem, (part, label) in _paper_classes("cub").items()}

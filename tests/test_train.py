@@ -24,6 +24,7 @@ def _states_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_segmentation_head_overfits_a_tiny_batch(splits):
     torch.manual_seed(0)
     net = JointNet(2, seg_width=8, seed=0)

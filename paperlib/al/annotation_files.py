@@ -127,6 +127,12 @@ def write_mapping(path: Path, masks: dict[str, str]) -> Path:
     return path
 
 
+def mapping_images(path: Path) -> list[str]:
+    """The image ids (file stems) a mapping file lists, in order (the round's queries, in ``suggestions.csv``)."""
+    with open(path, newline="") as fh:
+        return [Path(row["image"]).stem for row in csv.DictReader(fh)]
+
+
 def find_masks(folder: Path, ids: Sequence[str]) -> dict[str, tuple[Path, Colour]]:
     """Where the masks of ``ids`` are in a round ``folder`` (every layout of the module docstring), with the
     background colour of each; ids without a mask are left out. Two masks for one id is an error."""

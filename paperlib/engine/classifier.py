@@ -17,6 +17,7 @@ import torch
 from .. import data, store
 from ..config import Config, TrainConfig
 from ..core.methods import THETA0_SEED, parse_method
+from ..errors import MissingFileError
 from ..progress import progress_line
 from ..runtime import threads
 from . import train
@@ -114,8 +115,6 @@ def load_classifier(cfg: Config, results_dir: str | Path, seed: int = THETA0_SEE
     """The classifier of ``seed`` (default: theta0) that :func:`classifier_stage` saved with ``cfg``'s settings,
     loaded and never trained (for views, which must not train); a :class:`~paperlib.errors.MissingFileError` naming
     the file when it is missing or was made with other settings."""
-    from ..errors import MissingFileError
-
     path = classifier_path(results_dir, cfg, seed)
     made = _made(cfg, path, seed)
     if made is None:

@@ -41,22 +41,13 @@ class Final:
     cfg: Config
 
 
-_SECTIONS = {"data": config.DataConfig, "model": config.ModelConfig, "train": config.TrainConfig,
-             "al": config.ALConfig}
-
-
-def _config(profile: str, identity: dict) -> Config:
-    """The config of a session from its identity sections (study and runtime at their defaults)."""
-    return Config(profile=profile, **{s: cls(**identity[s]) for s, cls in _SECTIONS.items()})
-
-
 def final_model(run: str | Path) -> Final:
     """The final model of the session in ``run`` (a run folder with at least one finished round)."""
     run = Path(run)
     if not (run / "config.json").is_file():
         raise ConfigError(f"{run}: not a run folder (no config.json)")
     meta = store.read_json(run / "config.json")
-    cfg = _config(meta["profile"], meta["config"])
+    cfg = config.from_identity(meta["profile"], meta["config"])
     done = store.RunFolder(run).finished()
     if not done:
         raise ConfigError(f"{run}: no finished round yet")
@@ -81,7 +72,7 @@ def export(final: Final, path: str | Path) -> Path:
 def load(path: str | Path) -> Final:
     """An exported model (:func:`export`)."""
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = _config(obj["profile"], obj["config"])
+    cfg = config.from_identity(obj["profile"], obj["config"])
     model = theta0_model(cfg, obj["state"], len(obj["class_names"]))
     return Final(model, float(obj["threshold"]), list(obj["class_names"]), obj["method"], cfg)
 

@@ -9,7 +9,6 @@ layout the folder oracle reads; the session then continues with those masks (``t
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .. import store
+from ..al.annotation_files import SUGGESTIONS, mapping_images
 from ..errors import require_extra
 from ..store import atomic_write_bytes, png_bytes
 from .mask_editor import MaskEditor, Point
@@ -52,12 +52,10 @@ class PendingRound:
         ``None`` when there is none (the session finished, or has not asked yet)."""
         run = Path(run_folder)
         r = store.RunFolder(run).n_finished()
-        listing = run / "queries" / f"round_{r:02d}" / "suggestions.csv"
+        listing = run / "queries" / f"round_{r:02d}" / SUGGESTIONS
         if not listing.is_file():
             return None
-        with open(listing, newline="") as fh:
-            ids = [Path(row["image"]).stem for row in csv.DictReader(fh)]
-        return cls(run, r, ids)
+        return cls(run, r, mapping_images(listing))
 
     def image(self, sid: str) -> np.ndarray:
         """The queried image ``HxWx3`` uint8."""
