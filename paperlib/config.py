@@ -77,7 +77,7 @@ class ALConfig:
     rounds: int = 25  # max_r
     k: int = 40  # neighbours for Label_prop's U''
     lam: float = 0.1  # lambda, weight of the pseudo-labeled loss (Eq. 1)
-    lam_schedule: str = "constant"  # lambda by round: constant (the paper), rising, validation (lam_schedule.py)
+    lam_schedule: str = "constant"  # lambda by round: constant (the paper), rising, validation (core/lam_schedule.py)
     lam_max: float = 1.0  # the cap of a rising lambda schedule (1: the weight of an oracle mask)
     mc_passes: int = 50  # MC dropout passes
     mc_p: float = 0.2  # MC dropout probability

@@ -374,7 +374,7 @@ def test_resume_under_other_runtime_settings_continues_the_same_session(shared, 
 
 @pytest.mark.slow
 def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: pytest.CaptureFixture):
-    """`python -m paperlib.baseline` runs the WSL and Full_sup sessions (the grid's run folders) and prints their
+    """`python -m paperlib baseline` runs the WSL and Full_sup sessions (the grid's run folders) and prints their
     numbers; another seed never rewrites theta0 or another seed's files."""
     results, data_dir = _results_copy(shared, tmp_path / "results"), shared["base"] / "data"
     theta0 = results / "smoke" / "glas" / "theta0.pt"

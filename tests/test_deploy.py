@@ -1,4 +1,4 @@
-"""A session's final model on new images, and exported as one file (`python -m paperlib.predict`)."""
+"""A session's final model on new images, and exported as one file (`python -m paperlib predict`)."""
 
 import csv
 import shutil

@@ -91,14 +91,29 @@ def _single_threaded() -> None:
     torch.set_num_threads(1)
 
 
-def _prepare(profile: str, dataset: str, label_prop: bool, kw: dict[str, Any], progress: bool = False,
+@dataclass(frozen=True)
+class Where:
+    """Where a grid's sessions read and write (absolute paths, the same on every worker) and the overrides every
+    task starts from."""
+
+    results_dir: Path
+    data_dir: Path
+    base_overrides: dict[str, Any]
+
+    def run(self, profile: str, task: Task) -> tuple[str, Path]:
+        """:func:`run_task` of ``task`` here."""
+        return run_task(profile, task, results_dir=self.results_dir, data_dir=self.data_dir,
+                        base_overrides=self.base_overrides)
+
+
+def _prepare(profile: str, dataset: str, label_prop: bool, where: Where, progress: bool = False,
              beside: bool = False) -> None:
     """What every session of a dataset shares (data, theta0, distances), made once before its sessions.
     ``beside``: it runs beside other preparations (worker processes): its progress is text lines naming the
     dataset."""
-    cfg = config.get(profile, dataset=dataset, **kw["base_overrides"])
+    cfg = config.get(profile, dataset=dataset, **where.base_overrides)
     with beside_others(dataset) if beside and progress else nullcontext():
-        al.prepare(cfg, results_dir=kw["results_dir"], data_dir=kw["data_dir"], label_prop=label_prop,
+        al.prepare(cfg, results_dir=where.results_dir, data_dir=where.data_dir, label_prop=label_prop,
                    progress=progress)
 
 
@@ -142,9 +157,8 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     is single-threaded (numbers depend on torch's thread count, so a session gives the same numbers on any worker;
     on 2 CPU cores two single-threaded sessions finish sooner than one two-threaded session at a time).
     """
-    kw = {"results_dir": Path(results_dir).resolve(), "data_dir": Path(data_dir).resolve(),
-          "base_overrides": dict(base_overrides or {})}
-    plan = _plan(profile, todo, kw["results_dir"], base_overrides)
+    where = Where(Path(results_dir).resolve(), Path(data_dir).resolve(), dict(base_overrides or {}))
+    plan = _plan(profile, todo, where.results_dir, base_overrides)
     if workers is None:
         workers = default_workers(plan[0].cfg.runtime) if plan else 1
     address = scheduler_address(scheduler)
@@ -152,21 +166,21 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     label_prop = {d: any(parse_method(t.method).label_prop for t in todo if t.dataset == d)
                   for d in dict.fromkeys(t.dataset for t in todo)}
     sessions = order_planned(plan)
-    where = f" on {address}" if address else ""
+    on = f" on {address}" if address else ""
     if progress:
-        progress_line(f"preparing {', '.join(label_prop)}{where} (data, theta0, distances)")
+        progress_line(f"preparing {', '.join(label_prop)}{on} (data, theta0, distances)")
     watch = RoundWatch([Watched(f"{p.task.dataset} {p.task.name} seed {p.task.seed}", p.folder,
                                 expected_rounds(p.task, p.cfg)) for p in sessions],
-                       desc=f"{len(sessions)} sessions{where}", progress=progress)
+                       desc=f"{len(sessions)} sessions{on}", progress=progress)
     try:
         if client is not None:
-            _run_on_cluster(client, profile, sessions, kw, label_prop, watch, progress)
+            _run_on_cluster(client, profile, sessions, where, label_prop, watch, progress)
         else:
-            _run_here(profile, sessions, kw, label_prop, workers, watch, progress)
+            _run_here(profile, sessions, where, label_prop, workers, watch, progress)
     finally:
         if client is not None:
             client.close()
-    return [task_folder(kw["results_dir"], profile, t) for t in todo]
+    return [task_folder(where.results_dir, profile, t) for t in todo]
 
 
 @dataclass(frozen=True)
@@ -233,25 +247,25 @@ def order_planned(plan: Sequence[Planned]) -> list[Planned]:
     return [by_task[id(t)] for t in order([(p.task, p.cfg) for p in plan])]
 
 
-def _run_here(profile: str, todo: Sequence[Planned], kw: dict[str, Any], label_prop: dict[str, bool], workers: int,
+def _run_here(profile: str, todo: Sequence[Planned], where: Where, label_prop: dict[str, bool], workers: int,
               watch: RoundWatch, progress: bool) -> None:
     """Prepare each dataset, then run the tasks in this process (``workers`` <= 1) or in that many
     single-threaded local processes (the preparations too, side by side, their progress as text lines), the
     ``watch`` showing the sessions' rounds."""
     if workers <= 1:
         for d, lp in label_prop.items():
-            _prepare(profile, d, lp, kw, progress=progress)
+            _prepare(profile, d, lp, where, progress=progress)
         with watch:
             for p in todo:
-                _finished(p, lambda p=p: run_task(profile, p.task, **kw), watch)
+                _finished(p, lambda p=p: where.run(profile, p.task), watch)
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
         try:
-            _wait_prepared({d: pool.submit(_prepare, profile, d, lp, kw, progress, True)
+            _wait_prepared({d: pool.submit(_prepare, profile, d, lp, where, progress, True)
                             for d, lp in label_prop.items()})
             with watch:
-                futures = {pool.submit(run_task, profile, p.task, **kw): p for p in todo}
+                futures = {pool.submit(where.run, profile, p.task): p for p in todo}
                 for fut in as_completed(futures):
                     _finished(futures[fut], fut.result, watch)
         except BaseException:
@@ -259,7 +273,7 @@ def _run_here(profile: str, todo: Sequence[Planned], kw: dict[str, Any], label_p
             raise
 
 
-def _run_on_cluster(client: Any, profile: str, todo: Sequence[Planned], kw: dict[str, Any],
+def _run_on_cluster(client: Any, profile: str, todo: Sequence[Planned], where: Where,
                     label_prop: dict[str, bool], watch: RoundWatch, progress: bool) -> None:
     """Run one prepare task per dataset (its progress as text lines in the worker's log), then submit one task
     per session (named after it) and collect them as they finish, the ``watch`` showing their rounds.
@@ -270,14 +284,14 @@ def _run_on_cluster(client: Any, profile: str, todo: Sequence[Planned], kw: dict
     import distributed
     from dask.base import tokenize
 
-    token = tokenize(profile, sorted((k, str(v)) for k, v in kw.items()))[:10]
-    prepared = {d: client.submit(_on_worker, _prepare, profile, d, lp, kw, progress, True,
+    token = tokenize(profile, str(where.results_dir), str(where.data_dir), sorted(where.base_overrides.items()))[:10]
+    prepared = {d: client.submit(_on_worker, _prepare, profile, d, lp, where, progress, True,
                                  key=f"paperlib-prepare-{d}-{token}")
                 for d, lp in label_prop.items()}
     _wait_prepared(prepared)  # results are None: nothing stays on a worker to be lost with it
     client.cancel(list(prepared.values()))
     with watch:
-        futures = {client.submit(_on_worker, run_task, profile, p.task, **kw,
+        futures = {client.submit(_on_worker, where.run, profile, p.task,
                                  key=f"paperlib-session-{p.task.dataset}-{p.task.name}-seed{p.task.seed}-"
                                      f"{tokenize(p.task)[:6]}-{token}"):
                    p for p in todo}

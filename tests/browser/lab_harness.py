@@ -1,8 +1,9 @@
-"""Notebooks in JupyterLab in a real browser: headless Chromium driven by Playwright (the ``browser`` extra) over a
-throwaway JupyterLab server (:mod:`paperlib.lab_server`), used as a person uses it: open a notebook, Run All, pick
+r"""Notebooks in JupyterLab in a real browser: headless Chromium driven by Playwright (the ``browser`` extra) over a
+throwaway JupyterLab server (:mod:`tests.browser.lab_server`), used as a person uses it: open a notebook, Run All, pick
 widget options, screenshots. Used by ``tests/test_lab_harness.py`` and for screenshots::
 
-    python -m paperlib.lab_harness screenshot notebooks/04_active_learning.ipynb 04.png --run --cell -1 -p profile=demo
+    python -m tests.browser.lab_harness screenshot notebooks/04_active_learning.ipynb 04.png \
+        --run --cell -1 -p profile=demo
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def screenshot(notebook: str | Path, out: str | Path, *, root_dir: str | Path | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m paperlib.lab_harness", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tests.browser.lab_harness", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("screenshot", help="a PNG of a notebook open in JupyterLab (headless Chromium)")
     sp.add_argument("notebook")

@@ -1,4 +1,4 @@
-"""A throwaway JupyterLab server for real-browser tests and screenshots (:mod:`paperlib.lab_harness` drives it).
+"""A throwaway JupyterLab server for real-browser tests and screenshots (:mod:`tests.browser.lab_harness` drives it).
 
 It listens on 127.0.0.1 on a free port with a random token, and gets fresh config, data, settings, workspaces,
 runtime and IPython folders, so the user's own JupyterLab is neither read nor touched.
