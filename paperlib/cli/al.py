@@ -10,12 +10,12 @@ from . import USER_ERRORS, fail, overrides, parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser("python -m paperlib.al", "Run or resume one AL session.",
-                        "dataset of the profile (default: its first)")
+    """Run or resume the session; exit code 0 finished, 2 bad input, 3 waiting for annotations."""
+    p = parser("python -m paperlib.al", "Run or resume one AL session.", "dataset of the profile (default: its first)")
     p.add_argument("--method", default="Label_prop",
-                        help=f"{', '.join(METHODS)}, or <sampler>+Label_prop (e.g. Entropy+Label_prop)")
+                   help=f"{', '.join(METHODS)}, or <sampler>+Label_prop (e.g. Entropy+Label_prop)")
     p.add_argument("--oracle", default="simulated", choices=("simulated", "folder"),
-                        help="simulated: reveal true masks; folder: a person annotates <run>/queries/round_RR/")
+                   help="simulated: reveal true masks; folder: a person annotates <run>/queries/round_RR/")
     args = p.parse_args(argv)
     try:
         cfg = config.get(args.profile, dataset=args.dataset, **overrides(args))

@@ -11,8 +11,8 @@ DESCRIPTION = "Run the WSL and Full_sup sessions of a seed and print their numbe
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser("python -m paperlib baseline", DESCRIPTION,
-                        "one dataset of the profile (default: all of them)")
+    """Run (or read) the two sessions per dataset and print one line each; exit code 0, or 2 on bad input."""
+    p = parser("python -m paperlib baseline", DESCRIPTION, "one dataset of the profile (default: all of them)")
     args = p.parse_args(argv)
     try:
         cfgs = config.notebook_configs(args.profile, **overrides(args))

@@ -15,15 +15,16 @@ from . import USER_ERRORS, fail, overrides, parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x method x "
-                        "seed (-p seeds 0,1: the profile's by default), in-process or on a Dask cluster.",
-                        "comma-separated datasets (default: every dataset of the profile)", seed=False)
+    """Run (or resume) every session of the grid; exit code 0, or 2 on bad input or an unusable scheduler."""
+    p = parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x method x seed "
+               "(-p seeds 0,1: the profile's by default), in-process or on a Dask cluster.",
+               "comma-separated datasets (default: every dataset of the profile)", seed=False)
     p.add_argument("--methods", default="Random,Entropy,MC_Dropout,Label_prop",
-                        help=f"comma-separated methods ({', '.join(METHODS)}, or <sampler>+Label_prop)")
+                   help=f"comma-separated methods ({', '.join(METHODS)}, or <sampler>+Label_prop)")
     p.add_argument("--tag", default="", help="name for the -p overrides: run folders runs/<method>__<tag>/")
     p.add_argument("--scheduler", default="",
-                        help=f"Dask scheduler address, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} when set, "
-                        "else in-process; local worker processes: -p workers N)")
+                   help=f"Dask scheduler address, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} when set, "
+                   "else in-process; local worker processes: -p workers N)")
     args = p.parse_args(argv)
     try:
         base = overrides(args)

@@ -16,6 +16,7 @@ DESCRIPTION = ("Run the notebooks in order with papermill (each in its own folde
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the notebooks; exit code 0 all ran, 1 a notebook failed, 2 bad input."""
     parser = argparse.ArgumentParser(prog="python -m paperlib.pipeline", description=DESCRIPTION)
     parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
     parser.add_argument("--only", action="append", help="run only this notebook (number or name; repeatable)")
