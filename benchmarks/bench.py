@@ -41,16 +41,17 @@ from paperlib.core.model import JointNet, SiteDropout
 from paperlib.core.transforms import eval_size, resize_image
 from paperlib.engine import predict, train
 from paperlib.engine.learner import Learner, theta0_model
-from paperlib.timing import peak_rss_mb
 
 if __package__:  # imported: benchmarks.bench (the tests)
     from . import bench_paper
     from .fresh_process import in_fresh_process
+    from .memory import peak_rss_mb
 else:  # run as a script, python benchmarks/bench.py: its siblings from its folder (also under python -P)
     if str(Path(__file__).resolve().parent) not in sys.path:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_paper
     from fresh_process import in_fresh_process
+    from memory import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 

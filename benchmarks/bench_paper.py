@@ -21,12 +21,13 @@ from paperlib.al.oracles import SimulatedOracle
 from paperlib.data import folds, paper_size
 from paperlib.engine import classifier as baseline
 from paperlib.engine.learner import Learner
-from paperlib.timing import Phases, peak_rss_mb, rss_mb
 
 if __package__:  # imported: benchmarks.bench_paper
     from .fresh_process import in_fresh_process
+    from .memory import MemoryPhases, peak_rss_mb, rss_mb
 else:  # imported by bench.py run as a script (which put this folder on sys.path)
     from fresh_process import in_fresh_process
+    from memory import MemoryPhases, peak_rss_mb, rss_mb
 
 METHODS = ("WSL", "Random", "Entropy", "MC_Dropout", "Label_prop", "MC_Dropout+Label_prop", "Full_sup")
 # phases of one training, repeated every epoch (the rest of a round happens once)
@@ -102,7 +103,7 @@ def _method_job(args: tuple) -> dict:
                                  progress=False)
     weights = baseline.session_classifier(cfg, splits, results, method, 0, progress=False)
     learner = Learner(cfg, splits, weights)
-    learner.clock = Phases(sample_mb=True)
+    learner.clock = MemoryPhases()
     session = al.Session(cfg, method, 0, splits=splits, theta0=weights, run_dir=Path(work) / method.replace("+", "_"),
                          oracle=_OneRound(splits.train), distances=dist, progress=False, learner=learner)
     t0 = time.perf_counter()

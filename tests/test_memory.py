@@ -75,7 +75,7 @@ _MC_JOB = textwrap.dedent("""
     from paperlib import config
     from paperlib.engine import predict, train
     from paperlib.data import load_glas
-    from paperlib.timing import peak_rss_mb, rss_mb
+    from benchmarks.memory import peak_rss_mb, rss_mb
     root, budget = sys.argv[1], int(sys.argv[2])
     torch.set_num_threads(1)
     cfg = config.get("glas", pretrained="", min_side=256, crop=256, memory_mb=budget, device="cpu")
