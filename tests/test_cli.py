@@ -11,6 +11,7 @@ import pytest
 
 from paperlib.cli import al, pipeline, predict
 from paperlib.config import ConfigError
+from paperlib.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLED = importlib.metadata.distribution("paperlib")  # make test installs the project into its venv
@@ -118,3 +119,23 @@ def test_pipeline_relays_a_child_process_line_once_and_names_a_failing_cell(tmp_
     log = tmp_path / "results" / "smoke" / "executed" / "02_fails.kernel.log"
     assert "02_fails.ipynb failed at" in message and "no such slide" in message and str(log) in message
     assert log.is_file() and "Kernel is running over TCP" in log.read_text()  # the kernel's own noise, kept aside
+
+
+def test_only_paperlib_errors_are_bad_input(tmp_path: Path, capsys, monkeypatch):
+    """A PaperlibError is one line and exit code 2; any other error is a bug and keeps its traceback."""
+    argv = ["--profile", "smoke", "--results", str(tmp_path / "r")]
+    monkeypatch.delenv("PAPERLIB_DEBUG", raising=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a shape mismatch deep in torch")
+
+    monkeypatch.setattr(al, "run_session", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        al.main(argv)
+
+    def refused(*args, **kwargs):
+        raise DataError("x.png: not an image")
+
+    monkeypatch.setattr(al, "run_session", refused)
+    assert al.main(argv) == 2
+    assert capsys.readouterr().err == "error: x.png: not an image\n"

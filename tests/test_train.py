@@ -243,3 +243,22 @@ def test_chunked_mc_dropout_equals_unchunked(glas_root, tiny_cfg):
     assert predict.mc_chunk(50, (8, 3, 389, 577), 32, 1024) == (1, 3)  # GlaS paper size: one image, three passes
     assert predict.mc_chunk(50, (8, 3, 389, 577), 32, 1) == (1, 1)  # never less than one of each
     assert predict.mc_chunk(50, (8, 3, 64, 64), 16, 1024) == (6, 50)  # demo size: every pass of 6 images
+
+
+def test_the_classifier_fingerprint_covers_every_field_but_the_segmentation_stages():
+    """theta0 is retrained when any field it may depend on changes (a new field counts until it is known not to),
+    and reused when only the segmentation stage changes."""
+    from dataclasses import fields
+
+    from paperlib import config
+    from paperlib.config import TrainConfig
+    from paperlib.engine import classifier
+
+    cfg = config.get("smoke", dataset="glas")
+    assert set(classifier.classifier_fields(cfg.train)) == {f.name for f in fields(TrainConfig)
+                                                            if not f.name.startswith("seg_")}
+    base = classifier._fingerprint(cfg, 0)
+    assert classifier._fingerprint(config.get("smoke", dataset="glas", seg_epochs=99), 0) == base
+    assert classifier._fingerprint(config.get("smoke", dataset="glas", cl_epochs=99), 0) != base
+    assert classifier._fingerprint(config.get("smoke", dataset="glas", eval_batch=3), 0) != base
+    assert classifier._fingerprint(cfg, 1) != base
