@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import shutil
 import statistics
 import sys
@@ -34,7 +33,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
-from paperlib import al, config, data
+from paperlib import al, config, data, store
 from paperlib.core import samplers, similarity
 from paperlib.core.metrics import dice_auc
 from paperlib.core.model import JointNet, SiteDropout
@@ -150,8 +149,7 @@ def bench_session(repeats: int, rounds: int, work: Path) -> dict:
             t0 = time.perf_counter()
             session.run()
             out[name]["wall"].append(time.perf_counter() - t0)
-            with open(run / "rounds.csv", newline="") as fh:
-                curve = np.array([float(row["test_dice"]) for row in csv.DictReader(fh)])
+            curve = store.rounds_frame(run)["test_dice"].to_numpy()
             out[name]["auc"].append(100 * dice_auc(curve))
             for k, phase in (("steps", "steps"), ("data", "batches"), ("eval", "validation")):
                 out[name][k].append(learner.clock.seconds.get(phase, 0.0))
