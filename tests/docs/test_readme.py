@@ -167,3 +167,20 @@ def test_python_api_example_runs(tmp_path: Path):
     line = r"test accuracy \d\.\d{3}, WSL Dice \d\.\d{3}, Full_sup Dice \d\.\d{3}\n"
     assert re.fullmatch(line, done.stdout), done.stdout
     assert (tmp_path / "results" / "smoke" / "glas" / "theta0.pt").is_file()
+
+
+def test_training_curve_snippet_runs(tmp_path: Path):
+    """docs/sessions.md's training-curve snippet, on a run folder whose history.csv has a round 5."""
+    import subprocess
+    import sys
+
+    from paperlib import store
+
+    run = store.run_path(tmp_path / "results", "demo", "glas", "Label_prop", 0)
+    rows = [{"cycle": c, "epoch": e, "loss": 1.0 / e, "metric": "dice", "valid": 0.1 * e, "lr": 0.1, "seconds": 0.1}
+            for c in ("fit", "refit") for e in (1, 2, 3)]
+    store.write_history(run / "history.csv", [(5, rows)])
+    (tmp_path / "snippet.py").write_text(_block(_page("sessions"), "training-curve snippet"))
+    done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "curve.png").stat().st_size > 1000
