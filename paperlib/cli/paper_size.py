@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..data.paper_size import plan_cub, plan_glas, write_cub_paper, write_glas_paper
-from ..errors import PaperlibError
+from . import USER_ERRORS, add_debug, fail
 
 DESCRIPTION = "Write a synthetic GlaS-like or CUB-like benchmark at the paper's image sizes and counts."
 
@@ -21,12 +21,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fraction", type=float, default=1.0, help="fraction of the images, in (0, 1]")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="drawing processes (default: one per CPU)")
+    add_debug(p)
     a = p.parse_args(argv)
     writer, planner = (write_glas_paper, plan_glas) if a.dataset == "glas" else (write_cub_paper, plan_cub)
     try:
         root = writer(a.out, seed=a.seed, fraction=a.fraction, workers=a.workers)
-    except PaperlibError as exc:
-        p.exit(2, f"error: {exc}\n")
+    except USER_ERRORS as exc:
+        return fail(exc, a)
     plan = planner(seed=a.seed, fraction=a.fraction)
     n_test = sum(q.part == "test" for q in plan)
     print(f"{a.dataset}: {len(plan)} images ({len(plan) - n_test} train+valid, {n_test} test) of "

@@ -225,26 +225,26 @@ def expected_rounds(task: Task, cfg: config.Config) -> int:
     return cfg.al.rounds if parse_method(task.method).kind == "al" else 1
 
 
+def _rank(task: Task, cfg: config.Config) -> tuple[int, int]:
+    """How costly a session is, roughly (see :func:`order`)."""
+    m = parse_method(task.method)
+    if m.kind == "al":
+        return (3 if m.label_prop else 2 if m.sampler == "MC_Dropout" else 1), cfg.al.rounds
+    heavy = m.kind == "full_sup" or task.seed != THETA0_SEED
+    return (0 if heavy else -1), 0
+
+
 def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
     """Tasks in the order they start, the costliest first by a rough rank (numbers do not depend on it):
     Label_prop (two trainings per round on its pseudo-labels too), then MC_Dropout (T passes per pool image), then
     other AL samplers, then Full_sup and a WSL-like baseline that trains its seed's classifier, then the rest; more
     rounds first within a rank."""
-    def rank(item: tuple[Task, config.Config]) -> tuple[int, int]:
-        task, cfg = item
-        m = parse_method(task.method)
-        if m.kind == "al":
-            return (3 if m.label_prop else 2 if m.sampler == "MC_Dropout" else 1), cfg.al.rounds
-        heavy = m.kind == "full_sup" or task.seed != THETA0_SEED
-        return (0 if heavy else -1), 0
-
-    return [task for task, _ in sorted(sessions, key=rank, reverse=True)]
+    return [task for task, _ in sorted(sessions, key=lambda s: _rank(*s), reverse=True)]
 
 
 def order_planned(plan: Sequence[Planned]) -> list[Planned]:
     """The planned sessions in :func:`order`."""
-    by_task = {id(p.task): p for p in plan}
-    return [by_task[id(t)] for t in order([(p.task, p.cfg) for p in plan])]
+    return sorted(plan, key=lambda p: _rank(p.task, p.cfg), reverse=True)
 
 
 def _run_here(profile: str, todo: Sequence[Planned], where: Where, label_prop: dict[str, bool], workers: int,
