@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the reproducibility setting (paperlib.bits): pinned float kernels, the same bits on any x86-64 CPU with AVX2;
+# `make reproduce BITS=native` computes with this CPU's own kernels (faster, numbers this machine's own)
+BITS ?= $(or $(PAPERLIB_BITS),pinned)
+export PAPERLIB_BITS := $(BITS)
 
 .PHONY: install test test-fast lint reproduce clean
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _moved
+from . import _moved, bits
+
+bits.apply()  # before anything below imports torch or numpy: the float kernels they pick (paperlib.bits)
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# ruff: noqa: I001
+import paperlib  # noqa: F401  (first: it pins the float kernels before numpy and torch load; paperlib.bits)
 from pathlib import Path
 
 import numpy as np

@@ -15,6 +15,7 @@ COMMANDS = {
     "pipeline": ("pipeline", "run the notebooks in order with papermill"),
     "predict": ("predict", "a session's final model on new images, or exported as one file"),
     "paper-size": ("paper_size", "write a synthetic benchmark at the paper's image sizes"),
+    "bits": ("bits", "the reproducibility setting (pinned float kernels) and this machine's record"),
 }
 
 

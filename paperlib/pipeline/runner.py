@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import config, progress
+from .. import bits, config, progress
 from ..store import atomic_write_text
 from .child import EVENT, PEAK_KB
 
@@ -144,6 +144,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
             takers = ", ".join(nb.stem for nb in nbs if "dataset" in declared[nb]) or "none of them"
             raise SystemExit(f"error: --dataset is a parameter of {takers} only, not of {', '.join(others)}; "
                              "select notebooks with --only (e.g. --only 04)")
+    print(bits.describe(), flush=True)  # the kernels inherit this process's setting (paperlib.bits)
     results = Path(results_dir).resolve()
     executed = results / profile / "executed"
     executed.mkdir(parents=True, exist_ok=True)

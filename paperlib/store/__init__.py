@@ -12,7 +12,7 @@ from .files import (
     save_tensors,
     write_json,
 )
-from .provenance import CODE_PATHS, PACKAGE_ROOT, git_revision, machine, provenance
+from .provenance import CODE_PATHS, PACKAGE_ROOT, git_revision, machine, provenance, same_bits
 from .runs import (
     HISTORY_COLUMNS,
     ROUND_COLUMNS,
@@ -32,4 +32,4 @@ from .runs import (
 __all__ = ["CODE_PATHS", "HISTORY_COLUMNS", "PACKAGE_ROOT", "ROUND_COLUMNS", "RoundRecord", "RoundRow", "RunFolder",
            "atomic_write_bytes", "atomic_write_text", "file_lock", "git_revision", "history_frame", "load_tensors",
            "machine", "png_bytes", "provenance", "read_json", "read_rounds", "results_of", "round_rows",
-           "rounds_frame", "run_path", "runs_dir", "save_tensors", "write_history", "write_json"]
+           "rounds_frame", "run_path", "runs_dir", "same_bits", "save_tensors", "write_history", "write_json"]

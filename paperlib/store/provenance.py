@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy
 import torch
+
+from .. import bits
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout (or site-packages) holding paperlib/
 
@@ -31,18 +34,43 @@ def git_revision() -> str:
         return "unknown"
 
 
-def machine() -> dict[str, str]:
-    """What computed the numbers besides the code: CPU model, the CPU kernels torch picked, torch, numpy and Python
-    versions, OS. The same code and seeds give other numbers on another CPU (float kernels differ in their last bits
-    and training amplifies that); one machine repeats its own numbers exactly."""
-    cpu = platform.processor() or platform.machine()
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` of ``/proc/cpuinfo`` (empty when there is none)."""
     with contextlib.suppress(OSError):
-        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": str(os.cpu_count()),
-            "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
-            "os": platform.platform()}
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.split(":", 1)[0].strip() == field:
+                return ln.split(":", 1)[1].strip()
+    return ""
+
+
+def _library_versions() -> dict[str, str]:
+    """MKL's and oneDNN's versions as torch reports them (``torch.__config__.show()``)."""
+    shown = torch.__config__.show()
+    mkl = re.search(r"Math Kernel Library Version ([\w.]+)", shown)
+    onednn = re.search(r"MKL-DNN v([\w.]+)", shown)
+    return {"mkl": mkl.group(1) if mkl else "none", "onednn": onednn.group(1) if onednn else "none"}
+
+
+def machine() -> dict[str, Any]:
+    """What computed the numbers besides the code: the CPU (model, vendor, the kernels torch picked), the
+    reproducibility setting in force (:func:`paperlib.bits.status`), torch's threads, torch, MKL, oneDNN, numpy and
+    Python versions, OS. Under pinned kernels any x86-64 CPU with AVX2 computes the same bits; otherwise another
+    CPU gives other numbers (float kernels differ in their last bits and training amplifies that)."""
+    return {"cpu": _cpuinfo("model name") or platform.processor() or platform.machine(),
+            "cpu_vendor": _cpuinfo("vendor_id") or "unknown", "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cores": str(os.cpu_count()), "bits": bits.status(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, **_library_versions(), "numpy": numpy.__version__,
+            "python": platform.python_version(), "os": platform.platform()}
+
+
+def same_bits(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two :func:`machine` records compute the same bits: the same libraries, setting, variables and
+    threads, and, unless both were pinned, the same CPU and kernels."""
+    keys = ["torch", "mkl", "onednn", "numpy", "threads"]
+    if not (a.get("bits", {}).get("pinned") and b.get("bits", {}).get("pinned")):
+        keys += ["cpu", "cpu_vendor", "cpu_capability"]
+    return all(a.get(k) == b.get(k) for k in keys) and \
+        a.get("bits", {}).get("variables") == b.get("bits", {}).get("variables")
 
 
 def provenance(cfg: Any) -> dict[str, Any]:

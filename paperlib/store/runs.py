@@ -15,8 +15,9 @@ from typing import Any
 import torch
 
 from ..errors import MissingFileError, StoreError
+from ..progress import progress_line
 from .files import _jsonable, atomic_write_text, file_lock, load_tensors, read_json, save_tensors, write_json
-from .provenance import git_revision
+from .provenance import git_revision, machine, same_bits
 
 
 def runs_dir(results_dir: str | Path, profile: str, dataset: str) -> Path:
@@ -109,8 +110,9 @@ class RunFolder:
     def prepare(self, meta: dict[str, Any], runtime: dict[str, Any] | None = None) -> None:
         """Create the folder, or check that it was made for the same session (``meta``: method, seed, config).
 
-        ``runtime`` (device, speed switches) is recorded when the folder is made but never compared: a session
-        resumes under other execution settings.
+        ``runtime`` (device, speed switches) and the machine (:func:`~paperlib.store.provenance.machine`: CPU,
+        reproducibility setting, library versions) are recorded when the folder is made but never block a resume:
+        a session resumes under other execution settings, and a resume under other bits says so in ``log.txt``.
         """
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         for stale in self.root.rglob(".*.tmp"):  # a write (or a TensorBoard mirror) cut short
@@ -124,8 +126,18 @@ class RunFolder:
                 diff = sorted(k for k in mine if theirs[k] != mine[k])
                 raise StoreError(f"{path}: this run folder was made for another session (differs in {diff}); "
                                  "use another results folder or remove this one")
+            made, now = found.get("machine") or {}, machine()
+            if not same_bits(made, now):
+                self.log(f"resumed under other bits than the folder was made with (made: {_bits_line(made)}; now: "
+                         f"{_bits_line(now)}): rounds finished from here on may differ from a run made in one go")
         else:
-            write_json(path, {**meta, "runtime": runtime or {}, "git_revision": git_revision()})
+            write_json(path, {**meta, "runtime": runtime or {}, "git_revision": git_revision(), "machine": machine()})
+
+    def log(self, message: str) -> None:
+        """Append ``message`` to the folder's ``log.txt`` (what is worth knowing about how it was made) and show it."""
+        with open(self.root / "log.txt", "a") as fh:
+            fh.write(message + "\n")
+        progress_line(f"{self.root}: {message}")
 
     def round_path(self, r: int) -> Path:
         return self.checkpoints / f"round_{r:02d}.pt"
@@ -164,6 +176,15 @@ class RunFolder:
 
 
 HISTORY_COLUMNS = ("round", "cycle", "epoch", "loss", "metric", "valid", "lr", "seconds")
+
+
+def _bits_line(m: dict[str, Any]) -> str:
+    """What decides the bits of a :func:`~paperlib.store.provenance.machine` record, in one phrase."""
+    if not m:
+        return "not recorded"
+    pinned = "pinned" if m.get("bits", {}).get("pinned") else "native"
+    return (f"{pinned} kernels, {m.get('cpu')} ({m.get('cpu_capability')}), {m.get('threads')} thread(s), "
+            f"torch {m.get('torch')}, numpy {m.get('numpy')}")
 
 
 def write_history(path: Path, rounds: list[tuple[int, list[dict]]], tensorboard: bool = False) -> Path:
