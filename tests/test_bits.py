@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from paperlib import bits, store
 from paperlib.store import RunFolder
@@ -119,3 +120,25 @@ def test_same_bits_compares_the_cpu_only_when_a_record_is_not_pinned():
     assert store.same_bits(m, m)
     assert store.same_bits(m, other_cpu) == bool(m["bits"]["pinned"])
     assert not store.same_bits(m, {**m, "numpy": "0.0"})
+
+
+def test_a_classifier_trained_under_other_bits_is_reused_with_a_note(tmp_path: Path, capsys):
+    from paperlib import config
+    from paperlib.engine import classifier
+
+    cfg = config.get("smoke", dataset="glas")
+    path = classifier.classifier_path(tmp_path, cfg)
+    path.parent.mkdir(parents=True)
+    state = {"w": torch.ones(2)}
+    other = {**store.machine(), "numpy": "0.0"}
+    store.save_tensors(path, {"state": state, "fingerprint": classifier._fingerprint(cfg, 0), "machine": other})
+    for _ in range(2):
+        assert torch.equal(classifier.classifier_stage(cfg, None, tmp_path)["w"], state["w"])
+    shown = capsys.readouterr()
+    assert (shown.out + shown.err).count("was trained under other bits") == 1
+    store.save_tensors(path, {"state": state, "fingerprint": classifier._fingerprint(cfg, 0),
+                              "machine": store.machine()})
+    classifier._noted.clear()
+    classifier.classifier_stage(cfg, None, tmp_path)
+    shown = capsys.readouterr()
+    assert "other bits" not in shown.out + shown.err

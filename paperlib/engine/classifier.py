@@ -66,8 +66,16 @@ def _made(cfg: Config, path: Path, seed: int) -> dict[str, torch.Tensor] | None:
     if path.is_file():
         saved = store.load_tensors(path)
         if saved.get("fingerprint") == _fingerprint(cfg, seed):
+            if not store.same_bits(saved.get("machine") or {}, store.machine()) and path not in _noted:
+                _noted.add(path)
+                progress_line(f"note: {path} was trained under other bits (another CPU, setting or library "
+                              "version: paperlib.bits); it is reused, so sessions built on it give that run's "
+                              "numbers; delete it to train it again here")
             return saved["state"]
     return None
+
+
+_noted: set[Path] = set()  # classifiers already reported as trained under other bits
 
 
 def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device: torch.device | None,
@@ -89,7 +97,8 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
                                       progress=progress)
     state = train.snapshot(model)
     history = hist.rows("classifier", "accuracy")
-    store.save_tensors(path, {"state": state, "fingerprint": key, "class_names": splits.class_names,
+    store.save_tensors(path, {"state": state, "fingerprint": key, "machine": store.machine(),
+                              "class_names": splits.class_names,
                               "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
                               "seconds": round(time.perf_counter() - t0, 1), "history": history})
     store.write_history(history_path(path), [(0, history)], cfg.runtime.tensorboard)

@@ -59,7 +59,7 @@ def machine() -> dict[str, Any]:
     return {"cpu": _cpuinfo("model name") or platform.processor() or platform.machine(),
             "cpu_vendor": _cpuinfo("vendor_id") or "unknown", "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "cores": str(os.cpu_count()), "bits": bits.status(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__, **_library_versions(), "numpy": numpy.__version__,
+            "torch": str(torch.__version__), **_library_versions(), "numpy": numpy.__version__,
             "python": platform.python_version(), "os": platform.platform()}
 
 

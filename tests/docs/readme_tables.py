@@ -51,13 +51,14 @@ def before_after_block(before_csv: str | Path, after_csv: str | Path,
     return "\n".join(lines) + "\n"
 
 
-def machines_block(first_csv: str | Path, second_csv: str | Path) -> str:
-    """README's table of one demo run's AUC per method on two machines (two ``table3_auc.csv``), side by side."""
-    a, b = (pd.read_csv(p).set_index(["dataset", "method"])["AUC (%)"] for p in (first_csv, second_csv))
-    datasets = list(dict.fromkeys(a.index.get_level_values(0)))
-    lines = ["| method | " + " | ".join(f"{NAMES.get(d, d)}-like, {m}" for d in datasets for m in ("first", "second"))
-             + " |", "|" + " --- |" * (1 + 2 * len(datasets))]
-    for m in order(list(dict.fromkeys(a.index.get_level_values(1)))):
-        cells = [s.get((d, m), "") for d in datasets for s in (a, b)]
+def machines_block(runs: dict[str, str | Path]) -> str:
+    """README's table of the demo's AUC per method in several runs (name -> ``table3_auc.csv``), side by side."""
+    aucs = {name: pd.read_csv(p).set_index(["dataset", "method"])["AUC (%)"] for name, p in runs.items()}
+    first = next(iter(aucs.values()))
+    datasets = list(dict.fromkeys(first.index.get_level_values(0)))
+    lines = ["| method | " + " | ".join(f"{NAMES.get(d, d)}-like, {name}" for d in datasets for name in aucs)
+             + " |", "|" + " --- |" * (1 + len(aucs) * len(datasets))]
+    for m in order(list(dict.fromkeys(first.index.get_level_values(1)))):
+        cells = [a.get((d, m), "") for d in datasets for a in aucs.values()]
         lines.append(f"| {m} | " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
