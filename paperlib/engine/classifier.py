@@ -95,9 +95,10 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
     with threads(1):  # on the CPU one thread, as in a grid worker: the same classifier wherever it is trained
         hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
                                       progress=progress)
+        made_under = store.machine()  # the thread count it was trained on
     state = train.snapshot(model)
     history = hist.rows("classifier", "accuracy")
-    store.save_tensors(path, {"state": state, "fingerprint": key, "machine": store.machine(),
+    store.save_tensors(path, {"state": state, "fingerprint": key, "machine": made_under,
                               "class_names": splits.class_names,
                               "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
                               "seconds": round(time.perf_counter() - t0, 1), "history": history})
