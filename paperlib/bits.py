@@ -128,7 +128,8 @@ def describe(info: dict[str, object] | None = None) -> str:
     """One line for logs: ``pinned float kernels (...)`` or why the numbers are this CPU's own."""
     info = info or status()
     if info["pinned"]:
-        return f"float kernels pinned ({SETTING_ENV}=pinned, AVX2, {THREADS} thread): the same bits on any x86-64 CPU"
+        return (f"float kernels pinned ({SETTING_ENV}=pinned: AVX2 kernels, {THREADS} thread per process): the same "
+                "bits on any x86-64 CPU with AVX2")
     if info["setting"] == NATIVE:
         return f"float kernels native ({SETTING_ENV}=native): numbers are this CPU's own"
     why = "no AVX2 on this CPU" if not info["avx2"] else f"{' and '.join(info['late'])} loaded before paperlib"
