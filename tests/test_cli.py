@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from paperlib import bits
 from paperlib.cli import al, pipeline, predict
 from paperlib.config import ConfigError
 from paperlib.errors import DataError
@@ -79,7 +80,7 @@ def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Pa
     assert not (tmp_path / "results").exists()  # refused before any notebook ran
     assert pipeline.main([*args, "--kernel", "python3"]) == 0
     out = capsys.readouterr().out.splitlines()  # live: a line per notebook, per cell, and the kernel's output
-    assert out[0] == "[1/1] 01_data.ipynb"
+    assert out[0] == bits.describe() and out[1] == "[1/1] 01_data.ipynb"  # first which float kernels
     cells = [re.fullmatch(r"  \[\d+:\d\d\] cell (\d+)/(\d+): .+", ln) for ln in out]
     cells = [(int(m[1]), int(m[2])) for m in cells if m]
     assert cells and cells == [(n, cells[0][1]) for n in range(1, cells[0][1] + 1)]
@@ -87,6 +88,7 @@ def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Pa
     assert not any("Kernel is running over TCP" in ln for ln in out)
     executed = (tmp_path / "results" / "smoke" / "executed" / "01_data.ipynb").read_text()
     assert "computes on " in executed and ", torch " in executed  # the first output names the kernel's device
+    assert bits.describe() in executed  # the notebook's first cell says which float kernels its kernel computes with
 
 
 @pytest.mark.slow
