@@ -5,8 +5,8 @@ torch and numpy pick their float kernels by CPU when they load: oneDNN by ISA, M
 other tables. The setting ``PAPERLIB_BITS`` (environment variable) chooses:
 
 - ``pinned`` (the default): every process that computes gets :data:`PINS` in its environment before torch or numpy
-  loads, and computes on :data:`THREADS` thread. Measured: the same bits on AMD Zen 5, Intel Sapphire Rapids and
-  emulated Intel Haswell / AMD Rome CPUs (``docs/reproducibility.md``); training steps cost about 1.4x.
+  loads, and computes on :data:`THREADS` thread. Measured (``docs/reproducibility.md``): the same training bits on
+  an AMD Zen 5 and emulated Intel Haswell and AMD Rome CPUs; a training step costs about 1.4-1.5x.
 - ``native``: the CPU's own kernels and thread count (faster; numbers are this machine's own).
 
 ``import paperlib`` applies the setting to its own process (:func:`apply`, before anything imports torch or numpy)
