@@ -26,11 +26,14 @@ class DataConfig:
     data_root: str = ""  # folder in that layout (or the dataset file); empty: the synthetic benchmark under data/
     synthetic: bool = True  # write the synthetic benchmark to data_root when it is missing
     synthetic_scale: float = 1.0  # fraction of the synthetic benchmark's default image count
+    synthetic_seed: int = 0  # the synthetic benchmark's generator seed (others: tuning that is never evaluated)
     valid_fraction: float = 0.2  # per-class share of the training images held out for validation
     split: str = ""  # "paper" (the paper's split 0, fold 0), a folder of train/valid/test CSVs, or "": seeded split
     min_side: int = 432  # images are upscaled so that their shorter side is at least this
     crop: int = 416  # training crop size (square)
     scale: float = 0.9  # crops (and evaluation images) are resized by this factor before the network
+    crop_grid: int = 0  # 0: crops at any offset (the paper); n: offsets from n evenly spaced values per axis, so an
+    #                     image has finitely many views and their frozen-backbone features are computed once
     hflip: bool = True  # random horizontal flips in training (image and mask together)
     vflip: bool = True  # random vertical flips in training (image and mask together)
 
@@ -64,6 +67,7 @@ class TrainConfig:
     seg_batch: int = 20
     seg_step: int = 100
     seg_gamma: float = 0.9
+    seg_min_steps: int = 0  # a round trains at least this many optimizer steps, as whole epochs of its set (0: off)
     eval_every: int = 1  # validate every this many epochs (and after the last)
     eval_batch: int = 8  # images per batch at evaluation (same-size images only)
 
@@ -81,6 +85,8 @@ class ALConfig:
     lam_max: float = 1.0  # the cap of a rising lambda schedule (1: the weight of an oracle mask)
     mc_passes: int = 50  # MC dropout passes
     mc_p: float = 0.2  # MC dropout probability
+    theta0: str = "shared"  # AL and Full_sup sessions start from seed 0's classifier ("shared", the paper) or from
+    #                         their own seed's ("per_seed": the spread over seeds then samples the classifier too)
 
 
 @dataclass(frozen=True)
@@ -129,15 +135,20 @@ class Config:
 
     def identity(self) -> dict[str, Any]:
         """The sections a session's numbers depend on (``data``, ``model``, ``train``, ``al``) as a plain dict.
-        Under the constant lambda schedule ``lam_max`` changes nothing, and both are left out (so sessions made
-        before the schedules existed resume)."""
+        Under the constant lambda schedule ``lam_max`` changes nothing, and both are left out; fields added later
+        (:data:`_LATER_FIELDS`) are left out at their defaults (so sessions made before them resume)."""
         out = {s: dataclasses.asdict(getattr(self, s)) for s in IDENTITY}
         if self.al.lam_schedule == "constant":
             del out["al"]["lam_schedule"], out["al"]["lam_max"]
+        for section, name in _LATER_FIELDS:  # at their defaults they change nothing: older sessions resume
+            if out[section][name] == getattr(type(getattr(self, section))(), name):
+                del out[section][name]
         return out
 
 
 IDENTITY = ("data", "model", "train", "al")  # what makes a session itself
+_LATER_FIELDS = (("data", "synthetic_seed"), ("data", "crop_grid"), ("train", "seg_min_steps"), ("al", "theta0"))
+THETA0_MODES = ("shared", "per_seed")
 _SECTIONS = (*IDENTITY, "study", "runtime")
 
 
@@ -333,6 +344,10 @@ def validate(cfg: Config) -> None:
         ("rounds", a.rounds >= 1, "must be >= 1"),
         ("mc_passes", a.mc_passes >= 2, "must be >= 2"),
         ("mc_p", 0.0 < a.mc_p < 1.0, "must be in (0, 1)"),
+        ("theta0", a.theta0 in THETA0_MODES, f"must be one of {', '.join(THETA0_MODES)}"),
+        ("synthetic_seed", d.synthetic_seed >= 0, "must be >= 0"),
+        ("crop_grid", d.crop_grid >= 0, "must be >= 0 (0: any offset)"),
+        ("seg_min_steps", t.seg_min_steps >= 0, "must be >= 0 (0: epochs alone)"),
         ("seeds", len(s.seeds) >= 1 and min(s.seeds) >= 0, "must name at least one seed, none negative"),
         ("k_grid", len(s.k_grid) >= 1 and min(s.k_grid) >= 1, "must hold values >= 1"),
         ("lam_grid", len(s.lam_grid) >= 1 and min(s.lam_grid) >= 0, "must hold values >= 0"),

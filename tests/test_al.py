@@ -46,7 +46,8 @@ def _rows(run_dir: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("method", ["WSL", "Full_sup", "Random", "Entropy", "MC_Dropout", "Label_prop",
-                                    "Entropy+Label_prop", "MC_Dropout+Label_prop"])
+                                    "Entropy+Label_prop", "MC_Dropout+Label_prop", "Random_refit",
+                                    "Label_prop_lam0"])
 @pytest.mark.slow
 def test_every_method_runs(shared, tmp_path: Path, method: str):
     run = tmp_path / method
@@ -65,7 +66,7 @@ def test_every_method_runs(shared, tmp_path: Path, method: str):
         assert cycles == {(0, "fit")}
     else:
         assert {c for c in cycles if c[1] == "fit"} == {(0, "fit"), (1, "fit"), (2, "fit")}
-        assert any(c[1] == "refit" for c in cycles) == ("Label_prop" in method)
+        assert any(c[1] == "refit" for c in cycles) == al.parse_method(method).refit
     if method in ("WSL", "Full_sup"):
         assert len(rows) == 1 and rows[0]["n_labeled"] == ("0" if method == "WSL" else str(n_train))
         return

@@ -145,14 +145,16 @@ def test_full_sup(splits, tiny_cfg):
     assert rec.labeled == list(range(len(splits.train))) and rec.head is not None
 
 
-def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
-    """Images kept in memory and frozen-backbone features reused give the same losses, weights and predictions
-    as decoding every image and running the whole network every time."""
+@pytest.mark.parametrize("grid", [0, 3])
+def test_fast_path_equals_plain_path(synth_glas, tiny_cfg, grid):
+    """Images kept in memory and frozen-backbone features reused (with ``crop_grid``, the training views' too) give
+    the same losses, weights and predictions as decoding every image and running the whole network every time."""
     from dataclasses import replace
 
     results = {}
     for fast in (True, False):
-        cfg = replace(tiny_cfg, runtime=replace(tiny_cfg.runtime, fast=fast))
+        cfg = replace(tiny_cfg, runtime=replace(tiny_cfg.runtime, fast=fast),
+                      data=replace(tiny_cfg.data, crop_grid=grid))
         splits = load_glas(synth_glas, seed=0)
         if not fast:
             for part in (splits.train, splits.valid, splits.test):
@@ -171,6 +173,32 @@ def test_fast_path_equals_plain_path(synth_glas, tiny_cfg):
     assert _states_equal(s1, s2)
     assert all(torch.equal(a, b) for a, b in zip(p1, p2, strict=True))
     assert all(torch.equal(m1[k], m2[k]) for k in m1)
+
+
+def test_view_features_are_computed_once_per_view(splits, tiny_cfg):
+    """With a crop grid a Learner keeps each (image, view)'s backbone features across its trainings: the second
+    training adds none, and both trainings equal a plain Learner's (nothing kept) bit for bit."""
+    from dataclasses import replace
+
+    from paperlib.engine.views import ViewFeatures
+
+    theta0 = train.snapshot(train.build_model(tiny_cfg, 2, seed=0))
+    heads, kept = {}, {}
+    for fast in (True, False):
+        cfg = replace(tiny_cfg, runtime=replace(tiny_cfg.runtime, fast=fast), data=replace(tiny_cfg.data, crop_grid=2))
+        lrn = Learner(cfg, splits, theta0)
+        assert isinstance(lrn.views, ViewFeatures)
+        items = lrn.items([0, 1, 2], None)
+        first = lrn.fit(items, seed=1)[0]
+        n_first = len(lrn.views.memo)
+        second = lrn.fit(items, seed=1)[0]
+        heads[fast] = [train.snapshot(first.seg_head), train.snapshot(second.seg_head)]
+        kept[fast] = (n_first, len(lrn.views.memo))
+    n_views = kept[True][0]
+    assert 0 < n_views <= 3 * 2 * 2 * 4 and kept[True][1] == n_views  # the second training added no view
+    assert kept[False] == (0, 0)
+    assert all(_states_equal(a, b) for a, b in zip(heads[True], heads[False], strict=True))
+    assert _states_equal(*heads[True])  # same seed, same items: the same head
 
 
 def test_fast_and_plain_mc_dropout_batch_subsets_alike(glas_root, tiny_cfg):

@@ -28,7 +28,7 @@ from ..core.lam_schedule import lam_at
 from ..core.methods import parse_method
 from ..core.metrics import dice
 from ..engine.learner import Learner, Stream, stream_seed
-from ..engine.train import snapshot
+from ..engine.train import snapshot, stage_plan
 from ..errors import ConfigError
 from ..progress import progress_bar, progress_line
 from ..store import RoundRecord, RoundRow, tensorboard
@@ -95,8 +95,8 @@ class Session:
         The runtime section (device, speed switches) and the grid's settings are not part of it."""
         meta = {"method": self.method.name, "seed": self.seed, "profile": self.cfg.profile,
                 "dataset": self.cfg.data.dataset, "config": self.cfg.identity()}
-        if self.method.own_classifier:  # WSL and the CAM family measure their seed's classifier, the rest theta0
-            meta["classifier_seed"] = self.seed
+        if self.method.own_classifier or self.cfg.al.theta0 == "per_seed":  # WSL and the CAM family measure their
+            meta["classifier_seed"] = self.seed  # seed's classifier; under "per_seed" every method starts from it
         return meta
 
     def run(self) -> str:
@@ -136,6 +136,10 @@ class Session:
         al, lrn = self.cfg.al, self.learner
         if self.method.label_prop and al.k >= np.bincount(self.labels).min() - 1 and self.progress:
             progress_line(f"note: k={al.k} reaches the size of a class: U'' is every unlabeled image of that class")
+        if s.round == 0 and s.queries and self.progress:
+            plan = stage_plan(len(s.queries), self.cfg, "seg")
+            progress_line(f"note: round 0 trains {plan.steps} steps ({plan.epochs} epochs of {plan.steps_per_epoch} "
+                          f"on {len(s.queries)} labeled images; seg_min_steps {self.cfg.train.seg_min_steps})")
         bar = progress_bar(range(s.round, al.rounds), desc=f"{self.method.name} seed {self.seed}",
                            disable=not self.progress, initial=s.round, total=al.rounds)
         for r in bar:  # line 3
@@ -185,9 +189,11 @@ class Session:
 
     def _lam(self, r: int, s: State) -> float:
         """lambda of round ``r`` under ``al.lam_schedule`` (:mod:`paperlib.core.lam_schedule`); nan without
-        pseudo-labels."""
+        pseudo-labels, 0 for the zero-weight control."""
         if not self.method.label_prop:
             return float("nan")
+        if self.method.lam_zero:
+            return 0.0
         a = self.cfg.al
         return lam_at(a.lam_schedule, r, lam=a.lam, lam_max=a.lam_max, rounds=a.rounds, valid_dice=s.valid_dice)
 
@@ -195,22 +201,27 @@ class Session:
                      ) -> tuple[torch.nn.Module, list[int], dict[int, torch.Tensor], float]:
         """Train round ``r`` from theta0 (lines 4-5) on L_r and P_{r-1}; for Label_prop select U''_r, grow P_r,
         pseudo-label it and train again (lines 8-10), keeping the better on validation; pseudo-masks weigh
-        ``lam``. Returns the kept model, P_r, its final pseudo-masks and the validation threshold."""
+        ``lam``. A method with ``refit`` but no pseudo-labels (the control ``Random_refit``) trains again on the
+        same items from the second stream. Returns the kept model, P_r, its final pseudo-masks and the validation
+        threshold."""
         lrn, lab = self.learner, set(labeled)
         prev = [i for i in s.pseudo if i not in lab]
         model, best = lrn.fit(lrn.items(labeled, s.masks, prev, s.pseudo_masks, lam),
                               stream_seed(self.seed, r, Stream.FIT))
         pseudo: list[int] = []
+        second = None  # the items of the second training, when there is one
         if self.method.label_prop:
             chosen = similarity.select_pseudo(self.distances, self.labels, np.isin(np.arange(len(self.labels)),
                                                                                    labeled), self.cfg.al.k)
             pseudo = sorted((set(prev) | set(np.flatnonzero(chosen).tolist())) - lab)
             if pseudo:
-                fresh = lrn.masks(model, pseudo, lrn.threshold(model))
-                again, best_again = lrn.fit(lrn.items(labeled, s.masks, pseudo, fresh, lam),
-                                            stream_seed(self.seed, r, Stream.REFIT), cycle="refit")
-                if best_again >= best:
-                    model, best = again, best_again
+                second = lrn.items(labeled, s.masks, pseudo, lrn.masks(model, pseudo, lrn.threshold(model)), lam)
+        elif self.method.refit:
+            second = lrn.items(labeled, s.masks)
+        if second is not None:
+            again, best_again = lrn.fit(second, stream_seed(self.seed, r, Stream.REFIT), cycle="refit")
+            if best_again >= best:
+                model, best = again, best_again
         threshold = lrn.threshold(model)
         return model, pseudo, lrn.masks(model, pseudo, threshold), threshold
 

@@ -56,8 +56,9 @@ def _root(cfg, data_dir: str | Path) -> Path:
     if not d.synthetic:
         raise DataError(f"profile {cfg.profile!r} needs real data: set data_root to a {d.dataset.upper()} folder")
     geometry = "paper" if cfg.profile in ("glas", "cub") else "demo"
-    root = Path(data_dir) / "synthetic" / f"{d.dataset}_{geometry}_x{d.synthetic_scale:g}"
-    ensure_synthetic(d.dataset, root, seed=0, scale=d.synthetic_scale, geometry=geometry)
+    tag = f"_g{d.synthetic_seed}" if d.synthetic_seed else ""  # another generator seed: another folder
+    root = Path(data_dir) / "synthetic" / f"{d.dataset}_{geometry}_x{d.synthetic_scale:g}{tag}"
+    ensure_synthetic(d.dataset, root, seed=d.synthetic_seed, scale=d.synthetic_scale, geometry=geometry)
     return root
 
 

@@ -41,7 +41,8 @@ def classifier_fields(t: TrainConfig) -> dict[str, object]:
 def _fingerprint(cfg: Config, seed: int) -> str:
     """Everything a seed's classifier depends on: the data and model sections, the seed and
     :func:`classifier_fields`."""
-    parts = {"data": asdict(cfg.data), "model": asdict(cfg.model), "seed": seed, "train": classifier_fields(cfg.train)}
+    parts = {"data": cfg.identity()["data"], "model": asdict(cfg.model), "seed": seed,
+             "train": classifier_fields(cfg.train)}
     return json.dumps(parts, sort_keys=True)
 
 
@@ -115,9 +116,9 @@ def history_path(classifier: Path) -> Path:
 def session_classifier(cfg: Config, splits: data.Splits, results_dir: str | Path, method: str, seed: int, *,
                        device: torch.device | None = None, progress: bool = True) -> dict[str, torch.Tensor]:
     """The classifier a session of ``method`` and ``seed`` computes with: its own seed's for ``WSL`` and the CAM
-    family (the paper's spread over seeds, paired seed by seed), theta0 for every other method
-    (:func:`classifier_stage`)."""
-    return classifier_stage(cfg, splits, results_dir, seed=parse_method(method).classifier_seed(seed),
+    family (the paper's spread over seeds, paired seed by seed) and, under ``al.theta0 = "per_seed"``, for every
+    method; else theta0 (:func:`classifier_stage`)."""
+    return classifier_stage(cfg, splits, results_dir, seed=parse_method(method).classifier_seed(seed, cfg.al.theta0),
                             device=device, progress=progress)
 
 

@@ -52,7 +52,8 @@ def final_model(run: str | Path) -> Final:
     if not done:
         raise ConfigError(f"{run}: no finished round yet")
     results_dir = store.results_of(run)[0]
-    path = classifier_path(results_dir, cfg, parse_method(meta["method"]).classifier_seed(meta["seed"]))
+    path = classifier_path(results_dir, cfg, parse_method(meta["method"]).classifier_seed(meta["seed"],
+                                                                                     cfg.al.theta0))
     if not path.is_file():
         raise ConfigError(f"{run}: its classifier {path} is missing")
     saved = store.load_tensors(path)

@@ -23,6 +23,7 @@ from ..data import Splits
 from ..runtime import Budget, resolve_device, shares
 from ..timing import Phases
 from . import predict, train
+from .views import ViewFeatures
 
 
 class Stream(IntEnum):
@@ -64,6 +65,8 @@ class Learner:
         self._template: JointNet | None = None
         self.clock = Phases()  # seconds of every phase of every round, summed (:mod:`paperlib.timing`)
         self._history: list[dict] = []  # per-epoch rows of the trainings since the last take_history()
+        # training views' backbone features (data.crop_grid), from the same budget; none kept on the plain path
+        self.views = ViewFeatures(self._budget if cfg.runtime.fast else None)
 
     def model(self, head: dict[str, torch.Tensor] | None = None) -> JointNet:
         """theta0 on the device, with the given segmentation-head weights when given (a copy of a frozen theta0
@@ -102,7 +105,7 @@ class Learner:
             model = self.model()
             hist = train.train_segmentation(model, items, self.splits.valid, self.cfg, seed=seed,
                                             device=self.device, progress=False, valid_cache=self.cache("valid"),
-                                            clock=self.clock)
+                                            clock=self.clock, views=self.views)
         self._history += hist.rows(cycle, "dice")
         return model, hist.best_metric
 

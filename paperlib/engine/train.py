@@ -23,9 +23,11 @@ from ..core.transforms import TrainTransform
 from ..data import SegDataset
 from ..errors import DataError
 from ..progress import progress_bar
-from ..runtime import autocast, place, resolve_device, seeded, shares
+from ..runtime import Budget, autocast, place, resolve_device, seeded, shares
 from ..timing import Phases
 from . import predict
+from .views import ViewFeatures
+from .views import origin as views_origin
 
 # what one training step consumes: images Bx3xSxS, labels B, masks Bx1xSxS, Eq. (1) weights B
 Tensors = tuple[torch.Tensor, ...]
@@ -105,11 +107,41 @@ def item_seed(seed: int, epoch: int, item: int) -> int:
     return hashed_seed(seed, epoch, item)
 
 
+def train_transform(cfg: Config) -> TrainTransform:
+    """The training augmentation the data section names."""
+    d = cfg.data
+    return TrainTransform(d.min_side, d.crop, d.scale, d.hflip, d.vflip, grid=d.crop_grid)
+
+
+def view_batches(items: Dataset, cfg: Config, seed: int, device: torch.device, model: JointNet,
+                 views: ViewFeatures) -> BatchFn:
+    """The :data:`BatchFn` of the segmentation stage over finitely many views (``data.crop_grid`` > 0): the same
+    views as :func:`augmented_batches` (same seeds), but each image's view as its frozen-backbone features
+    (:class:`ViewFeatures`): ``xn`` ``Bx3xSxS``, the five stage features, labels ``B``, masks ``Bx1xSxS``, weights
+    ``B``."""
+    transform = train_transform(cfg)
+
+    def batch(idxs: list[int], epoch: int) -> Tensors:
+        parts, ys, ms, ws = [], [], [], []
+        for i in idxs:
+            image, label, mask, weight = items[i]
+            view = transform.draw(*image.shape[-2:], torch.Generator().manual_seed(item_seed(seed, epoch, int(i))))
+            dataset, index = views_origin(items, int(i))
+            parts.append(views.get(model, dataset, index, image, view, transform, device))
+            ms.append(transform.apply(mask, view))
+            ys.append(label)
+            ws.append(weight)
+        stacked = [torch.cat(t) for t in zip(*parts, strict=True)]
+        extra = torch.tensor(ys), torch.stack(ms), torch.tensor(ws, dtype=torch.float32)
+        return (*stacked, *(v.to(device) for v in extra))
+
+    return batch
+
+
 def augmented_batches(items: Dataset, cfg: Config, seed: int, device: torch.device) -> BatchFn:
     """The :data:`BatchFn` of training: each item decoded (or taken from memory) and augmented with its own seed
     (:func:`item_seed`), stacked as images ``Bx3xSxS``, labels ``B``, masks ``Bx1xSxS``, weights ``B``."""
-    d = cfg.data
-    transform = TrainTransform(d.min_side, d.crop, d.scale, d.hflip, d.vflip)
+    transform = train_transform(cfg)
 
     def batch(idxs: list[int], epoch: int) -> Tensors:
         xs, ys, ms, ws = [], [], [], []
@@ -127,27 +159,60 @@ def augmented_batches(items: Dataset, cfg: Config, seed: int, device: torch.devi
     return batch
 
 
+@dataclass(frozen=True)
+class StagePlan:
+    """How long a training stage runs on ``n_items`` items: ``epochs`` of ``steps_per_epoch`` optimizer steps, the
+    learning rate decayed every ``lr_step`` epochs, validation every ``eval_every`` epochs (and after the last)."""
+
+    epochs: int
+    steps_per_epoch: int
+    lr_step: int
+    eval_every: int
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+def stage_plan(n_items: int, cfg: Config, stage: str) -> StagePlan:
+    """The budget rule of a stage (``cl`` or ``seg``): ``<stage>_epochs`` epochs of ceil(n / batch) steps; for the
+    segmentation stage, when that is fewer than ``seg_min_steps`` steps, as many whole epochs as reach them, with the
+    decay period and the validation period stretched by the same factor (the same schedule over more steps)."""
+    t = cfg.train
+    epochs, size = getattr(t, f"{stage}_epochs"), getattr(t, f"{stage}_batch")
+    per_epoch = math.ceil(n_items / size)
+    lr_step, every = getattr(t, f"{stage}_step"), t.eval_every
+    floor = t.seg_min_steps if stage == "seg" else 0
+    if epochs * per_epoch < floor:
+        stretched = math.ceil(floor / per_epoch)
+        factor = stretched / epochs
+        epochs, lr_step, every = stretched, max(1, round(lr_step * factor)), max(1, round(every * factor))
+    return StagePlan(epochs, per_epoch, lr_step, every)
+
+
 _PHASES = {"batches": "data", "steps": "steps", "validation": "eval"}  # clock phase -> History.seconds key
 
 
 def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: int, device: torch.device,
                batch_fn: BatchFn, step_fn: StepFn, metric_fn: MetricFn, progress: bool,
                clock: Phases | None = None, learns: torch.nn.Module | None = None) -> History:
-    """The epoch loop both stages share (``stage``: ``cl`` or ``seg``, naming its config fields): SGD (Nesterov),
-    step decay per epoch, the validation metric every ``eval_every`` epochs, the best (``>=``: the latest of
+    """The epoch loop both stages share (``stage``: ``cl`` or ``seg``, naming its config fields; its length from
+    :func:`stage_plan`): SGD (Nesterov), step decay per epoch, the validation metric every plan's ``eval_every``
+    epochs, the best (``>=``: the latest of
     equals) weights of ``learns`` (default: the whole model; the part that changes) restored at the end. Time goes
     to ``clock``'s phases ``batches`` (making them), ``steps`` (forward, backward, update), ``validation`` and
     ``training`` (the rest); the history has the first three."""
     t = cfg.train
-    epochs, size = getattr(t, f"{stage}_epochs"), getattr(t, f"{stage}_batch")
     if n_items == 0:
         raise ValueError(f"{stage} stage: no training items")
+    plan = stage_plan(n_items, cfg, stage)
+    epochs, size = plan.epochs, getattr(t, f"{stage}_batch")
     clock, learns = clock or Phases(), learns or model
     before = {k: clock.seconds.get(k, 0.0) for k in _PHASES}
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=getattr(t, f"{stage}_lr"), momentum=t.momentum, nesterov=True,
                           weight_decay=t.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=getattr(t, f"{stage}_step"),
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=plan.lr_step,
                                             gamma=getattr(t, f"{stage}_gamma"))
     records: list[dict] = []
     best, best_epoch, best_state = -math.inf, -1, None
@@ -172,7 +237,7 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                     total += loss.item() * len(idxs)
             sched.step()
             rec = {"epoch": epoch, "loss": total / n_items, "lr": opt.param_groups[0]["lr"]}
-            if (epoch + 1) % t.eval_every == 0 or epoch == epochs - 1:
+            if (epoch + 1) % plan.eval_every == 0 or epoch == epochs - 1:
                 with clock("validation"):
                     rec["valid"] = metric_fn(model)
                 if rec["valid"] >= best:
@@ -232,13 +297,16 @@ def recompute_rows(cfg: Config, width: int) -> int:
 
 def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, cfg: Config, *, seed: int,
                        device: torch.device | None = None, progress: bool = True,
-                       valid_cache: predict.FeatureCache | None = None, clock: Phases | None = None) -> History:
+                       valid_cache: predict.FeatureCache | None = None, clock: Phases | None = None,
+                       views: ViewFeatures | None = None) -> History:
     """Segmentation stage: backbone and classifier frozen, only the segmentation head learns with Eq. (1) on
     ``items`` (``(image, label, mask, weight)``); the epoch with the best validation Dice at 0.5 is kept.
 
     The validation images' backbone features are computed once (``valid_cache``, or a cache made here within
-    the budget), since the frozen backbone gives the same features at every epoch. Large crops run the head's
-    full-resolution layers in chunks (:func:`recompute_rows`).
+    the budget), since the frozen backbone gives the same features at every epoch. With finitely many views
+    (``data.crop_grid``) the training images' features come from ``views`` (kept across trainings that share the
+    frozen backbone; default: kept for this training only, within the budget) and a step runs the head alone. Large
+    crops run the head's full-resolution layers in chunks (:func:`recompute_rows`).
     """
     device = device or resolve_device(cfg.runtime.device)
     place(model, device, cfg.runtime)
@@ -249,9 +317,16 @@ def train_segmentation(model: JointNet, items: Dataset, valid_set: SegDataset, c
     def step(m: JointNet, x: torch.Tensor, _y: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return seg_loss(m.segment(x), mask, w)
 
+    def head_step(m: JointNet, *t: torch.Tensor) -> torch.Tensor:  # xn, five stage features, labels, masks, weights
+        return seg_loss(m.seg_head(t[0], list(t[1:6])), t[7], t[8])
+
     def valid_dice(m: JointNet) -> float:
         return predict.evaluate(m, valid_set, cfg, device=device, classification=False, cache=cache)["dice"]
 
-    return run_epochs(model, len(items), cfg, stage="seg", seed=seed, device=device,
-                      batch_fn=augmented_batches(items, cfg, seed, device), step_fn=step, metric_fn=valid_dice,
-                      progress=progress, clock=clock, learns=model.seg_head)
+    if cfg.data.crop_grid:
+        views = views or ViewFeatures(Budget(shares(cfg.runtime)["features"]) if cfg.runtime.fast else None)
+        batch_fn, step_fn = view_batches(items, cfg, seed, device, model, views), head_step
+    else:
+        batch_fn, step_fn = augmented_batches(items, cfg, seed, device), step
+    return run_epochs(model, len(items), cfg, stage="seg", seed=seed, device=device, batch_fn=batch_fn,
+                      step_fn=step_fn, metric_fn=valid_dice, progress=progress, clock=clock, learns=model.seg_head)

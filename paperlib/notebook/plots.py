@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
-from ..core.methods import CAM_METHODS, METHODS
+from ..core.methods import CAM_METHODS, CONTROLS, METHODS
 from ..core.metrics import dice_auc, mean_std, paired_difference
 from ..store import atomic_write_bytes, atomic_write_text
 
 METHOD_ORDER = list(METHODS)
 COLOURS = {"WSL": "#7f7f7f", "GradCAM": "#bcbd22", "GradCAM++": "#17becf", "AblationCAM": "#8c564b",
            "XGradCAM": "#e377c2", "Random": "#1f77b4", "Entropy": "#2ca02c", "MC_Dropout": "#9467bd",
-           "Label_prop": "#d62728", "Full_sup": "#000000"}
+           "Label_prop": "#d62728", "Full_sup": "#000000",
+           "Random_refit": "#1f77b4", "Label_prop_lam0": "#d62728"}  # controls: their method's colour, dashed
 matplotlib.rcParams.update({"svg.hashsalt": "paperlib", "figure.dpi": 100, "font.size": 9})
 
 
@@ -191,7 +192,7 @@ def _curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndar
 
 def dice_curves(df: pd.DataFrame, title: str) -> plt.Figure:
     """Fig. 5: mean test Dice per round with a +- std band over seeds; WSL and Full_sup as dashed horizontal lines,
-    the CAM family dotted."""
+    the CAM family dotted; the controls (Random_refit, Label_prop_lam0) dashed in their method's colour."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for m in order(df["method"].unique()):
         c = _curves(df, m)
@@ -201,7 +202,7 @@ def dice_curves(df: pd.DataFrame, title: str) -> plt.Figure:
             ax.axhline(mu[0], color=colour, ls=":" if m in CAM_METHODS else "--", lw=1, label=f"{m} ({mu[0]:.1f})")
             continue
         x = np.arange(1, c.shape[1] + 1)
-        ax.plot(x, mu, color=colour, label=m, lw=1.3)
+        ax.plot(x, mu, color=colour, label=m, lw=1.3, ls="--" if m in CONTROLS else "-")
         ax.fill_between(x, mu - sd, mu + sd, color=colour, alpha=0.15, lw=0)
     ax.set_xlabel("AL round (query q)")
     ax.set_ylabel("test Dice (%)")
@@ -357,6 +358,8 @@ def hyperparameter_table(cfgs: Mapping[str, object]) -> pd.DataFrame:
             "LR": f"{t.seg_lr:g} (WSL: {t.cl_lr:g})", "LR decay": f"{t.seg_gamma:g} (WSL: {t.cl_gamma:g})",
             "LR decay every (epochs)": f"{t.seg_step} (WSL: {t.cl_step})",
             "mini-batch": f"{t.seg_batch} (WSL: {t.cl_batch})", "epochs": f"{t.seg_epochs} (WSL: {t.cl_epochs})",
+            "steps per round, at least": t.seg_min_steps or "- (epochs alone)",
+            "AL and Full_sup start from": "each seed's classifier" if a.theta0 == "per_seed" else "seed 0's classifier",
             "horizontal flip": d.hflip, "vertical flip": d.vflip, "crop": f"{d.crop} x {d.crop}",
             "network input": f"{round(d.crop * d.scale)} x {round(d.crop * d.scale)}", "k": a.k, "lambda": a.lam,
             "segmentation head width": m.seg_width,
