@@ -7,9 +7,9 @@ several session seeds, each from its own seed's classifier. From each round's ``
 at which validation Dice first comes within ``--tol`` points of the run's best, and writes the per-validation
 curves to ``benchmarks/round_convergence.csv`` and a summary to ``benchmarks/round_convergence.md``.
 
-The rule that turns it into ``seg_min_steps`` (fixed before the measurement): the largest plateau step over datasets
-and seeds, times 4/3 (so that a plateau reached there falls before the last quarter of the budget), rounded up to a
-multiple of 50. Nothing here looks at any AL method's curve.
+The rule that turns it into a dataset's ``seg_min_steps`` (fixed before the measurement): the largest plateau step
+over that dataset's seeds, times 4/3 (so that a plateau reached there falls before the last quarter of the budget),
+rounded up to a multiple of 50. Nothing here looks at any AL method's curve.
 """
 
 from __future__ import annotations
@@ -89,8 +89,10 @@ def main() -> None:
     for (d, s), step in plateau(rows, a.tol).items():
         best = max(r["valid"] for r in rows if (r["dataset"], r["seed"]) == (d, s))
         lines.append(f"| {d} | {s} | {best:.1f} | {step} |")
-    lines += ["", f"Rule (largest plateau step x 4/3, up to a multiple of 50): seg_min_steps = "
-                  f"{rule(list(plateau(rows, a.tol).values()))}"]
+    steps = plateau(rows, a.tol)
+    lines += ["", "Rule (a dataset's largest plateau step x 4/3, up to a multiple of 50): "
+              + ", ".join(f"{d}: seg_min_steps = {rule([v for (dd, _), v in steps.items() if dd == d])}"
+                          for d in sorted({d for d, _ in steps}))]
     (HERE / "round_convergence.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -27,6 +27,8 @@ class DataConfig:
     synthetic: bool = True  # write the synthetic benchmark to data_root when it is missing
     synthetic_scale: float = 1.0  # fraction of the synthetic benchmark's default image count
     synthetic_seed: int = 0  # the synthetic benchmark's generator seed (others: tuning that is never evaluated)
+    synthetic_knobs: str = "original"  # the synthetic benchmark's appearance: "original" or "calibrated" (toward the
+    #                                    paper's levels: benchmarks/calibration.md)
     valid_fraction: float = 0.2  # per-class share of the training images held out for validation
     split: str = ""  # "paper" (the paper's split 0, fold 0), a folder of train/valid/test CSVs, or "": seeded split
     min_side: int = 432  # images are upscaled so that their shorter side is at least this
@@ -147,8 +149,10 @@ class Config:
 
 
 IDENTITY = ("data", "model", "train", "al")  # what makes a session itself
-_LATER_FIELDS = (("data", "synthetic_seed"), ("data", "crop_grid"), ("train", "seg_min_steps"), ("al", "theta0"))
+_LATER_FIELDS = (("data", "synthetic_seed"), ("data", "synthetic_knobs"), ("data", "crop_grid"),
+                 ("train", "seg_min_steps"), ("al", "theta0"))
 THETA0_MODES = ("shared", "per_seed")
+KNOB_SET_NAMES = ("original", "calibrated")  # paperlib.data.synthetic.KNOB_SETS (config sits below data)
 _SECTIONS = (*IDENTITY, "study", "runtime")
 
 
@@ -347,6 +351,7 @@ def validate(cfg: Config) -> None:
         ("theta0", a.theta0 in THETA0_MODES, f"must be one of {', '.join(THETA0_MODES)}"),
         ("synthetic_seed", d.synthetic_seed >= 0, "must be >= 0"),
         ("crop_grid", d.crop_grid >= 0, "must be >= 0 (0: any offset)"),
+        ("synthetic_knobs", d.synthetic_knobs in KNOB_SET_NAMES, f"must be one of {', '.join(KNOB_SET_NAMES)}"),
         ("seg_min_steps", t.seg_min_steps >= 0, "must be >= 0 (0: epochs alone)"),
         ("seeds", len(s.seeds) >= 1 and min(s.seeds) >= 0, "must name at least one seed, none negative"),
         ("k_grid", len(s.k_grid) >= 1 and min(s.k_grid) >= 1, "must hold values >= 1"),

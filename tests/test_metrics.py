@@ -107,3 +107,14 @@ def test_reference_table2_is_the_papers_and_table4_misprints_are_the_only_cub_ga
     # every other CUB Label_prop cell matches the print (truncated)
     assert np.floor(np.array([m for m, _ in cub["Label_prop"]]) * 100) / 100 == pytest.approx(
         [62.58, 66.32, 67.01, 69.40, 68.28])
+
+
+def test_paired_interval_by_hand():
+    from paperlib.core.metrics import paired_interval
+
+    # differences 1, 2, 3, 6: mean 3, sample sd sqrt(14/3), t(0.975, 3) = 3.182446305284263
+    mean, lo, hi, p = paired_interval([11, 12, 13, 16], [10, 10, 10, 10])
+    half = 3.182446305284263 * (14 / 3) ** 0.5 / 2
+    assert mean == 3 and abs(lo - (3 - half)) < 1e-9 and abs(hi - (3 + half)) < 1e-9
+    assert abs(p - 0.0691) < 5e-4  # t = 3 / (sqrt(14/3) / 2) = 2.777 on 3 degrees of freedom, two-sided
+    assert all(v != v for v in paired_interval([1.0], [0.0])[1:])  # one seed: no interval

@@ -127,3 +127,24 @@ def test_per_seed_sessions_record_their_classifier(shared, tmp_path):  # noqa: F
     assert "classifier_seed" not in shared_meta
     assert np.isnan(al.Session(shared["cfg"], "Random_refit", 0, splits=shared["splits"], theta0=shared["theta0"],
                                run_dir=tmp_path / "c", progress=False)._lam(0, None))
+
+
+def test_calibrated_benchmarks_are_their_own_and_deterministic(tmp_path: Path):
+    from paperlib.data import synthetic
+
+    assert config.KNOB_SET_NAMES == tuple(synthetic.KNOB_SETS)
+    orig = data.from_config(_cfg(), data_dir=tmp_path)
+    cal = data.from_config(_cfg(synthetic_knobs="calibrated"), data_dir=tmp_path)
+    again = data.from_config(_cfg(synthetic_knobs="calibrated"), data_dir=tmp_path / "other")
+    folder = tmp_path / "synthetic" / "glas_demo_x0.2_calibrated"
+    assert folder.is_dir() and "knobs" in (folder / synthetic.MARKER).read_text()
+    assert not torch.equal(orig.train[0][0], cal.train[0][0])
+    assert all(torch.equal(cal.train[i][0], again.train[i][0]) for i in range(3))  # deterministic per seed
+    assert "synthetic_knobs" not in _cfg().identity()["data"]
+    assert _cfg(synthetic_knobs="calibrated").identity()["data"]["synthetic_knobs"] == "calibrated"
+    cub = synthetic.write_cub_like(tmp_path / "cub", seed=3, scale=0.2, knobs=synthetic.CALIBRATED_CUB_KNOBS)
+    cub_again = synthetic.write_cub_like(tmp_path / "cub2", seed=3, scale=0.2, knobs=synthetic.CALIBRATED_CUB_KNOBS)
+    files = sorted(p.relative_to(cub) for p in cub.rglob("*.jpg"))
+    assert files and all((cub / f).read_bytes() == (cub_again / f).read_bytes() for f in files[:5])
+    with pytest.raises(config.ConfigError, match="'synthetic_knobs'"):
+        _cfg(synthetic_knobs="harder")

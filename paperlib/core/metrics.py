@@ -82,3 +82,17 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, fl
     if x.shape != y.shape:
         raise ValueError(f"paired_difference: {x.size} values against {y.size}")
     return mean_std(x - y)
+
+
+def paired_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float, float]:
+    """Paired comparison of two methods on the same seeds: the mean of ``a - b``, its two-sided ``level``
+    t-interval (sample std, n - 1 degrees of freedom) and the paired t-test's p-value; the interval and p are
+    ``nan`` with fewer than 2 seeds or no spread."""
+    from scipy import stats
+
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    mean = float(d.mean())
+    if d.size < 2 or not d.std(ddof=1) > 0:
+        return mean, float("nan"), float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+    return mean, mean - half, mean + half, float(stats.ttest_1samp(d, 0.0).pvalue)

@@ -57,8 +57,10 @@ def _root(cfg, data_dir: str | Path) -> Path:
         raise DataError(f"profile {cfg.profile!r} needs real data: set data_root to a {d.dataset.upper()} folder")
     geometry = "paper" if cfg.profile in ("glas", "cub") else "demo"
     tag = f"_g{d.synthetic_seed}" if d.synthetic_seed else ""  # another generator seed: another folder
+    tag += "" if d.synthetic_knobs == "original" else f"_{d.synthetic_knobs}"  # other knobs too
     root = Path(data_dir) / "synthetic" / f"{d.dataset}_{geometry}_x{d.synthetic_scale:g}{tag}"
-    ensure_synthetic(d.dataset, root, seed=d.synthetic_seed, scale=d.synthetic_scale, geometry=geometry)
+    ensure_synthetic(d.dataset, root, seed=d.synthetic_seed, scale=d.synthetic_scale, geometry=geometry,
+                     knobs=d.synthetic_knobs)
     return root
 
 
@@ -82,12 +84,13 @@ def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
 
 
 def ensure_synthetic(dataset: str, root: str | Path, *, seed: int = 0, scale: float = 1.0,
-                     geometry: str = "demo") -> Path:
+                     geometry: str = "demo", knobs: str = "original") -> Path:
     """The synthetic benchmark of ``dataset`` (``"glas"`` or ``"cub"``) at ``root``, written when missing.
 
     ``geometry``: ``"demo"`` (the small benchmarks of this module, ``scale`` times their image count) or
     ``"paper"`` (:mod:`paperlib.data.paper_size`: the real datasets' names, sizes and split; ``scale`` is the fraction
-    of the images, in (0, 1]).
+    of the images, in (0, 1]). ``knobs``: the appearance, a name of ``synthetic.KNOB_SETS`` (``original``: the
+    module's defaults).
     """
     writers = {"demo": {"glas": synthetic.write_glas_like, "cub": synthetic.write_cub_like},
                "paper": {"glas": paper_size.write_glas_paper, "cub": paper_size.write_cub_paper}}
@@ -95,6 +98,11 @@ def ensure_synthetic(dataset: str, root: str | Path, *, seed: int = 0, scale: fl
         raise ConfigError(f"unknown geometry {geometry!r}; known: {', '.join(writers)}")
     if dataset not in writers[geometry]:
         raise ConfigError(f"unknown dataset {dataset!r}; known: {', '.join(writers[geometry])}")
+    if knobs not in synthetic.KNOB_SETS:
+        raise ConfigError(f"unknown synthetic knobs {knobs!r}; known: {', '.join(synthetic.KNOB_SETS)}")
+    chosen = None if knobs == "original" else synthetic.KNOB_SETS[knobs][dataset]
     if geometry == "paper":
+        if chosen is not None:
+            raise ConfigError(f"synthetic_knobs {knobs!r}: the paper-size benchmarks have the original appearance")
         return writers[geometry][dataset](root, seed=seed, fraction=scale)
-    return writers[geometry][dataset](root, seed=seed, scale=scale)
+    return writers[geometry][dataset](root, seed=seed, scale=scale, knobs=chosen)

@@ -11,7 +11,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -20,6 +22,69 @@ from scipy import ndimage
 from ..errors import ConfigError, FolderTakenError
 
 MARKER = "paperlib_synthetic.json"
+
+# Appearance knobs, read by the writers (``knobs=`` overrides some of them; the marker records those that differ from
+# these defaults). Ranges ``(lo, hi)`` are drawn per image from a stream of their own, so that they never shift the
+# base drawing recipe's draws. The defaults are the original benchmarks' (byte-identical to them); the calibrated
+# sets (benchmarks/calibrate.py, benchmarks/calibration.md) move the levels toward the paper's, tuned on generator
+# seeds that are never evaluated. ``data.synthetic_knobs`` picks a set (``KNOB_SETS``).
+GLAS_KNOBS: Mapping = MappingProxyType({
+    "stain_groups": 4,  # number of H&E stain groups
+    "stain_by_patient": False,  # each patient's images share a stain group, else each image draws one
+    "stain_spread": 0.08,  # std of the per-group perturbation of the H and E optical-density vectors
+    "stain_strength": (0.7, 1.5),  # per-group stain strength range
+    "epi_eosin": (0.75, 0.75),  # eosin of the gland epithelium, per image
+    "epi_haem": (0.18, 0.18),  # haematoxylin of the gland epithelium, per image
+    "stroma_eosin": (0.55, 0.55),  # eosin of the stroma, per image
+    "stroma_nuclei": (0.01, 0.025),  # fraction of stroma pixels that are nuclei
+    "radius_scale": (1.0, 1.0),  # gland radius factor, per image
+    "distractors": (0, 0),  # gland-like stroma structures (nuclei ring, pale centre, no gland) per image
+    "distractor_eosin": 0.0,  # extra eosin of a distractor's ring (epithelium-like when near epi - stroma)
+    "distractor_size": (6.0, 14.0),  # a distractor's radius range (pixels, times the image's radius_scale)
+    "distractor_irregular": 0.5,  # probability that a distractor has a malignant-like irregular outline
+    "blur": 0.0,  # Gaussian blur sigma (pixels) of the image
+    "noise": 0.02,  # pixel noise std
+})
+CUB_KNOBS: Mapping = MappingProxyType({
+    "camouflage": 0.0,  # bird colours pulled toward the background where it sits (0: none, 1: equal)
+    "size": (0.2, 0.34),  # bird length as a fraction of the image's short side
+    "angle": 0.5,  # largest bird rotation in radians
+    "branches": (2, 6),  # number of branches, upper bound excluded
+    "leaves": (10, 30),  # number of leaves, upper bound excluded
+    "occlusion": 0.3,  # probability of an occluding twig
+})
+CALIBRATED_GLAS_KNOBS: Mapping = MappingProxyType({
+    **GLAS_KNOBS, "stain_groups": 16, "stain_by_patient": True, "stain_spread": 0.15, "stain_strength": (0.5, 1.7),
+    "epi_eosin": (0.45, 0.85), "epi_haem": (0.05, 0.3), "stroma_eosin": (0.45, 0.7), "radius_scale": (0.7, 1.6),
+    "distractors": (1, 5), "distractor_eosin": 0.15,
+})
+CALIBRATED_CUB_KNOBS: Mapping = MappingProxyType({
+    **CUB_KNOBS, "camouflage": 0.2, "size": (0.26, 0.42), "angle": 0.8, "branches": (3, 8), "leaves": (20, 45),
+    "occlusion": 0.5,
+})
+KNOB_SETS: Mapping[str, Mapping[str, Mapping]] = MappingProxyType({
+    "original": MappingProxyType({"glas": GLAS_KNOBS, "cub": CUB_KNOBS}),
+    "calibrated": MappingProxyType({"glas": CALIBRATED_GLAS_KNOBS, "cub": CALIBRATED_CUB_KNOBS}),
+})
+
+
+def _knobs(defaults: Mapping, knobs: Mapping | None) -> dict:
+    """``defaults`` updated with ``knobs``; unknown names are an error."""
+    unknown = set(knobs or {}) - set(defaults)
+    if unknown:
+        raise ConfigError(f"unknown synthetic knobs: {', '.join(sorted(unknown))}")
+    return {**defaults, **(knobs or {})}
+
+
+def _changed(defaults: Mapping, knobs: dict) -> dict:
+    """The knobs that differ from ``defaults`` (JSON-friendly), for the benchmark's marker."""
+    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+    return {k: norm(v) for k, v in sorted(knobs.items()) if norm(v) != norm(defaults[k])}
+
+
+def _side_rng(rng: np.random.Generator) -> np.random.Generator:
+    """A generator derived from ``rng``'s state without drawing from it."""
+    return np.random.default_rng(int(rng.bit_generator.state["state"]["state"]))
 
 # Optical densities of haematoxylin and eosin (Ruifrok & Johnston), perturbed per stain group.
 _H = np.array([0.65, 0.70, 0.29])
@@ -78,9 +143,16 @@ def _cub_size(h: int) -> tuple[int, int]:
 
 
 def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarray, np.ndarray, float],
-                size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                size: tuple[int, int] | None = None, *, knobs: Mapping | None = None,
+                var: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One H&E-like image ``HxWx3`` uint8 and its gland instance map ``HxW`` uint8, at ``size`` ``(H, W)`` when
-    given, else at the GlaS-like size the first draw picks (the size draws are made either way)."""
+    given, else at the GlaS-like size the first draw picks (the size draws are made either way). ``knobs``: the
+    appearance knobs (default ``GLAS_KNOBS``); ``var``: the generator of the per-image knob draws (default: one
+    derived from ``rng``)."""
+    k = _knobs(GLAS_KNOBS, knobs)
+    var = var if var is not None else _side_rng(rng)
+    rscale = var.uniform(*k["radius_scale"])
+    epi_e, epi_h, str_e = var.uniform(*k["epi_eosin"]), var.uniform(*k["epi_haem"]), var.uniform(*k["stroma_eosin"])
     drawn_h, _ = int(rng.integers(84, 109)), int(rng.integers(112, 153))  # the drawn width is no longer used
     h, w = size or _glas_size(drawn_h)
     yy, xx = np.mgrid[0:h, 0:w].astype(float)
@@ -90,7 +162,7 @@ def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarr
     nuclei_pts: list[tuple[np.ndarray, np.ndarray]] = []
     n_glands = int(rng.integers(4, 10) if malignant else rng.integers(3, 7))
     for g in range(n_glands):
-        radius = rng.uniform(8, 20) if malignant else rng.uniform(11, 19)
+        radius = (rng.uniform(8, 20) if malignant else rng.uniform(11, 19)) * rscale
         cy, cx = rng.uniform(0, h), rng.uniform(0, w)
         rn, theta = _gland(yy, xx, rng, cy, cx, radius, malignant)
         inside = (rn < 1) & (inst == 0)
@@ -121,61 +193,98 @@ def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarr
         epi += inside & ~lum
         lumen += lum
     if inst.max() == 0:  # at least one gland
-        return _glas_image(rng, malignant, stain, size)
+        return _glas_image(rng, malignant, stain, size, knobs=knobs, var=var)
     stroma = inst == 0
-    n_str = int(stroma.sum() * rng.uniform(0.01, 0.025))
+    n_str = int(stroma.sum() * rng.uniform(*k["stroma_nuclei"]))
     cand = np.flatnonzero(stroma)
     pick = rng.choice(cand, size=min(n_str, cand.size), replace=False)
     nuc = _blobs((h, w), pick // w, pick % w, 0.7) * 0.8
     for ys, xs in nuclei_pts:
         nuc = np.maximum(nuc, _blobs((h, w), ys, xs, 1.1 if malignant else 0.9))
+    # Gland-like distractors in the stroma: a ring of nuclei around a pale centre, not annotated as gland.
+    dis_ring, dis_lumen = np.zeros((h, w)), np.zeros((h, w))
+    for _ in range(int(var.integers(k["distractors"][0], k["distractors"][1] + 1))):
+        rad = var.uniform(*k["distractor_size"]) * rscale
+        cy, cx = var.uniform(0, h), var.uniform(0, w)
+        rn, _ = _gland(yy, xx, var, cy, cx, rad, bool(var.random() < k["distractor_irregular"]))
+        body = (rn < 1) & stroma
+        if body.sum() < 20:
+            continue
+        cen = body & (rn < var.uniform(0.4, 0.7))
+        dis_ring += body & ~cen
+        dis_lumen += cen
+        ring = body & (rn > 0.75)
+        ys, xs = np.nonzero(ring)
+        n_nuc = min(ys.size, int(2 * np.pi * rad / var.uniform(2.2, 3.5)))
+        if n_nuc:
+            sel = var.choice(ys.size, size=n_nuc, replace=False)
+            nuc = np.maximum(nuc, _blobs((h, w), ys[sel] + var.normal(0, .4, n_nuc), xs[sel] + var.normal(0, .4, n_nuc),
+                                         0.9))
+    dis_ring, dis_lumen = np.minimum(dis_ring, 1), np.minimum(dis_lumen, 1)
     h_vec, e_vec, strength = stain
     tex = _smooth_noise(rng, (h, w), 2.0)
-    conc_h = 0.12 + 1.1 * nuc + 0.18 * epi + 0.05 * tex
-    conc_e = (0.55 + 0.12 * tex) * stroma + 0.75 * epi + 0.06 * lumen + 0.1 * _smooth_noise(rng, (h, w), 6.0)
+    conc_h = 0.12 + 1.1 * nuc + epi_h * epi + 0.05 * tex
+    conc_e = ((str_e + 0.12 * tex) * stroma + epi_e * epi + 0.06 * lumen + 0.1 * _smooth_noise(rng, (h, w), 6.0)
+              + k["distractor_eosin"] * dis_ring - str_e * 0.85 * dis_lumen)
     od = strength * (conc_h[..., None] * h_vec + np.clip(conc_e, 0, None)[..., None] * e_vec)
-    rgb = 0.96 * np.exp(-od) + rng.normal(0, 0.02, (h, w, 3))
+    clean = 0.96 * np.exp(-od)
+    if k["blur"] > 0:
+        clean = ndimage.gaussian_filter(clean, (k["blur"], k["blur"], 0))
+    rgb = clean + rng.normal(0, k["noise"], (h, w, 3))
     return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8), inst
 
 
-def _stain_groups(rng: np.random.Generator, n: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def _stain_groups(rng: np.random.Generator, n: int, knobs: Mapping | None = None
+                  ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    k = _knobs(GLAS_KNOBS, knobs)
     groups = []
     for _ in range(n):
-        hv = np.clip(_H + rng.normal(0, 0.08, 3), 0.05, None)
-        ev = np.clip(_E + rng.normal(0, 0.08, 3), 0.02, None)
-        groups.append((hv / np.linalg.norm(hv), ev / np.linalg.norm(ev), float(rng.uniform(0.7, 1.5))))
+        hv = np.clip(_H + rng.normal(0, k["stain_spread"], 3), 0.05, None)
+        ev = np.clip(_E + rng.normal(0, k["stain_spread"], 3), 0.02, None)
+        groups.append((hv / np.linalg.norm(hv), ev / np.linalg.norm(ev), float(rng.uniform(*k["stain_strength"]))))
     return groups
 
 
-def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> Path:
+def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, knobs: Mapping | None = None) -> Path:
     """Write a GlaS-like benchmark (``Grade.csv``, ``train_N.bmp``/``_anno.bmp``, ``testA_N``, ``testB_N``).
 
     Two grades told apart by gland morphology (benign: round regular glands with one lumen and a basal ring of
     nuclei; malignant: irregular, crowded glands with several lumens and disorderly nuclei), H&E-like stain with
     four stain groups independent of the grade, non-square images of GlaS's two aspect ratios (``GLAS_SIZES``:
     104x154 for most, 90x117 for about 1 in 8, H x W), instance masks.
-    At ``scale=1`` the counts are GlaS's: 85 training and 80 (60 testA + 20 testB) test images.
-    Returns ``root``.
+    At ``scale=1`` the counts are GlaS's: 85 training and 80 (60 testA + 20 testB) test images. ``knobs``
+    overrides some of ``GLAS_KNOBS`` (recorded in the marker when they differ from it). Returns ``root``.
     """
+    k = _knobs(GLAS_KNOBS, knobs)
     n_train, n_test = max(10, round(85 * scale)), max(8, round(80 * scale))
     n_test_a = round(n_test * 0.75)
     names = ([f"train_{i + 1}" for i in range(n_train)] + [f"testA_{i + 1}" for i in range(n_test_a)]
              + [f"testB_{i + 1}" for i in range(n_test - n_test_a)])
     rng = np.random.default_rng([seed, 1])
-    groups = _stain_groups(rng, 4)
+    groups = _stain_groups(rng, k["stain_groups"], k)
 
     def write(tmp: Path) -> None:
         rows = [GLAS_GRADE_HEADER]
         for i, name in enumerate(names):
             r = np.random.default_rng([seed, 2, i])
+            v = np.random.default_rng([seed, 3, i])  # the per-image knob draws
+            patient = int(v.integers(1, 17))
             grade = "malignant" if r.random() < 0.56 else "benign"
-            img, inst = _glas_image(r, grade == "malignant", groups[int(r.integers(len(groups)))])
+            g = int(r.integers(len(groups)))
+            if k["stain_by_patient"]:
+                g = (patient - 1) % len(groups)
+            img, inst = _glas_image(r, grade == "malignant", groups[g], knobs=k, var=v)
             Image.fromarray(img, "RGB").save(tmp / f"{name}.bmp")
             Image.fromarray(inst, "L").save(tmp / f"{name}_anno.bmp")
-            rows.append(f"{name}, {int(r.integers(1, 17))} , {grade}, {GLAS_SUB_GRADES[grade][int(r.integers(2))]}")
+            drawn_patient = int(r.integers(1, 17))
+            patient = patient if k["stain_by_patient"] else drawn_patient
+            rows.append(f"{name}, {patient} , {grade}, {GLAS_SUB_GRADES[grade][int(r.integers(2))]}")
         (tmp / "Grade.csv").write_text("\n".join(rows) + "\n")
 
-    return _write_atomic(Path(root), {"kind": "glas", "seed": seed, "scale": scale, "geometry": "demo"}, write)
+    params = {"kind": "glas", "seed": seed, "scale": scale, "geometry": "demo"}
+    if _changed(GLAS_KNOBS, k):
+        params["knobs"] = _changed(GLAS_KNOBS, k)
+    return _write_atomic(Path(root), params, write)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -215,12 +324,13 @@ def _bird_parts(sp: dict, rng: np.random.Generator) -> list[tuple[np.ndarray, st
     ]
 
 
-def _cub_image(rng: np.random.Generator, sp: dict, size: tuple[int, int] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _cub_image(rng: np.random.Generator, sp: dict, size: tuple[int, int] | None = None, *,
+               knobs: Mapping | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One bird on a cluttered background: image ``HxWx3`` uint8 and soft mask ``HxW`` uint8 (0-255), at ``size``
     ``(H, W)`` when given, else at the CUB-like size the first draw picks (the size draws are made either way)."""
     # Over 60 lines on purpose: one drawing recipe read top to bottom, whose order of random draws defines the
     # benchmark; splitting it would invite reordering the draws, which would change every committed number.
+    k = _knobs(CUB_KNOBS, knobs)
     drawn_h, _ = int(rng.integers(80, 113)), int(rng.integers(96, 145))  # the drawn width is no longer used
     h, w = size or _cub_size(drawn_h)
     ss = 2  # supersampling for anti-aliased edges
@@ -233,18 +343,18 @@ def _cub_image(rng: np.random.Generator, sp: dict, size: tuple[int, int] | None 
     bg = wts @ base + 0.06 * _smooth_noise(rng, (H, W), 1.0)[..., None]
     canvas = Image.fromarray((np.clip(bg, 0, 1) * 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(canvas)
-    for _ in range(int(rng.integers(2, 6))):  # branches
+    for _ in range(int(rng.integers(*k["branches"]))):  # branches
         x0, y0 = rng.uniform(0, W), rng.uniform(0, H)
         x1, y1 = x0 + rng.normal(0, W), y0 + rng.normal(0, H / 2)
         col = tuple(int(c) for c in rng.uniform(40, 200, 3))
         draw.line([(x0, y0), (x1, y1)], fill=col, width=int(rng.integers(2, 6) * ss))
-    for _ in range(int(rng.integers(10, 30))):  # leaves
+    for _ in range(int(rng.integers(*k["leaves"]))):  # leaves
         cx, cy, r = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(2, 7) * ss
         col = tuple(int(c) for c in rng.uniform(20, 230, 3))
         draw.polygon([tuple(p) for p in _polygon_ellipse(cx, cy, r, r * rng.uniform(0.3, 0.7), 12)], fill=col)
     # Bird pose.
-    size = rng.uniform(0.2, 0.34) * min(H, W)
-    ang = rng.uniform(-0.5, 0.5)
+    size = rng.uniform(*k["size"]) * min(H, W)
+    ang = rng.uniform(-k["angle"], k["angle"])
     flip = -1.0 if rng.random() < 0.5 else 1.0
     cx, cy = rng.uniform(0.35, 0.65) * W, rng.uniform(0.4, 0.65) * H
     rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
@@ -260,8 +370,10 @@ def _cub_image(rng: np.random.Generator, sp: dict, size: tuple[int, int] | None 
     tint = np.clip(rng.normal(1.0, 0.08, 3), 0.7, 1.3)
     layer = Image.new("RGB", (W, H))
     ldraw = ImageDraw.Draw(layer)
+    bg_col = bg[int(cy) % H, int(cx) % W] if k["camouflage"] else None  # the background where the bird sits
     for poly, part in _bird_parts(sp, rng):
-        col = tuple(int(c) for c in np.clip(sp[part] * tint, 0, 1) * 255)
+        own = sp[part] if not k["camouflage"] else (1 - k["camouflage"]) * sp[part] + k["camouflage"] * bg_col
+        col = tuple(int(c) for c in np.clip(own * tint, 0, 1) * 255)
         ldraw.polygon(place(poly), fill=col)
         mdraw.polygon(place(poly), fill=255)
     m = np.asarray(mask) > 127
@@ -272,7 +384,7 @@ def _cub_image(rng: np.random.Generator, sp: dict, size: tuple[int, int] | None 
     bird = np.asarray(layer, float) / 255 * feather[..., None]
     img = np.where(m[..., None], bird, np.asarray(canvas, float) / 255)
     # An occluding twig in front of the bird now and then: annotators leave it out of the mask.
-    if rng.random() < 0.3:
+    if rng.random() < k["occlusion"]:
         occ = Image.new("L", (W, H), 0)
         x0 = cx + rng.normal(0, size / 2)
         ImageDraw.Draw(occ).line([(x0 - size, 0), (x0 + size, H)], fill=255, width=int(rng.integers(2, 4) * ss))
@@ -300,14 +412,17 @@ def write_cub_metadata(root: Path, classes: list[str], images: list[str], labels
         (root / name).write_text("\n".join(lines) + "\n")
 
 
-def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_classes: int = 6) -> Path:
+def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_classes: int = 6,
+                   knobs: Mapping | None = None) -> Path:
     """Write a CUB-like benchmark in the CUB-200-2011 layout (``images.txt``, ``classes.txt``,
     ``image_class_labels.txt``, ``train_test_split.txt``, ``images/``, ``segmentations/`` with soft masks).
 
     Several species (colour patterns and proportions), each bird posed at random on a cluttered textured
     background whose colours may match the birds', sometimes occluded; width 128 and heights 84, 96 or 112. At
-    ``scale=1``: 30 training and 20 test images per species. Returns ``root``.
+    ``scale=1``: 30 training and 20 test images per species. ``knobs`` overrides some of ``CUB_KNOBS`` (recorded in
+    the marker when they differ from it). Returns ``root``.
     """
+    k = _knobs(CUB_KNOBS, knobs)
     if not 2 <= n_classes <= len(_SPECIES):
         raise ConfigError(f"n_classes must be in [2, {len(_SPECIES)}], got {n_classes}")
     n_train, n_test = max(5, round(30 * scale)), max(3, round(20 * scale))
@@ -324,7 +439,7 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
             for j in range(n_train + n_test):
                 iid += 1
                 r = np.random.default_rng([seed, 12, c, j])
-                img, soft = _cub_image(r, species[c])
+                img, soft = _cub_image(r, species[c], knobs=k)
                 stem = f"{_SPECIES[c]}_{j + 1:04d}_{iid}"
                 Image.fromarray(img, "RGB").save(tmp / "images" / cname / f"{stem}.jpg", quality=92)
                 Image.fromarray(soft, "L").save(tmp / "segmentations" / cname / f"{stem}.png")
@@ -333,8 +448,10 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
                 split.append(f"{iid} {int(j < n_train)}")
         write_cub_metadata(tmp, classes, images, labels, split)
 
-    return _write_atomic(Path(root), {"kind": "cub", "seed": seed, "scale": scale, "n_classes": n_classes,
-                                       "geometry": "demo"}, write)
+    params = {"kind": "cub", "seed": seed, "scale": scale, "n_classes": n_classes, "geometry": "demo"}
+    if _changed(CUB_KNOBS, k):
+        params["knobs"] = _changed(CUB_KNOBS, k)
+    return _write_atomic(Path(root), params, write)
 
 
 def _write_atomic(root: Path, params: dict, write) -> Path:

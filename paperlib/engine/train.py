@@ -198,10 +198,9 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                clock: Phases | None = None, learns: torch.nn.Module | None = None) -> History:
     """The epoch loop both stages share (``stage``: ``cl`` or ``seg``, naming its config fields; its length from
     :func:`stage_plan`): SGD (Nesterov), step decay per epoch, the validation metric every plan's ``eval_every``
-    epochs, the best (``>=``: the latest of
-    equals) weights of ``learns`` (default: the whole model; the part that changes) restored at the end. Time goes
-    to ``clock``'s phases ``batches`` (making them), ``steps`` (forward, backward, update), ``validation`` and
-    ``training`` (the rest); the history has the first three."""
+    epochs, the best (``>=``: the latest of equals) weights of ``learns`` (default: the whole model; the part that
+    changes) restored at the end. Time goes to ``clock``'s phases ``batches`` (making them), ``steps`` (forward,
+    backward, update), ``validation`` and ``training`` (the rest); the history has the first three."""
     t = cfg.train
     if n_items == 0:
         raise ValueError(f"{stage} stage: no training items")

@@ -62,3 +62,10 @@ def machines_block(runs: dict[str, str | Path]) -> str:
         cells = [a.get((d, m), "") for d in datasets for a in aucs.values()]
         lines.append(f"| {m} | " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def controls_tables(md: str | Path) -> list[str]:
+    """The tables of a ``benchmarks/controls/<dataset>.md`` (written by ``benchmarks/controls.py``), each as one
+    block of lines ending in a newline: [AUC per method, paired differences]."""
+    blocks = Path(md).read_text().split("\n\n")
+    return [b.strip("\n") + "\n" for b in blocks if b.lstrip().startswith("|")]

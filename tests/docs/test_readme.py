@@ -190,3 +190,15 @@ def test_training_curve_snippet_runs(tmp_path: Path):
     done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("dataset", ["glas", "cub"])
+def test_controls_tables_are_the_benchmark_run(dataset: str):
+    """The controlled experiment's tables (converged rounds, per-seed theta0, 5 seeds, the two controls) are shown as
+    ``benchmarks/controls.py`` wrote them: its paired differences in the README, everything in results."""
+    md = ROOT / "benchmarks" / "controls" / f"{dataset}.md"
+    auc, paired = readme_tables.controls_tables(md)
+    assert paired in _page("README")
+    assert auc in _page("results") and paired in _page("results")
+    convergence = md.read_text().strip().splitlines()[-1]
+    assert convergence.startswith("Trainings whose best validation epoch") and convergence in _page("results")

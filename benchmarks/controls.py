@@ -1,0 +1,153 @@
+"""``python benchmarks/controls.py --dataset cub --steps N``: does Label_prop's gain survive its controls when
+rounds are trained to a plateau and each seed starts from its own classifier?
+
+Runs the grid of the demo profile on one synthetic benchmark (the evaluated generator seed 0) with
+``seg_min_steps`` = N (from ``benchmarks/round_convergence.md``), ``theta0 = per_seed``, ``crop_grid = 3`` and
+seeds 0-4 (one grid per seed, in order), for WSL, Full_sup, Random, Random_refit, Label_prop and Label_prop_lam0;
+then writes, under ``benchmarks/controls/``:
+
+- ``<dataset>_rounds.csv``: the long per-seed table (method, seed, round, labeled, pseudo-labeled, test Dice,
+  validation Dice, pseudo-mask Dice, lambda);
+- ``<dataset>_paired.csv``: for each pair of AL methods the mean paired AUC difference, its 95% t-interval (sample
+  sd), the paired t-test p, Holm-adjusted over the pairs, and the win count;
+- ``<dataset>_convergence.csv``: per training (session, round, cycle) whether its best validation epoch fell in the
+  last quarter of its budget;
+- ``<dataset>_machine.json``: the revision and machine the sessions ran on.
+
+``--summary`` only recomputes the tables from the run folders. The script decides nothing: it reports.
+"""
+
+# ruff: noqa: I001  (paperlib first: it pins the float kernels before numpy loads)
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+from paperlib import store
+from paperlib.core.metrics import dice_auc, mean_std, paired_interval
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).parent
+OUT = HERE / "controls"
+AL = ("Random", "Random_refit", "Label_prop", "Label_prop_lam0")
+METHODS = ("WSL", "Full_sup", *AL)
+
+
+SEEDS = (0, 1, 2, 3, 4)
+
+
+def overrides(steps: int, seed: int) -> list[str]:
+    return ["-p", "seeds", str(seed), "-p", "theta0", "per_seed", "-p", "seg_min_steps", str(steps),
+            "-p", "crop_grid", "3"]
+
+
+def holm(p: list[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values (nan kept)."""
+    order = sorted(range(len(p)), key=lambda i: (np.isnan(p[i]), p[i]))
+    out, running, m = [float("nan")] * len(p), 0.0, sum(not np.isnan(v) for v in p)
+    for rank, i in enumerate(order):
+        if np.isnan(p[i]):
+            continue
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def late_best(folder: Path) -> list[dict]:
+    """Per training of a run folder: its budget in epochs, the best validated epoch (ties: the latest, as training
+    keeps) and whether it is in the last quarter; the same for the first epoch within 1 Dice point of the best (a
+    curve still rising at the end, rather than a noisy plateau whose best falls anywhere)."""
+    h = store.history_frame(folder)
+    rows = []
+    if h is None:
+        return rows
+    for (r, cycle), g in h.groupby(["round", "cycle"]):
+        v = g.dropna(subset=["valid"])
+        best = int(v.loc[v["valid"] == v["valid"].max(), "epoch"].max())
+        near = int(v.loc[v["valid"] >= v["valid"].max() - 0.01, "epoch"].min())  # first within 1 Dice point
+        epochs = int(g["epoch"].max()) + 1
+        rows.append({"round": int(r), "cycle": cycle, "epochs": epochs, "best_epoch": best,
+                     "late": best >= 0.75 * epochs, "first_within_1_point": near,
+                     "late_within_1_point": near >= 0.75 * epochs})
+    return rows
+
+
+def summarise(results: Path, dataset: str) -> str:
+    df = store.read_rounds(results, "demo", dataset)
+    rounds = df[df.method.isin(AL)]["round"].max() + 1
+    want = {m: rounds if m in AL else 1 for m in METHODS}
+    complete = [s for s, g in df.groupby("seed")  # seeds whose every session finished every round
+                if all((g.method == m).sum() == n for m, n in want.items())]
+    df = df[df.seed.isin(complete)]
+    OUT.mkdir(exist_ok=True)
+    keep = ["method", "seed", "round", "n_labeled", "n_pseudo", "test_dice", "valid_dice", "pseudo_dice", "lam"]
+    df[keep].sort_values(["method", "seed", "round"]).to_csv(OUT / f"{dataset}_rounds.csv", index=False)
+    curves = {m: {s: g.sort_values("round")["test_dice"].to_numpy() * 100
+                  for s, g in df[df.method == m].groupby("seed")} for m in METHODS if m in set(df.method)}
+    auc = {m: {s: dice_auc(c) for s, c in per.items()} for m, per in curves.items()}
+    lines = [f"### {dataset}-like: AUC (%) over the {len(complete)} seeds whose sessions all finished "
+             f"({', '.join(map(str, complete))})", "",
+             "| method | AUC mean ± sd (population) | per seed |", "|---|---|---|"]
+    for m, per in auc.items():
+        mu, sd = mean_std(list(per.values()))
+        lines.append(f"| {m} | {mu:.2f} ± {sd:.2f} | {', '.join(f'{v:.1f}' for v in per.values())} |")
+    pairs = [(a, b) for a, b in combinations(AL, 2) if a in auc and b in auc]
+    rows = []
+    for a, b in pairs:
+        seeds = sorted(set(auc[a]) & set(auc[b]))
+        mean, lo, hi, p = paired_interval([auc[a][s] for s in seeds], [auc[b][s] for s in seeds])
+        rows.append({"a": a, "b": b, "seeds": len(seeds), "mean": mean, "lo": lo, "hi": hi, "p": p,
+                     "a_better_on": sum(auc[a][s] > auc[b][s] for s in seeds)})
+    for row, adj in zip(rows, holm([r["p"] for r in rows]), strict=True):
+        row["p_holm"] = adj
+    paired = pd.DataFrame(rows)
+    paired.to_csv(OUT / f"{dataset}_paired.csv", index=False, float_format="%.4f")
+    lines += ["", "| a | b | AUC(a) − AUC(b), mean [95% t-interval] | p (Holm) | a better on |",
+              "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['a']} | {r['b']} | {r['mean']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}] | "
+                     f"{r['p']:.3f} ({r['p_holm']:.3f}) | {r['a_better_on']} of {r['seeds']} |")
+    conv = []
+    for folder in sorted(f for f in store.runs_dir(results, "demo", dataset).glob("*/seed_*")
+                         if int(f.name.removeprefix("seed_")) in complete):
+        conv += [{"method": folder.parent.name, "seed": int(folder.name.removeprefix("seed_")), **row}
+                 for row in late_best(folder)]
+    conv_df = pd.DataFrame(conv)
+    conv_df.to_csv(OUT / f"{dataset}_convergence.csv", index=False)
+    if len(conv_df):
+        lines += ["", f"Trainings whose best validation epoch is in the last quarter of the budget: "
+                      f"{int(conv_df.late.sum())} of {len(conv_df)} ({conv_df.late.mean():.1%}); whose first epoch "
+                      f"within 1 Dice point of the best is: {int(conv_df.late_within_1_point.sum())} "
+                      f"({conv_df.late_within_1_point.mean():.1%})."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--results", default="results_controls")
+    p.add_argument("--data", default="data")
+    p.add_argument("--summary", action="store_true")
+    a = p.parse_args()
+    results = Path(a.results)
+    for seed in () if a.summary else SEEDS:  # seed by seed: an interrupted run leaves whole seeds
+        cmd = [sys.executable, "-m", "paperlib", "grid", "--profile", "demo", "--dataset", a.dataset,
+               "--methods", ",".join(METHODS), "--results", str(results), "--data", a.data, "-p", "workers", "1",
+               *overrides(a.steps, seed)]
+        subprocess.run(cmd, check=True)
+    text = summarise(results, a.dataset)
+    (OUT / f"{a.dataset}.md").write_text(text)
+    machine = OUT / f"{a.dataset}_machine.json"  # where and from which code the sessions ran (kept once written)
+    if not machine.is_file():
+        store.write_json(machine, {"revision": store.git_revision(), **store.machine()})
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
