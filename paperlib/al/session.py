@@ -136,10 +136,6 @@ class Session:
         al, lrn = self.cfg.al, self.learner
         if self.method.label_prop and al.k >= np.bincount(self.labels).min() - 1 and self.progress:
             progress_line(f"note: k={al.k} reaches the size of a class: U'' is every unlabeled image of that class")
-        if s.round == 0 and s.queries and self.progress:
-            plan = stage_plan(len(s.queries), self.cfg, "seg")
-            progress_line(f"note: round 0 trains {plan.steps} steps ({plan.epochs} epochs of {plan.steps_per_epoch} "
-                          f"on {len(s.queries)} labeled images; seg_min_steps {self.cfg.train.seg_min_steps})")
         bar = progress_bar(range(s.round, al.rounds), desc=f"{self.method.name} seed {self.seed}",
                            disable=not self.progress, initial=s.round, total=al.rounds)
         for r in bar:  # line 3
@@ -162,6 +158,10 @@ class Session:
         """Round ``r`` given the oracle's masks of U'_r: train, select U'_{r+1}, measure, save. Returns the state
         before round ``r + 1``; the round's time goes to the learner's clock (phase ``round``: the rest)."""
         al, lrn = self.cfg.al, self.learner
+        if r == 0 and self.progress:
+            plan = stage_plan(len(s.queries), self.cfg, "seg")
+            progress_line(f"note: round 0 trains {plan.steps} steps ({plan.epochs} epochs of {plan.steps_per_epoch} "
+                          f"on {len(s.queries)} labeled images; seg_min_steps {self.cfg.train.seg_min_steps})")
         start = time.perf_counter()
         with lrn.clock("round"):
             s.masks.update(zip(s.queries, answer, strict=True))
