@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from . import folds, synthetic
+from .marked_folder import write_atomic
 
 GLAS_NAMES = ([f"train_{i}" for i in range(1, 86)] + [f"testA_{i}" for i in range(1, 61)]
               + [f"testB_{i}" for i in range(1, 21)])
@@ -185,7 +186,7 @@ def write_glas_paper(root: str | Path, *, seed: int = 0, fraction: float = 1.0, 
         (tmp / "Grade.csv").write_text("\n".join([synthetic.GLAS_GRADE_HEADER, *rows]) + "\n")
 
     params = {"kind": "glas", "seed": seed, "fraction": fraction, "geometry": "paper"}
-    return synthetic._write_atomic(Path(root), params, write)
+    return write_atomic(Path(root), params, write)
 
 
 def write_cub_paper(root: str | Path, *, seed: int = 0, fraction: float = 1.0, workers: int | None = None
@@ -212,4 +213,4 @@ def write_cub_paper(root: str | Path, *, seed: int = 0, fraction: float = 1.0, w
             [f"{p.index + 1} {int(p.part != 'test')}" for p in plan])
 
     params = {"kind": "cub", "seed": seed, "fraction": fraction, "geometry": "paper"}
-    return synthetic._write_atomic(Path(root), params, write)
+    return write_atomic(Path(root), params, write)

@@ -7,84 +7,28 @@ Everything is deterministic from the seed.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from ..errors import ConfigError, FolderTakenError
+from ..errors import ConfigError
+from .marked_folder import MARKER, write_atomic
+from .knobs import (
+    CALIBRATED_CUB_KNOBS,
+    CALIBRATED_GLAS_KNOBS,
+    CUB_KNOBS,
+    GLAS_KNOBS,
+    KNOB_SETS,
+    changed,
+    merged,
+    side_rng,
+)
 
-MARKER = "paperlib_synthetic.json"
-
-# Appearance knobs, read by the writers (``knobs=`` overrides some of them; the marker records those that differ from
-# these defaults). Ranges ``(lo, hi)`` are drawn per image from a stream of their own, so that they never shift the
-# base drawing recipe's draws. The defaults are the original benchmarks' (byte-identical to them); the calibrated
-# sets (benchmarks/calibrate.py, benchmarks/calibration.md) move the levels toward the paper's, tuned on generator
-# seeds that are never evaluated. ``data.synthetic_knobs`` picks a set (``KNOB_SETS``).
-GLAS_KNOBS: Mapping = MappingProxyType({
-    "stain_groups": 4,  # number of H&E stain groups
-    "stain_by_patient": False,  # each patient's images share a stain group, else each image draws one
-    "stain_spread": 0.08,  # std of the per-group perturbation of the H and E optical-density vectors
-    "stain_strength": (0.7, 1.5),  # per-group stain strength range
-    "epi_eosin": (0.75, 0.75),  # eosin of the gland epithelium, per image
-    "epi_haem": (0.18, 0.18),  # haematoxylin of the gland epithelium, per image
-    "stroma_eosin": (0.55, 0.55),  # eosin of the stroma, per image
-    "stroma_nuclei": (0.01, 0.025),  # fraction of stroma pixels that are nuclei
-    "radius_scale": (1.0, 1.0),  # gland radius factor, per image
-    "distractors": (0, 0),  # gland-like stroma structures (nuclei ring, pale centre, no gland) per image
-    "distractor_eosin": 0.0,  # extra eosin of a distractor's ring (epithelium-like when near epi - stroma)
-    "distractor_size": (6.0, 14.0),  # a distractor's radius range (pixels, times the image's radius_scale)
-    "distractor_irregular": 0.5,  # probability that a distractor has a malignant-like irregular outline
-    "blur": 0.0,  # Gaussian blur sigma (pixels) of the image
-    "noise": 0.02,  # pixel noise std
-})
-CUB_KNOBS: Mapping = MappingProxyType({
-    "camouflage": 0.0,  # bird colours pulled toward the background where it sits (0: none, 1: equal)
-    "size": (0.2, 0.34),  # bird length as a fraction of the image's short side
-    "angle": 0.5,  # largest bird rotation in radians
-    "branches": (2, 6),  # number of branches, upper bound excluded
-    "leaves": (10, 30),  # number of leaves, upper bound excluded
-    "occlusion": 0.3,  # probability of an occluding twig
-})
-CALIBRATED_GLAS_KNOBS: Mapping = MappingProxyType({
-    **GLAS_KNOBS, "stain_groups": 16, "stain_by_patient": True, "stain_spread": 0.15, "stain_strength": (0.5, 1.7),
-    "epi_eosin": (0.45, 0.85), "epi_haem": (0.05, 0.3), "stroma_eosin": (0.45, 0.7), "radius_scale": (0.7, 1.6),
-    "distractors": (1, 5), "distractor_eosin": 0.15,
-})
-CALIBRATED_CUB_KNOBS: Mapping = MappingProxyType({
-    **CUB_KNOBS, "camouflage": 0.2, "size": (0.26, 0.42), "angle": 0.8, "branches": (3, 8), "leaves": (20, 45),
-    "occlusion": 0.5,
-})
-KNOB_SETS: Mapping[str, Mapping[str, Mapping]] = MappingProxyType({
-    "original": MappingProxyType({"glas": GLAS_KNOBS, "cub": CUB_KNOBS}),
-    "calibrated": MappingProxyType({"glas": CALIBRATED_GLAS_KNOBS, "cub": CALIBRATED_CUB_KNOBS}),
-})
-
-
-def _knobs(defaults: Mapping, knobs: Mapping | None) -> dict:
-    """``defaults`` updated with ``knobs``; unknown names are an error."""
-    unknown = set(knobs or {}) - set(defaults)
-    if unknown:
-        raise ConfigError(f"unknown synthetic knobs: {', '.join(sorted(unknown))}")
-    return {**defaults, **(knobs or {})}
-
-
-def _changed(defaults: Mapping, knobs: dict) -> dict:
-    """The knobs that differ from ``defaults`` (JSON-friendly), for the benchmark's marker."""
-    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
-    return {k: norm(v) for k, v in sorted(knobs.items()) if norm(v) != norm(defaults[k])}
-
-
-def _side_rng(rng: np.random.Generator) -> np.random.Generator:
-    """A generator derived from ``rng``'s state without drawing from it."""
-    return np.random.default_rng(int(rng.bit_generator.state["state"]["state"]))
+__all__ = ["CALIBRATED_CUB_KNOBS", "CALIBRATED_GLAS_KNOBS", "CUB_KNOBS", "GLAS_KNOBS", "KNOB_SETS", "MARKER",
+           "write_cub_like", "write_cub_metadata", "write_glas_like"]
 
 # Optical densities of haematoxylin and eosin (Ruifrok & Johnston), perturbed per stain group.
 _H = np.array([0.65, 0.70, 0.29])
@@ -149,8 +93,8 @@ def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarr
     given, else at the GlaS-like size the first draw picks (the size draws are made either way). ``knobs``: the
     appearance knobs (default ``GLAS_KNOBS``); ``var``: the generator of the per-image knob draws (default: one
     derived from ``rng``)."""
-    k = _knobs(GLAS_KNOBS, knobs)
-    var = var if var is not None else _side_rng(rng)
+    k = merged(GLAS_KNOBS, knobs)
+    var = var if var is not None else side_rng(rng)
     rscale = var.uniform(*k["radius_scale"])
     epi_e, epi_h, str_e = var.uniform(*k["epi_eosin"]), var.uniform(*k["epi_haem"]), var.uniform(*k["stroma_eosin"])
     drawn_h, _ = int(rng.integers(84, 109)), int(rng.integers(112, 153))  # the drawn width is no longer used
@@ -236,7 +180,7 @@ def _glas_image(rng: np.random.Generator, malignant: bool, stain: tuple[np.ndarr
 
 def _stain_groups(rng: np.random.Generator, n: int, knobs: Mapping | None = None
                   ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    k = _knobs(GLAS_KNOBS, knobs)
+    k = merged(GLAS_KNOBS, knobs)
     groups = []
     for _ in range(n):
         hv = np.clip(_H + rng.normal(0, k["stain_spread"], 3), 0.05, None)
@@ -255,7 +199,7 @@ def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, knob
     At ``scale=1`` the counts are GlaS's: 85 training and 80 (60 testA + 20 testB) test images. ``knobs``
     overrides some of ``GLAS_KNOBS`` (recorded in the marker when they differ from it). Returns ``root``.
     """
-    k = _knobs(GLAS_KNOBS, knobs)
+    k = merged(GLAS_KNOBS, knobs)
     n_train, n_test = max(10, round(85 * scale)), max(8, round(80 * scale))
     n_test_a = round(n_test * 0.75)
     names = ([f"train_{i + 1}" for i in range(n_train)] + [f"testA_{i + 1}" for i in range(n_test_a)]
@@ -282,9 +226,9 @@ def write_glas_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, knob
         (tmp / "Grade.csv").write_text("\n".join(rows) + "\n")
 
     params = {"kind": "glas", "seed": seed, "scale": scale, "geometry": "demo"}
-    if _changed(GLAS_KNOBS, k):
-        params["knobs"] = _changed(GLAS_KNOBS, k)
-    return _write_atomic(Path(root), params, write)
+    if changed(GLAS_KNOBS, k):
+        params["knobs"] = changed(GLAS_KNOBS, k)
+    return write_atomic(Path(root), params, write)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -330,7 +274,7 @@ def _cub_image(rng: np.random.Generator, sp: dict, size: tuple[int, int] | None 
     ``(H, W)`` when given, else at the CUB-like size the first draw picks (the size draws are made either way)."""
     # Over 60 lines on purpose: one drawing recipe read top to bottom, whose order of random draws defines the
     # benchmark; splitting it would invite reordering the draws, which would change every committed number.
-    k = _knobs(CUB_KNOBS, knobs)
+    k = merged(CUB_KNOBS, knobs)
     drawn_h, _ = int(rng.integers(80, 113)), int(rng.integers(96, 145))  # the drawn width is no longer used
     h, w = size or _cub_size(drawn_h)
     ss = 2  # supersampling for anti-aliased edges
@@ -422,7 +366,7 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
     ``scale=1``: 30 training and 20 test images per species. ``knobs`` overrides some of ``CUB_KNOBS`` (recorded in
     the marker when they differ from it). Returns ``root``.
     """
-    k = _knobs(CUB_KNOBS, knobs)
+    k = merged(CUB_KNOBS, knobs)
     if not 2 <= n_classes <= len(_SPECIES):
         raise ConfigError(f"n_classes must be in [2, {len(_SPECIES)}], got {n_classes}")
     n_train, n_test = max(5, round(30 * scale)), max(3, round(20 * scale))
@@ -449,31 +393,6 @@ def write_cub_like(root: str | Path, *, seed: int = 0, scale: float = 1.0, n_cla
         write_cub_metadata(tmp, classes, images, labels, split)
 
     params = {"kind": "cub", "seed": seed, "scale": scale, "n_classes": n_classes, "geometry": "demo"}
-    if _changed(CUB_KNOBS, k):
-        params["knobs"] = _changed(CUB_KNOBS, k)
-    return _write_atomic(Path(root), params, write)
-
-
-def _write_atomic(root: Path, params: dict, write) -> Path:
-    """Write into a temporary sibling folder and rename it to ``root``; reuse ``root`` when it already holds the
-    same benchmark. A different benchmark or foreign files at ``root`` are an error, never overwritten."""
-    marker = root / MARKER
-    if marker.is_file():
-        found = json.loads(marker.read_text())
-        if found == params:
-            return root
-        raise FolderTakenError(f"{root}: holds another synthetic benchmark {found}, not {params}")
-    if root.exists() and any(root.iterdir()):
-        raise FolderTakenError(f"{root}: exists and is not a paperlib synthetic benchmark; choose another folder")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    try:
-        write(tmp)
-        (tmp / MARKER).write_text(json.dumps(params, sort_keys=True) + "\n")
-        if root.exists():
-            root.rmdir()
-        os.replace(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return root
+    if changed(CUB_KNOBS, k):
+        params["knobs"] = changed(CUB_KNOBS, k)
+    return write_atomic(Path(root), params, write)
