@@ -15,7 +15,6 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from ..errors import ConfigError
-from .marked_folder import MARKER, write_atomic
 from .knobs import (
     CALIBRATED_CUB_KNOBS,
     CALIBRATED_GLAS_KNOBS,
@@ -26,6 +25,7 @@ from .knobs import (
     merged,
     side_rng,
 )
+from .marked_folder import MARKER, write_atomic
 
 __all__ = ["CALIBRATED_CUB_KNOBS", "CALIBRATED_GLAS_KNOBS", "CUB_KNOBS", "GLAS_KNOBS", "KNOB_SETS", "MARKER",
            "write_cub_like", "write_cub_metadata", "write_glas_like"]
