@@ -153,8 +153,11 @@ def test_bad_config_fails_at_start(shared, tmp_path: Path):
         _session(shared, "Coreset", tmp_path / "y")
     with pytest.raises(ConfigError, match="unknown method"):
         al.parse_method("Label_prop+Entropy")
-    assert al.parse_method("Label_prop") == al.Method("Label_prop", "al", "Random", True)
+    assert al.parse_method("Label_prop") == al.Method("Label_prop", "al", "Random", True, refit=True)
     assert al.parse_method("MC_Dropout+Label_prop").sampler == "MC_Dropout"
+    assert al.parse_method("Random_refit") == al.Method("Random_refit", "al", "Random", False, refit=True)
+    assert al.parse_method("Label_prop_lam0") == al.Method("Label_prop_lam0", "al", "Random", True, refit=True,
+                                                           lam_zero=True)
 
 
 def test_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture):
