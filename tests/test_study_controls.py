@@ -148,3 +148,17 @@ def test_calibrated_benchmarks_are_their_own_and_deterministic(tmp_path: Path):
     assert files and all((cub / f).read_bytes() == (cub_again / f).read_bytes() for f in files[:5])
     with pytest.raises(config.ConfigError, match="'synthetic_knobs'"):
         _cfg(synthetic_knobs="harder")
+
+
+def test_distances_cache_is_keyed_by_the_images(tmp_path: Path):
+    from paperlib.al.runner import cached_distances
+
+    splits = data.from_config(_cfg(), data_dir=tmp_path)
+    tr = splits.train
+    paths = [r.image for r in tr.records]
+    cache = tmp_path / "distances.npz"
+    a = cached_distances(paths, tr.ids, tr.labels, cache, progress=False)
+    shuffled = paths[1:] + paths[:1]  # same ids and labels, other image files (as another benchmark folder gives)
+    b = cached_distances(shuffled, tr.ids, tr.labels, cache, progress=False)
+    fresh = cached_distances(shuffled, tr.ids, tr.labels, tmp_path / "fresh.npz", progress=False)
+    assert np.array_equal(b, fresh) and not np.array_equal(a, b)

@@ -24,9 +24,11 @@ from .session import Session
 
 def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np.ndarray, cache: str | Path,
                      progress: bool = True, workers: int = 1) -> np.ndarray:
-    """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids and labels."""
+    """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids, labels and the
+    images' paths (another generator seed or knob set of a synthetic benchmark is another folder)."""
     cache = Path(cache)
-    key = hashlib.sha256(("\n".join(ids) + "|" + ",".join(map(str, labels))).encode()).hexdigest()
+    text = "\n".join(ids) + "|" + ",".join(map(str, labels)) + "|" + "\n".join(map(str, paths))
+    key = hashlib.sha256(text.encode()).hexdigest()
     if cache.is_file():
         with np.load(cache) as z:
             if str(z["key"]) == key:
