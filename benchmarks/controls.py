@@ -12,6 +12,8 @@ then writes, under ``benchmarks/controls/``:
   t-interval (sample sd), the paired t-test p, Holm-adjusted over the contrasts, and the win count;
 - ``<dataset>_convergence.csv``: per training (session, round, cycle) whether its best validation epoch fell in the
   last quarter of its budget;
+- ``<dataset>_seconds.csv``: per method, the seconds a session took (the sum of its rounds') and each seed's
+  classifier training (from its history), mean and range over the seeds: the measured cost of each part;
 - ``<dataset>_machine.json``: the revision and machine the sessions ran on.
 
 ``--summary`` only recomputes the tables from the run folders. The script decides nothing: it reports.
@@ -127,7 +129,26 @@ def summarise(results: Path, dataset: str) -> str:
                       f"{int(conv_df.late.sum())} of {len(conv_df)} ({conv_df.late.mean():.1%}); whose first epoch "
                       f"within 1 Dice point of the best is: {int(conv_df.late_within_1_point.sum())} "
                       f"({conv_df.late_within_1_point.mean():.1%})."]
+    lines += ["", seconds(results, dataset, df, complete)]
     return "\n".join(lines) + "\n"
+
+
+def seconds(results: Path, dataset: str, df: pd.DataFrame, complete: list[int]) -> str:
+    """Writes ``<dataset>_seconds.csv`` (seconds per session of each method, and per classifier) and returns it
+    as a Markdown table."""
+    per = {m: g.groupby("seed")["seconds"].sum() for m, g in df.groupby("method")}
+    root = store.runs_dir(results, "demo", dataset).parent
+    fits = {s: root / ("theta0.history.csv" if s == 0 else f"classifier_seed_{s}.history.csv") for s in complete}
+    per["classifier (theta0)"] = pd.Series({s: pd.read_csv(f)["seconds"].sum() for s, f in fits.items()
+                                            if f.is_file()}, dtype=float)
+    table = pd.DataFrame([{"part": m, "seeds": len(v), "mean": v.mean(), "min": v.min(), "max": v.max()}
+                          for m, v in per.items() if len(v)])
+    table.to_csv(OUT / f"{dataset}_seconds.csv", index=False, float_format="%.1f")
+    rows = [f"| {r.part} | {r.mean:.0f} | {r.min:.0f}-{r.max:.0f} |" for r in table.itertuples()]
+    total = table["mean"].sum()
+    return "\n".join(["Seconds per session (one process, one thread; the sum of its rounds' `seconds`) and per "
+                      "classifier training, over the seeds:", "", "| part | mean | range |", "|---|---|---|", *rows,
+                      "", f"One seed of every part above: {total:.0f} s."])
 
 
 def main() -> None:
