@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from matplotlib import pyplot as plt
 
 from .. import config, store
 from ..config import Config
-from . import plots
+from ..store.provenance import revision_dirty
+from . import long_table, plots
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,20 @@ class Context:
         """``figures/<profile>/<name>.{md,csv}``, its provenance recorded."""
         return self._record(plots.write_table(df, self.figures / name, caption))
 
+    def save_long_table(self, df: pd.DataFrame) -> list[Path]:
+        """``figures/<profile>/rounds_long.csv`` (:mod:`.long_table`), its provenance recorded."""
+        return self._record([long_table.write(df, self.figures / long_table.FILE_NAME)])
+
     def _record(self, paths: list[Path]) -> list[Path]:
         record_provenance(self.figures / "provenance.json", paths, self.profile, self.cfgs)
         return paths
 
 
 def record_provenance(manifest: Path, paths: list[Path], profile: str, cfgs: Mapping[str, Config]) -> None:
-    """Add ``paths`` to ``manifest``: per file the profile, the git revision, a key into ``configs``, which holds
-    each distinct set of configs (dataset -> config) once, and a key into ``machines`` (:func:`store.machine`)."""
+    """Add ``paths`` to ``manifest``: per file the profile, the git revision and whether it had uncommitted code
+    changes (``dirty``: true, false, or null when the revision is unknown), a key into ``configs``, which holds each
+    distinct set of configs (dataset -> config) once, and a key into ``machines`` (:func:`store.machine`, with the
+    package versions); ``revisions`` counts the files per revision (one clean revision: one key without ``+dirty``)."""
     doc = store.read_json(manifest) if manifest.is_file() else {"files": {}, "configs": {}}
     doc.setdefault("machines", {})
     made = {"config": {d: c.to_dict() for d, c in cfgs.items()}, "machine": store.machine()}
@@ -57,10 +65,14 @@ def record_provenance(manifest: Path, paths: list[Path], profile: str, cfgs: Map
         doc[f"{kind}s"][keys[kind]] = value
     revision = store.git_revision()
     for p in paths:
-        doc["files"][Path(p).name] = {"profile": profile, **keys, "git_revision": revision}
+        doc["files"][Path(p).name] = {"profile": profile, **keys, "git_revision": revision,
+                                      "dirty": revision_dirty(revision)}
+    for entry in doc["files"].values():  # files an older manifest recorded without it
+        entry.setdefault("dirty", revision_dirty(entry.get("git_revision", "unknown")))
     for kind in made:
         used = {f.get(kind) for f in doc["files"].values()}
         doc[f"{kind}s"] = {k: v for k, v in doc[f"{kind}s"].items() if k in used}
+    doc["revisions"] = dict(sorted(Counter(f.get("git_revision", "unknown") for f in doc["files"].values()).items()))
     store.write_json(manifest, doc)
 
 

@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from .. import bits, config, progress
+from .. import bits, config, progress, store
 from ..store import atomic_write_text
+from ..store.provenance import revision_dirty
 from .child import EVENT, PEAK_KB
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -102,6 +103,18 @@ def _failing_cell(output: Path) -> str:
     return "unknown cell"
 
 
+def revision_line(revision: str | None = None) -> str:
+    """The line the pipeline starts with: the code's revision (``revision``, default :func:`store.git_revision`)
+    and whether it has uncommitted changes, which every figure's ``provenance.json`` entry then records."""
+    revision = store.git_revision() if revision is None else revision
+    dirty = revision_dirty(revision)
+    if dirty is None:
+        return "note: the code's git revision is unknown (not a git checkout, or no git); figures will record it"
+    if dirty:
+        return f"note: the code has uncommitted changes (revision {revision}); figures will record it"
+    return f"revision {revision} (clean)"
+
+
 def check_kernel(name: str) -> None:
     """:class:`~paperlib.config.ConfigError` unless ``name`` is an installed Jupyter kernel."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -145,6 +158,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
             raise SystemExit(f"error: --dataset is a parameter of {takers} only, not of {', '.join(others)}; "
                              "select notebooks with --only (e.g. --only 04)")
     print(bits.describe(), flush=True)  # the kernels inherit this process's setting (paperlib.bits)
+    print(revision_line(), flush=True)
     results = Path(results_dir).resolve()
     executed = results / profile / "executed"
     executed.mkdir(parents=True, exist_ok=True)

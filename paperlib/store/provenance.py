@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.metadata
 import os
 import platform
 import re
@@ -34,6 +36,11 @@ def git_revision() -> str:
         return "unknown"
 
 
+def revision_dirty(revision: str) -> bool | None:
+    """Whether a :func:`git_revision` had uncommitted code changes (``None`` when it is ``unknown``)."""
+    return None if revision == "unknown" else revision.endswith("+dirty")
+
+
 def _cpuinfo(field: str) -> str:
     """The first ``field`` of ``/proc/cpuinfo`` (empty when there is none)."""
     with contextlib.suppress(OSError):
@@ -51,16 +58,35 @@ def _library_versions() -> dict[str, str]:
     return {"mkl": mkl.group(1) if mkl else "none", "onednn": onednn.group(1) if onednn else "none"}
 
 
+PACKAGES = ("paperlib", "pandas", "matplotlib", "seaborn", "scipy", "papermill")  # beside machine()'s torch, numpy
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str | None]:
+    """The installed versions of :data:`PACKAGES` (``None`` for one that is not installed, e.g. seaborn)."""
+    from .. import __version__
+
+    found: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            found[name] = __version__ if name == "paperlib" else importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
 def machine() -> dict[str, Any]:
     """What computed the numbers besides the code: the CPU (model, vendor, the kernels torch picked), the
     reproducibility setting in force (:func:`paperlib.bits.status`), torch's threads, torch, MKL, oneDNN, numpy and
-    Python versions, OS. Under pinned kernels any x86-64 CPU with AVX2 computes the same bits; otherwise another
-    CPU gives other numbers (float kernels differ in their last bits and training amplifies that)."""
+    Python versions, OS, and under ``packages`` the other packages' versions (:func:`package_versions`). Under pinned
+    kernels any x86-64 CPU with AVX2 computes the same bits; otherwise another CPU gives other numbers (float kernels
+    differ in their last bits and training amplifies that)."""
     return {"cpu": _cpuinfo("model name") or platform.processor() or platform.machine(),
             "cpu_vendor": _cpuinfo("vendor_id") or "unknown", "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "cores": str(os.cpu_count()), "bits": bits.status(), "threads": torch.get_num_threads(),
             "torch": str(torch.__version__), **_library_versions(), "numpy": numpy.__version__,
-            "python": platform.python_version(), "os": platform.platform()}
+            "python": platform.python_version(), "os": platform.platform(),
+            "packages": dict(package_versions())}
 
 
 def same_bits(a: dict[str, Any], b: dict[str, Any]) -> bool:
