@@ -54,12 +54,21 @@ def qualitative(cfg: Config, methods: list[str], seed: int, *, results_dir: str 
     return path
 
 
-def pseudo_label_check(learner: Learner, distances: np.ndarray, *, seed: int = 0) -> Any:
-    """The paper's assumption, measured: train the head on the first query of ``seed`` (its round-0 training),
-    pseudo-label every other training image, and return per image the Dice of its pseudo-mask and the rank of its
-    nearest labeled same-class image among its same-class neighbours (``pandas.DataFrame``: id, rank, dice)."""
+def pseudo_label_check(learner: Learner, distances: np.ndarray, *, seed: int = 0, min_steps: int = 0) -> Any:
+    """The paper's assumption, measured: train the head on the first query of ``seed`` (its round-0 training, for at
+    least ``min_steps`` optimizer steps: ``seg_min_steps`` = max(the config's, ``min_steps``), so the head can reach
+    its plateau), pseudo-label every other training image, and return per image the Dice of its pseudo-mask and the
+    rank of its nearest labeled same-class image among its same-class neighbours (``pandas.DataFrame``: id, rank,
+    dice)."""
+    import copy
+    from dataclasses import replace
+
     import pandas as pd
 
+    cfg = learner.cfg
+    if min_steps > cfg.train.seg_min_steps:  # the same learner (its feature caches, clock and history shared),
+        learner = copy.copy(learner)  # trained under the longer plan: Learner.fit reads the plan from its cfg
+        learner.cfg = replace(cfg, train=replace(cfg.train, seg_min_steps=min_steps))
     tr = learner.splits.train
     tr.require_masks("the near/far check")
     labels = tr.labels

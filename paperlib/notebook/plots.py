@@ -125,15 +125,37 @@ def knn_grid(dataset, dist: np.ndarray, queries: Sequence[int], n_neighbours: in
 
 
 def near_far_plot(df: pd.DataFrame, k: int) -> plt.Figure:
-    """Pseudo-mask Dice of unlabeled images against the rank of their nearest labeled same-class image."""
-    fig, axes = plt.subplots(1, df["dataset"].nunique(), figsize=(4.2 * df["dataset"].nunique(), 3), squeeze=False)
-    for ax, (name, part) in zip(axes[0], df.groupby("dataset", sort=False), strict=True):
+    """Pseudo-mask Dice of unlabeled images against the rank of their nearest labeled same-class image (one panel
+    per dataset, seeds pooled); with a ``seed`` column, one more panel: each seed's near-minus-far difference of
+    mean Dice (rank <= k minus rank > k, Dice points) per dataset, so several trials show as a distribution."""
+    names = list(dict.fromkeys(df["dataset"]))
+    by_seed = "seed" in df.columns
+    fig, axes = plt.subplots(1, len(names) + by_seed, figsize=(4.2 * len(names) + 3.2 * by_seed, 3), squeeze=False)
+    for ax, (name, part) in zip(axes[0], df.groupby("dataset", sort=False), strict=False):
         near = part["rank"] <= k
         ax.scatter(part["rank"], 100 * part["dice"], s=10, c=np.where(near, "#d62728", "#1f77b4"))
         ax.axvline(k + 0.5, color="grey", ls="--", lw=0.8)
-        ax.set_xlabel("rank of the nearest labeled image among same-class neighbours")
+        ax.set_xlabel("rank of the nearest labeled image among same-class neighbours", fontsize=8)
         ax.set_ylabel("pseudo-mask Dice (%)")
         ax.set_title(f"{name}: in U'' (k={k}) red, outside blue", fontsize=8)
+    if by_seed:
+        ax = axes[0, -1]
+        for x, name in enumerate(names):
+            part = df[df["dataset"] == name]
+            seeds = sorted(part["seed"].unique())
+            for j, s in enumerate(seeds):
+                trial = part[part["seed"] == s]
+                near = trial["rank"] <= k
+                diff = 100 * (trial.loc[near, "dice"].mean() - trial.loc[~near, "dice"].mean())
+                if np.isfinite(diff):
+                    dx = 0.25 * (j - (len(seeds) - 1) / 2) / max(len(seeds) - 1, 1)
+                    ax.scatter([x + dx], [diff], s=18, color="k")
+                    ax.annotate(str(s), (x + dx, diff), xytext=(3, 0), textcoords="offset points", fontsize=6)
+        ax.axhline(0, color="grey", ls="--", lw=0.8)
+        ax.set_xticks(range(len(names)), names)
+        ax.set_xlim(-0.5, len(names) - 0.5)
+        ax.set_ylabel("near - far mean Dice (points)")
+        ax.set_title(f"each seed (labelled): rank <= {k} minus rank > {k}", fontsize=8)
     fig.tight_layout()
     return fig
 
