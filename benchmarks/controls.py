@@ -28,9 +28,8 @@ import sys
 from pathlib import Path
 
 from paperlib import store
-from paperlib.core.metrics import dice_auc, mean_std, paired_interval
+from paperlib.core.metrics import dice_auc, holm, mean_std, paired_interval
 
-import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).parent
@@ -49,18 +48,6 @@ SEEDS = (0, 1, 2, 3, 4)
 def overrides(steps: int, seed: int) -> list[str]:
     return ["-p", "seeds", str(seed), "-p", "theta0", "per_seed", "-p", "seg_min_steps", str(steps),
             "-p", "crop_grid", "3"]
-
-
-def holm(p: list[float]) -> list[float]:
-    """Holm's step-down adjustment of p-values (nan kept)."""
-    order = sorted(range(len(p)), key=lambda i: (np.isnan(p[i]), p[i]))
-    out, running, m = [float("nan")] * len(p), 0.0, sum(not np.isnan(v) for v in p)
-    for rank, i in enumerate(order):
-        if np.isnan(p[i]):
-            continue
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
 
 
 def late_best(folder: Path) -> list[dict]:

@@ -54,20 +54,20 @@ def test_opens_on_a_finished_round_and_follows_the_dataset(finished):
     assert dataset.value == "glas"
     assert Path(run.value) == _run(base / "results", cfg, "Label_prop")  # the first with a finished round
     assert run.options[0][0] == "Entropy / seed_0 (no finished round)"
-    assert rnd.max == cfg.al.rounds - 1
+    assert rnd.max == cfg.al.rounds  # the paper's q1..qR
     shown = _kinds(box)
-    assert shown[0].startswith("text: round 0: 2 labeled") and shown[1:] == ["image", "image"]  # masks, training
+    assert shown[0].startswith("text: q1: 2 labeled") and shown[1:] == ["image", "image"]  # masks, training
     assert browser.NO_ROUND not in " ".join(shown)
 
-    rnd.value = 2
+    rnd.value = 3
     last = _kinds(box)
-    assert last[0].startswith("text: round 2: 6 labeled") and last[1:] == ["image", "image"]
+    assert last[0].startswith("text: q3: 6 labeled") and last[1:] == ["image", "image"]
     run.value = str(_run(base / "results", cfg, "Entropy"))
     assert _kinds(box) == [f"text: {browser.NO_ROUND}"]
-    assert rnd.max == rnd.value == 0
+    assert rnd.max == rnd.value == 1
     run.value = str(_run(base / "results", cfg, "WSL"))  # a fixed baseline: one round, no training
     wsl = _kinds(box)
-    assert wsl[0].startswith("text: round 0: 0 labeled, 0 pseudo-labeled")
+    assert wsl[0].startswith("text: q1: 0 labeled, 0 pseudo-labeled")
     assert wsl[1:] == ["text: this run has no queried or pseudo-labeled images (fixed baseline)"]
 
     dataset.value = "cub"
@@ -90,16 +90,16 @@ def test_never_trains_theta0(finished, tmp_path: Path):
     assert Path(run_widget.value) == run
     missing = f"text: {theta0} (theta0 of smoke/glas) is missing: run notebook 03_wsl_baseline"
     assert len(_kinds(box)) == 1 and _kinds(box)[0].startswith(missing)
-    rnd.value = 1  # another round: the same message, still nothing trained
+    rnd.value = 2  # another round: the same message, still nothing trained
     assert len(_kinds(box)) == 1 and _kinds(box)[0].startswith(missing)
     assert sorted(p.name for p in theta0.parent.iterdir()) == ["runs"]  # no theta0.pt, no lock file
     with pytest.raises(MissingFileError, match="is missing"):
         load_classifier(cfg, results)
 
     shutil.copyfile(classifier_path(base / "results", cfg), theta0)  # theta0 there now: the same widget shows it
-    rnd.value = 0
+    rnd.value = 1
     shown = _kinds(box)
-    assert shown[0].startswith("text: round 0: 2 labeled") and shown[1:] == ["image", "image"]
+    assert shown[0].startswith("text: q1: 2 labeled") and shown[1:] == ["image", "image"]
 
     other = config.get("smoke", dataset="glas", **{**TINY, "cl_epochs": 2})  # theta0 made with other settings
     saved = theta0.read_bytes()

@@ -15,10 +15,10 @@ from PIL import Image
 from paperlib import al, config, grid, store
 from paperlib.cli.al import main as al_main
 from paperlib.config import ConfigError
-from paperlib.core.metrics import dice, paired_difference
+from paperlib.core.metrics import dice
 from paperlib.engine import cam_family, classifier, deploy
 from paperlib.engine.learner import Learner
-from paperlib.notebook import figure_data, plots
+from paperlib.notebook import figure_data, plots, tables
 
 from .test_al import TINY
 
@@ -142,11 +142,11 @@ def test_paired_table_with_given_pairs():
             for m, vals in {"WSL": [0.30, 0.40, 0.50], "GradCAM": [0.35, 0.38, 0.60]}.items()
             for s, v in enumerate(vals)]
     df = pd.DataFrame(rows)
-    t = plots.paired_table(df, [("GradCAM", "WSL"), ("XGradCAM", "WSL")])
+    t = tables.paired_table(df, [("GradCAM", "WSL"), ("XGradCAM", "WSL")])
     assert t["a"].tolist() == ["GradCAM"]  # a pair with a method that did not run is left out
     assert t["a better on"].tolist() == [2] and t["seeds"].tolist() == [3]
-    assert t["AUC(a) - AUC(b) (%)"].iloc[0] == plots.pm(*paired_difference([35, 38, 60], [30, 40, 50]))
-    assert plots.paired_table(df).empty  # no AL method: no default pair
+    assert t["AUC(a) - AUC(b) (%)"].iloc[0] == "+4.33"  # differences 5, -2, 10 points
+    assert tables.paired_table(df).empty  # no AL method: no default pair
 
 
 def test_fig12_data_skips_cam_runs_without_the_extra(shared, tmp_path: Path, monkeypatch):

@@ -79,8 +79,11 @@ def test_pipeline_runs_on_a_named_kernel_and_refuses_an_unknown_one(tmp_path: Pa
     assert "unknown Jupyter kernel 'no-such-kernel'" in err and "python3" in err and "ipykernel install" in err
     assert not (tmp_path / "results").exists()  # refused before any notebook ran
     assert pipeline.main([*args, "--kernel", "python3"]) == 0
+    from paperlib.pipeline.runner import revision_line
+
     out = capsys.readouterr().out.splitlines()  # live: a line per notebook, per cell, and the kernel's output
-    assert out[0] == bits.describe() and out[1] == "[1/1] 01_data.ipynb"  # first which float kernels
+    assert out[0] == bits.describe() and out[1] == revision_line()  # which kernels, which code
+    assert out[2] == "[1/1] 01_data.ipynb"
     cells = [re.fullmatch(r"  \[\d+:\d\d\] cell (\d+)/(\d+): .+", ln) for ln in out]
     cells = [(int(m[1]), int(m[2])) for m in cells if m]
     assert cells and cells == [(n, cells[0][1]) for n in range(1, cells[0][1] + 1)]

@@ -67,17 +67,17 @@ def test_round_browser_after_run_all(chromium, tmp_path: Path):
         assert (runs / "Label_prop" / "seed_0" / "checkpoints" / "round_00.pt").is_file()
         page.wait_for_function("sel => document.querySelectorAll(sel).length >= 2", arg=IMAGES)
         shown = page.locator(".widget-output").first.inner_text()
-        assert "round 0:" in shown and round_browser.NO_ROUND not in shown
+        assert "q1:" in shown and round_browser.NO_ROUND not in shown
         first = _images(page)
 
         # another session, then another round: the images change
         run.select_option(label="Random / seed_0")
         second = _wait_images_change(page, first)
-        handle = lab_harness.slider(page, "round")
+        handle = lab_harness.slider(page, "query q")
         handle.focus()
         handle.press("ArrowRight")
         _wait_images_change(page, second)
-        assert "round 1:" in page.locator(".widget-output").first.inner_text()
+        assert "q2:" in page.locator(".widget-output").first.inner_text()
 
         assert lab_harness.error_outputs(page) == []
         lab_harness.hide_sidebar(page)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib.core.metrics import accuracy, dice, dice_auc, mean_dice, mean_std, paired_difference
+from paperlib.core.metrics import accuracy, dice, dice_auc, holm, mean_dice, mean_std, rank_tests
 from paperlib.notebook.reference import CURVES_FILE as REFERENCE_CURVES
 
 # The paper's Table 3 (AUC mean +- population std over 5 seeds, in %).
@@ -91,7 +91,16 @@ def test_accuracy_and_summaries():
     m, s = mean_std([1.0, 3.0])
     assert (m, s) == (2.0, 1.0)  # population std
     assert mean_std([5.0]) == (5.0, 0.0)
-    assert paired_difference([2.0, 4.0], [1.0, 1.0]) == (2.0, 1.0)
+
+
+def test_holm_and_rank_tests_by_hand():
+    # Holm: sorted p 0.01, 0.02, 0.04 times 3, 2, 1 -> 0.03, 0.04, 0.04 (kept monotone); nan kept and not counted
+    assert holm([0.04, 0.01, float("nan"), 0.02]) == pytest.approx([0.04, 0.03, float("nan"), 0.04], nan_ok=True)
+    assert holm([0.5, 0.6]) == [1.0, 1.0]  # capped at 1
+    # 6 seeds, all 6 better: sign test 2 * 0.5**6 = 0.03125; Wilcoxon's exact two-sided p for ranks all positive
+    sign, wilcoxon = rank_tests([1, 2, 3, 4, 5, 6.5], [0, 0, 0, 0, 0, 0])
+    assert sign == pytest.approx(0.03125) and wilcoxon == pytest.approx(0.03125)
+    assert all(v != v for v in rank_tests([1, 2, 3, 4, 5], [0] * 5))  # under 6 seeds: not computed
 
 
 def test_reference_table2_is_the_papers_and_table4_misprints_are_the_only_cub_gaps():

@@ -76,14 +76,6 @@ def mean_std(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=0))
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Mean and population std over seeds of ``a - b`` for two methods run on the same seeds."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if x.shape != y.shape:
-        raise ValueError(f"paired_difference: {x.size} values against {y.size}")
-    return mean_std(x - y)
-
-
 def paired_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float, float]:
     """Paired comparison of two methods on the same seeds: the mean of ``a - b``, its two-sided ``level``
     t-interval (sample std, n - 1 degrees of freedom) and the paired t-test's p-value; the interval and p are
@@ -96,3 +88,31 @@ def paired_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95)
         return mean, float("nan"), float("nan"), float("nan")
     half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
     return mean, mean - half, mean + half, float(stats.ttest_1samp(d, 0.0).pvalue)
+
+
+def holm(p: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of the p-values of a family of contrasts (``nan`` kept and not counted)."""
+    order = sorted(range(len(p)), key=lambda i: (np.isnan(p[i]), p[i]))
+    out, running, m = [float("nan")] * len(p), 0.0, sum(not np.isnan(v) for v in p)
+    for rank, i in enumerate(order):
+        if np.isnan(p[i]):
+            continue
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+RANK_TESTS_MIN_N = 6  # below it the two-sided sign test cannot reach p < 0.05 (n = 5 gives at best 0.0625)
+
+
+def rank_tests(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Two-sided p-values of the sign test and of Wilcoxon's signed-rank test on ``a - b`` over the same seeds;
+    ``nan`` for fewer than :data:`RANK_TESTS_MIN_N` seeds (the tests cannot say anything there) or no difference."""
+    from scipy import stats
+
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[d != 0]
+    if d.size < RANK_TESTS_MIN_N:
+        return float("nan"), float("nan")
+    sign = float(stats.binomtest(int((d > 0).sum()), d.size, 0.5).pvalue)
+    return sign, float(stats.wilcoxon(d).pvalue)

@@ -5,8 +5,6 @@ that record what made every table and figure (profile, config, git revision, mac
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,7 +42,10 @@ class Context:
 
     def save_long_table(self, df: pd.DataFrame) -> list[Path]:
         """``figures/<profile>/rounds_long.csv`` (:mod:`.long_table`), its provenance recorded."""
-        return self._record([long_table.write(df, self.figures / long_table.FILE_NAME)])
+        paths = self._record([long_table.write(df, self.figures / long_table.FILE_NAME)])
+        manifest = self.figures / "provenance.json"
+        store.write_json(manifest, {**store.read_json(manifest), "session_machines": df.attrs.get("machines", {})})
+        return paths
 
     def _record(self, paths: list[Path]) -> list[Path]:
         record_provenance(self.figures / "provenance.json", paths, self.profile, self.cfgs)
@@ -61,7 +62,7 @@ def record_provenance(manifest: Path, paths: list[Path], profile: str, cfgs: Map
     made = {"config": {d: c.to_dict() for d, c in cfgs.items()}, "machine": store.machine()}
     keys = {}
     for kind, value in made.items():
-        keys[kind] = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+        keys[kind] = long_table.digest(value)
         doc[f"{kind}s"][keys[kind]] = value
     revision = store.git_revision()
     for p in paths:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from itertools import combinations
 from pathlib import Path
 
 import matplotlib
@@ -13,15 +12,16 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 
-from ..core.methods import CAM_METHODS, CONTROLS, METHODS
-from ..core.metrics import dice_auc, mean_std, paired_difference
+from ..core.methods import METHODS
+from ..core.metrics import mean_std
 from ..store import atomic_write_bytes, atomic_write_text
 
 METHOD_ORDER = list(METHODS)
-COLOURS = {"WSL": "#7f7f7f", "GradCAM": "#bcbd22", "GradCAM++": "#17becf", "AblationCAM": "#8c564b",
-           "XGradCAM": "#e377c2", "Random": "#1f77b4", "Entropy": "#2ca02c", "MC_Dropout": "#9467bd",
-           "Label_prop": "#d62728", "Full_sup": "#000000",
-           "Random_refit": "#1f77b4", "Label_prop_lam0": "#d62728"}  # controls: their method's colour, dashed
+# the paper's colours (the reference code's plotting script: CSS4 named colours); the CAM family apart from them; the
+# controls (Random_refit, Label_prop_lam0) take their method's colour, dashed
+COLOURS = {"WSL": "#ffa500", "Random": "#0000ff", "Entropy": "#a0522d", "MC_Dropout": "#008000",
+           "Label_prop": "#ff0000", "Full_sup": "#000000", "Random_refit": "#0000ff", "Label_prop_lam0": "#ff0000",
+           "GradCAM": "#bcbd22", "GradCAM++": "#17becf", "AblationCAM": "#7f7f7f", "XGradCAM": "#e377c2"}
 matplotlib.rcParams.update({"svg.hashsalt": "paperlib", "figure.dpi": 100, "font.size": 9})
 
 
@@ -204,7 +204,7 @@ def cam_heatmaps(images: Sequence, truths: Sequence, maps: Mapping[str, Sequence
     return fig
 
 
-def _curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndarray:
+def curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndarray:
     """Seeds x rounds (%) of one method (rows sorted by seed; rounds truncated to the shortest seed)."""
     part = df[df["method"] == method]
     per_seed = [g.sort_values("round")[column].to_numpy() * 100 for _, g in part.groupby("seed")]
@@ -212,114 +212,11 @@ def _curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndar
     return np.array([c[:n] for c in per_seed])
 
 
-def dice_curves(df: pd.DataFrame, title: str) -> plt.Figure:
-    """Fig. 5: mean test Dice per round with a +- std band over seeds; WSL and Full_sup as dashed horizontal lines,
-    the CAM family dotted; the controls (Random_refit, Label_prop_lam0) dashed in their method's colour."""
-    fig, ax = plt.subplots(figsize=(5, 3.4))
-    for m in order(df["method"].unique()):
-        c = _curves(df, m)
-        mu, sd = c.mean(0), c.std(0)
-        colour = COLOURS.get(m)
-        if c.shape[1] == 1:
-            ax.axhline(mu[0], color=colour, ls=":" if m in CAM_METHODS else "--", lw=1, label=f"{m} ({mu[0]:.1f})")
-            continue
-        x = np.arange(1, c.shape[1] + 1)
-        ax.plot(x, mu, color=colour, label=m, lw=1.3, ls="--" if m in CONTROLS else "-")
-        ax.fill_between(x, mu - sd, mu + sd, color=colour, alpha=0.15, lw=0)
-    ax.set_xlabel("AL round (query q)")
-    ax.set_ylabel("test Dice (%)")
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    return fig
-
-
-def accuracy_table(per_seed: Mapping[str, Sequence[tuple[float, float]]], paper: Mapping[str, tuple[float, float]],
-                   reference_code: Mapping[str, float]) -> pd.DataFrame:
-    """Table 2: per dataset, the (test accuracy, WSL test Dice) fractions of each seed's classifier as mean +-
-    population std over seeds (%), the paper's Table 2, and apart the reference code's seed-0 accuracy."""
-    rows = []
-    for d, values in per_seed.items():
-        acc, wsl = (100 * np.array([v[k] for v in values]) for k in (0, 1))
-        rows.append({"dataset": d, "seeds": len(values), "test accuracy (%)": pm(*mean_std(acc)),
-                     "WSL test Dice (%)": pm(*mean_std(wsl)), "paper, Table 2 (%)": pm(*paper[d]) if d in paper else "",
-                     "reference code, seed 0 (%)": f"{reference_code[d]:.2f}" if d in reference_code else ""})
-    return pd.DataFrame(rows)
-
-
-def auc_table(df: pd.DataFrame, reference: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
-    """Table 3: AUC of the test Dice curve per method, mean +- population std over seeds (%), and the paper's."""
-    rows = []
-    for m in order(df["method"].unique()):
-        aucs = [dice_auc(c) for c in _curves(df, m)]
-        mu, sd = mean_std(aucs)
-        row = {"method": m, "AUC (%)": pm(mu, sd), "seeds": len(aucs), "rounds": int(_curves(df, m).shape[1])}
-        if reference is not None:
-            row["paper AUC (%)"] = pm(*reference[m]) if m in reference else ""
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def paired_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
-    """Per-seed comparison of method pairs (default: every pair of AL methods): mean and population std over the
-    seeds both ran of AUC(a) - AUC(b), and on how many of those seeds a is better. Pairs with a method that has no
-    finished session are left out."""
-    present = order(df["method"].unique())
-    if pairs is None:
-        pairs = list(combinations([m for m in present if _curves(df, m).shape[1] > 1], 2))
-    pairs = [(a, b) for a, b in pairs if a in present and b in present]
-    aucs = {m: dict(zip(sorted(df[df["method"] == m]["seed"].unique()), [dice_auc(c) for c in _curves(df, m)],
-                        strict=True)) for m in {m for pair in pairs for m in pair}}
-    rows = []
-    for a, b in pairs:
-        seeds = sorted(set(aucs[a]) & set(aucs[b]))
-        if not seeds:
-            continue
-        mu, sd = paired_difference([aucs[a][s] for s in seeds], [aucs[b][s] for s in seeds])
-        wins = sum(aucs[a][s] > aucs[b][s] for s in seeds)
-        rows.append({"a": a, "b": b, "AUC(a) - AUC(b) (%)": pm(mu, sd), "seeds": len(seeds), "a better on": wins})
-    return pd.DataFrame(rows, columns=["a", "b", "AUC(a) - AUC(b) (%)", "seeds", "a better on"])
-
-
-def schedule_table(df: pd.DataFrame, prefix: str, base: str = "Label_prop") -> pd.DataFrame:
-    """Each lambda schedule (run folders ``<prefix><schedule>``) against the constant lambda (``base``): its lambda
-    per round (mean over seeds), AUC (%, mean +- population std over seeds), the constant's AUC, and the per-seed
-    paired difference with on how many seeds the schedule is better."""
-    columns = ["schedule", "lambda by round", "AUC (%)", f"{base} AUC (%)", "AUC - constant (%)", "seeds",
-               "schedule better on"]
-    names = sorted(m for m in df["method"].unique() if m.startswith(prefix))
-    if base not in set(df["method"]) or not names:
-        return pd.DataFrame([], columns=columns)
-    aucs = auc_table(df[df["method"].isin([base, *names])]).set_index("method")["AUC (%)"]
-    paired = paired_table(df, [(m, base) for m in names]).set_index("a")
-    rows = []
-    for m in names:
-        lam = df[df["method"] == m].groupby("round")["lam"].mean()
-        rows.append([m.removeprefix(prefix), ", ".join(f"{v:.3g}" for v in lam), aucs[m], aucs[base],
-                     paired.loc[m, "AUC(a) - AUC(b) (%)"], paired.loc[m, "seeds"], paired.loc[m, "a better on"]])
-    return pd.DataFrame(rows, columns=columns)
-
-
-def readings_table(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """Table 4: test Dice (mean +- std over seeds, %) at queries q2..q(n+1) (rounds 1..n); fixed baselines once."""
-    rows = []
-    for m in order(df["method"].unique()):
-        c = _curves(df, m)
-        row = {"method": m}
-        for r in range(1, n + 1):
-            if c.shape[1] == 1:
-                row[f"q{r + 1}"] = pm(c[:, 0].mean(), c[:, 0].std()) if r == 1 else ""
-            else:
-                row[f"q{r + 1}"] = pm(c[:, r].mean(), c[:, r].std()) if r < c.shape[1] else ""
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def pseudo_dice_plot(frames: Mapping[str, pd.DataFrame], method: str = "Label_prop") -> plt.Figure:
     """Fig. 6: Dice of the pseudo-masks (against the hidden truth) per round, mean +- std over seeds."""
     fig, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3), squeeze=False)
     for ax, (name, df) in zip(axes[0], frames.items(), strict=True):
-        c = _curves(df, method, "pseudo_dice")
+        c = curves(df, method, "pseudo_dice")
         mu, sd = np.nanmean(c, 0), np.nanstd(c, 0)
         x = np.arange(1, c.shape[1] + 1)
         ax.plot(x, mu, color=COLOURS["Label_prop"], lw=1.3)

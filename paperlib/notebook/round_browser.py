@@ -19,6 +19,7 @@ from ..engine.learner import Learner
 from ..errors import MissingFileError
 from ..store import RoundRecord
 from . import plots
+from .long_table import query_name
 
 NO_ROUND = "no finished round in this run"
 
@@ -52,7 +53,7 @@ def round_outputs(learner: Learner, record: RoundRecord, run: str | Path, n_pseu
     """A finished round as notebook outputs: its line, its queried and first ``n_pseudo`` pseudo-labeled images with
     the round's masks, then its training curves when the run folder's ``history.csv`` has them."""
     splits, row = learner.splits, record.row
-    out = [_text(f"round {row.round}: {row.n_labeled} labeled, {row.n_pseudo} pseudo-labeled, "
+    out = [_text(f"{query_name(row.round)}: {row.n_labeled} labeled, {row.n_pseudo} pseudo-labeled, "
                  f"test Dice {100 * row.test_dice:.1f}%, threshold {row.threshold:.2f}")]
     shown = list(record.queried) + list(record.pseudo)[:n_pseudo]
     if shown:
@@ -67,7 +68,7 @@ def round_outputs(learner: Learner, record: RoundRecord, run: str | Path, n_pseu
     history = store.history_frame(run)
     if history is not None and (history["round"] == row.round).any():
         name = f"{Path(run).parent.name} / {Path(run).name}"
-        out.append(_figure(plots.training_curve(history, row.round, f"{name}, round {row.round}: training")))
+        out.append(_figure(plots.training_curve(history, row.round, f"{name}, {query_name(row.round)}: training")))
     return out
 
 
@@ -107,7 +108,7 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
     done = [d for d in cfgs if any(finished_rounds(p) for p in runs(d))]
     dataset = w.Dropdown(options=list(cfgs), value=(done or list(cfgs))[0], description="dataset")
     run = w.Dropdown(description="run", layout=w.Layout(width="380px"))
-    rnd = w.IntSlider(description="round", min=0, max=0)
+    rnd = w.IntSlider(description="query q", min=1, max=1)  # q = round + 1
     out = w.Output()
 
     def select_run() -> None:
@@ -120,7 +121,7 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
         run.value = str((shown or paths)[0]) if paths else ""
 
     def select_round() -> None:
-        rnd.max = max(0, finished_rounds(run.value) - 1) if run.value else 0
+        rnd.max = max(1, finished_rounds(run.value)) if run.value else 1
 
     def show() -> None:
         n = finished_rounds(run.value) if run.value else 0
@@ -131,7 +132,7 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
         else:
             try:
                 folder = store.RunFolder(run.value)
-                record = RoundRecord.from_checkpoint(store.load_tensors(folder.round_path(min(rnd.value, n - 1))))
+                record = RoundRecord.from_checkpoint(store.load_tensors(folder.round_path(min(rnd.value, n) - 1)))
                 outputs = round_outputs(learner(dataset.value), record, run.value, n_pseudo)
             except MissingFileError as exc:  # no theta0 yet: which step makes it, not a traceback
                 outputs = [_text(str(exc))]

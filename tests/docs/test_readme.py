@@ -197,8 +197,26 @@ def test_controls_tables_are_the_benchmark_run(dataset: str):
     """The controlled experiment's tables (converged rounds, per-seed theta0, 5 seeds, the two controls) are shown as
     ``benchmarks/controls.py`` wrote them: its paired differences in the README, everything in results."""
     md = ROOT / "benchmarks" / "controls" / f"{dataset}.md"
-    auc, paired = readme_tables.controls_tables(md)
+    auc, paired, _ = readme_tables.controls_tables(md)  # the third: the seconds, in performance (below)
     assert paired in _page("README")
     assert auc in _page("results") and paired in _page("results")
-    convergence = md.read_text().strip().splitlines()[-1]
-    assert convergence.startswith("Trainings whose best validation epoch") and convergence in _page("results")
+    convergence = next(line for line in md.read_text().splitlines() if line.startswith("Trainings whose best"))
+    assert convergence in _page("results")
+
+
+def test_performance_states_the_controls_seconds():
+    """The cost per part of a demo with trained rounds, in performance.md, is the controlled experiment's
+    ``<dataset>_seconds.csv`` (mean seconds, rounded)."""
+    import pandas as pd
+
+    page = _page("performance")
+    means = {d: pd.read_csv(ROOT / "benchmarks" / "controls" / f"{d}_seconds.csv").set_index("part")["mean"]
+             for d in ("glas", "cub")}
+    for part, row in (("Full_sup", "Full_sup session"), ("Random", "Random session"),
+                      ("Label_prop", "Label_prop session"), ("classifier (theta0)", "classifier of one seed")):
+        line = next(ln for ln in page.splitlines() if ln.startswith(f"| {row}"))
+        cells = [c.strip() for c in line.strip("|").split("|")][1:3]
+        assert cells == [f"{means[d][part]:.0f}" for d in ("glas", "cub")], line
+    summary = {d: (ROOT / "benchmarks" / "controls" / f"{d}.md").read_text() for d in means}
+    total = {d: int(re.search(r"One seed of every part above: (\d+) s", text)[1]) for d, text in summary.items()}
+    assert f"| {total['glas']:,} | {total['cub']:,} |" in page
