@@ -220,3 +220,56 @@ def test_performance_states_the_controls_seconds():
     summary = {d: (ROOT / "benchmarks" / "controls" / f"{d}.md").read_text() for d in means}
     total = {d: int(re.search(r"One seed of every part above: (\d+) s", text)[1]) for d, text in summary.items()}
     assert f"| {total['glas']:,} | {total['cub']:,} |" in page
+
+
+def test_readme_claim_cites_the_papers_table4_exception():
+    """"Not at every budget": the README's q2 numbers are the reference curves' (Table 4's GlaS q2 cells)."""
+    from paperlib.notebook import reference
+
+    q2 = {m: reference.table4("glas")[m][0][0] for m in ("Entropy", "Label_prop")}
+    assert q2["Entropy"] > q2["Label_prop"]
+    assert f"({q2['Entropy']:.2f} against {q2['Label_prop']:.2f}" in _page("README")
+
+
+def _between(page: str, marker: str) -> str:
+    """The text between ``<!-- marker -->`` and ``<!-- /marker -->`` of a page."""
+    return page.split(f"<!-- {marker} -->\n", 1)[1].split(f"<!-- /{marker} -->", 1)[0]
+
+
+@pytest.mark.parametrize("page", ["README", "results"])
+def test_readme_claims_are_the_demo_paired_table(page: str):
+    """Every number and win count of the reading of the demo comes from ``table3_paired.csv``."""
+    assert _between(_page(page), "readme-claims") == readme_tables.claims_block(DEMO / "table3_paired.csv")
+
+
+def test_the_claims_check_fails_when_a_number_or_a_win_count_changes(tmp_path: Path):
+    import pandas as pd
+
+    readme = _between(_page("README"), "readme-claims")
+    for column, change in (("AUC(a) - AUC(b) (%)", lambda v: v + 0.01), ("a better on", lambda v: v - 1)):
+        t = pd.read_csv(DEMO / "table3_paired.csv")
+        row = t.index[(t["a"] == "Label_prop") & (t["b"] == "Random")][0]
+        t.loc[row, column] = change(t.loc[row, column])
+        t.to_csv(tmp_path / "paired.csv", index=False)
+        assert readme_tables.claims_block(tmp_path / "paired.csv") != readme
+
+
+@pytest.mark.parametrize("page", ["README", "results"])
+def test_readme_near_far_is_the_demo_summary(page: str):
+    expected = readme_tables.near_far_block(DEMO / "near_far_summary.csv")
+    assert _between(_page(page), "readme-near-far") == expected
+
+
+def test_results_say_the_best_lambda_of_each_run():
+    """The ablations' best lambda per set, here and in the second machine's native run, as results.md says."""
+    import pandas as pd
+
+    def best(csv: Path) -> dict[str, str]:
+        t = pd.read_csv(csv)
+        t = t[t["parameter"] == "lambda"]
+        return {d: f"{g.loc[g['AUC (%)'].idxmax(), 'value']:g}" for d, g in t.groupby("dataset")}
+
+    here, there = best(DEMO / "ablations.csv"), best(ROOT / "benchmarks" / "demo_second_cpu" / "ablations.csv")
+    text = " ".join(_page("results").split())
+    assert (f"the best lambda is {here['glas']} on the GlaS-like set and {here['cub']} on the CUB-like one here, but "
+            f"was {there['glas']} and {there['cub']} in the second machine's native run") in text
