@@ -213,7 +213,7 @@ def curves(df: pd.DataFrame, method: str, column: str = "test_dice") -> np.ndarr
 
 
 def pseudo_dice_plot(frames: Mapping[str, pd.DataFrame], method: str = "Label_prop") -> plt.Figure:
-    """Fig. 6: Dice of the pseudo-masks (against the hidden truth) per round, mean +- std over seeds."""
+    """Fig. 6: Dice of the pseudo-masks (against the hidden truth) per query, mean +- population std over seeds."""
     fig, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3), squeeze=False)
     for ax, (name, df) in zip(axes[0], frames.items(), strict=True):
         c = curves(df, method, "pseudo_dice")
@@ -221,7 +221,7 @@ def pseudo_dice_plot(frames: Mapping[str, pd.DataFrame], method: str = "Label_pr
         x = np.arange(1, c.shape[1] + 1)
         ax.plot(x, mu, color=COLOURS["Label_prop"], lw=1.3)
         ax.fill_between(x, mu - sd, mu + sd, color=COLOURS["Label_prop"], alpha=0.15, lw=0)
-        ax.set_xlabel("AL round")
+        ax.set_xlabel("query q (q1: the first labeled set); band: ± std over seeds (population)")
         ax.set_ylabel("pseudo-mask Dice (%)")
         ax.set_title(f"{name}: {method} pseudo-labels")
     fig.tight_layout()
