@@ -15,6 +15,7 @@ from .. import data, store
 from ..config import Config
 from ..core import similarity
 from ..core.methods import parse_method
+from ..data.key import data_key
 from ..engine import cam_family, classifier
 from ..errors import ConfigError
 from ..store import atomic_write_bytes
@@ -23,11 +24,13 @@ from .session import Session
 
 
 def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np.ndarray, cache: str | Path,
-                     progress: bool = True, workers: int = 1) -> np.ndarray:
+                     progress: bool = True, workers: int = 1, *, data_id: str = "") -> np.ndarray:
     """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids, labels and the
-    images' paths (another generator seed or knob set of a synthetic benchmark is another folder)."""
+    images' paths (another generator seed or knob set of a synthetic benchmark is another folder) and ``data_id``:
+    the :func:`~paperlib.data.key.data_key` of the splits they come from (files rewritten or touched in place)."""
     cache = Path(cache)
     text = "\n".join(ids) + "|" + ",".join(map(str, labels)) + "|" + "\n".join(map(str, paths))
+    text += f"|{data_id}" if data_id else ""
     key = hashlib.sha256(text.encode()).hexdigest()
     if cache.is_file():
         with np.load(cache) as z:
@@ -41,10 +44,12 @@ def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np
 
 
 def distances(cfg: Config, splits: data.Splits, results_dir: str | Path, *, progress: bool = True) -> np.ndarray:
-    """Same-class colour distances of the training images, cached in ``results/<profile>/<dataset>/``."""
+    """Same-class colour distances of the training images, cached in ``results/<profile>/<dataset>/`` and computed
+    again when the data change (:func:`~paperlib.data.key.data_key`, as theta0)."""
     tr = splits.train
     path = Path(results_dir) / cfg.profile / cfg.data.dataset / "distances.npz"
-    return cached_distances([r.image for r in tr.records], tr.ids, tr.labels, path, progress=progress)
+    return cached_distances([r.image for r in tr.records], tr.ids, tr.labels, path, progress=progress,
+                            data_id=data_key(splits))
 
 
 def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str | Path = "data",

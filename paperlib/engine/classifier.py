@@ -17,6 +17,7 @@ import torch
 from .. import data, store
 from ..config import Config, TrainConfig
 from ..core.methods import THETA0_SEED, parse_method
+from ..data.key import data_key
 from ..errors import MissingFileError
 from ..progress import progress_line
 from ..runtime import threads
@@ -49,44 +50,70 @@ def _fingerprint(cfg: Config, seed: int) -> str:
 def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, *, seed: int = THETA0_SEED,
                      device: torch.device | None = None, progress: bool = True) -> dict[str, torch.Tensor]:
     """The classifier of ``seed`` (default: theta0): loaded from :func:`classifier_path` when it was made with the
-    same settings, else trained (a progress bar over epochs; on one CPU thread, so that it is the same classifier in
-    a notebook, a command or a grid worker) and saved there. Its state dict holds every weight of the JointNet (the
-    segmentation head at its seeded initial weights)."""
+    same settings and from the same data (:func:`~paperlib.data.key.data_key` of ``splits``), else trained (a
+    progress bar over epochs; on one CPU thread, so that it is the same classifier in a notebook, a command or a grid
+    worker) and saved there, with one line saying why when a file was there. Its state dict holds every weight of
+    the JointNet (the segmentation head at its seeded initial weights)."""
     path = classifier_path(results_dir, cfg, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    made = _made(cfg, path, seed)  # written atomically: read without the lock
+    key = None if splits is None else data_key(splits)
+    made, _ = _made(cfg, path, seed, splits, key)  # written atomically: read without the lock
     if made is not None:
         return made
     # one writer: the sessions of a seed (WSL and the CAM family) may ask for its classifier side by side
     with store.file_lock(path.with_name(f".{path.name}.lock"), f"{path}: being trained by another process; waiting"):
-        return _classifier(cfg, splits, path, seed, device, progress)
+        return _classifier(cfg, splits, path, seed, device, progress, key)
 
 
-def _made(cfg: Config, path: Path, seed: int) -> dict[str, torch.Tensor] | None:
-    """The state saved at ``path`` when it is the classifier of ``seed`` made with ``cfg``'s settings."""
-    if path.is_file():
-        saved = store.load_tensors(path)
-        if saved.get("fingerprint") == _fingerprint(cfg, seed):
-            if not store.same_bits(saved.get("machine") or {}, store.machine()) and path not in _noted:
-                _noted.add(path)
-                progress_line(f"note: {path} was trained under other bits (another CPU, setting or library "
-                              "version: paperlib.bits); it is reused, so sessions built on it give that run's "
-                              "numbers; delete it to train it again here")
-            return saved["state"]
+def _classes(cfg: Config, saved: dict) -> int | None:
+    """How many classes the saved classifier has: its ``class_names``, else its WILDCAT layer's shape."""
+    if saved.get("class_names") is not None:
+        return len(saved["class_names"])
+    for name, w in (saved.get("state") or {}).items():
+        if name.endswith("to_modalities.weight"):
+            return int(w.shape[0]) // cfg.model.modalities
     return None
+
+
+def _made(cfg: Config, path: Path, seed: int, splits: data.Splits | None = None,
+          key: str | None = None) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """The state saved at ``path`` when it is the classifier of ``seed`` made with ``cfg``'s settings and from the
+    data of ``splits`` (their :func:`~paperlib.data.key.data_key` ``key``; ``None``: not checked), else ``None`` and
+    why not (empty: no file)."""
+    if not path.is_file():
+        return None, ""
+    saved = store.load_tensors(path)
+    if saved.get("fingerprint") != _fingerprint(cfg, seed):
+        return None, "made with other settings"
+    if splits is not None:
+        have, want = _classes(cfg, saved), len(splits.class_names)
+        if have is not None and have != want:  # before torch's size mismatch: which file, and why
+            return None, f"trained on {have} classes but the data have {want}"
+        if key is None:
+            key = data_key(splits)
+        # A file saved before the data key (no "data_key") is accepted when its settings and class count match, so
+        # that existing results folders resume; one trained from now on is checked against its data.
+        if saved.get("data_key") is not None and saved["data_key"] != key:
+            return None, "trained on other data (labels or files changed)"
+    if not store.same_bits(saved.get("machine") or {}, store.machine()) and path not in _noted:
+        _noted.add(path)
+        progress_line(f"note: {path} was trained under other bits (another CPU, setting or library "
+                      "version: paperlib.bits); it is reused, so sessions built on it give that run's "
+                      "numbers; delete it to train it again here")
+    return saved["state"], ""
 
 
 _noted: set[Path] = set()  # classifiers already reported as trained under other bits
 
 
 def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device: torch.device | None,
-                progress: bool) -> dict[str, torch.Tensor]:
+                progress: bool, data_id: str | None) -> dict[str, torch.Tensor]:
     key = _fingerprint(cfg, seed)
-    made = _made(cfg, path, seed)  # another process may have made it while this one waited for the lock
+    made, why = _made(cfg, path, seed, splits, data_id)  # another process may have made it while this one waited
     if made is not None:
         return made
-    if path.is_file():
-        print(f"{path}: made with other settings; training the classifier again", file=sys.stderr)
+    if why:
+        print(f"{path}: {why}; training it again", file=sys.stderr)
     if progress:
         name = "theta0" if seed == THETA0_SEED else "the classifier"
         progress_line(f"[{cfg.profile}/{cfg.data.dataset}] training {name} (seed {seed}, {cfg.train.cl_epochs} "
@@ -99,7 +126,7 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
         made_under = store.machine()  # the thread count it was trained on
     state = train.snapshot(model)
     history = hist.rows("classifier", "accuracy")
-    store.save_tensors(path, {"state": state, "fingerprint": key, "machine": made_under,
+    store.save_tensors(path, {"state": state, "fingerprint": key, "data_key": data_id, "machine": made_under,
                               "class_names": splits.class_names,
                               "best_epoch": hist.best_epoch, "valid_accuracy": hist.best_metric,
                               "seconds": round(time.perf_counter() - t0, 1), "history": history})
@@ -122,16 +149,21 @@ def session_classifier(cfg: Config, splits: data.Splits, results_dir: str | Path
                             device=device, progress=progress)
 
 
-def load_classifier(cfg: Config, results_dir: str | Path, seed: int = THETA0_SEED) -> dict[str, torch.Tensor]:
-    """The classifier of ``seed`` (default: theta0) that :func:`classifier_stage` saved with ``cfg``'s settings,
-    loaded and never trained (for views, which must not train); a :class:`~paperlib.errors.MissingFileError` naming
-    the file when it is missing or was made with other settings."""
+def load_classifier(cfg: Config, results_dir: str | Path, seed: int = THETA0_SEED, *,
+                    splits: data.Splits | None = None) -> dict[str, torch.Tensor]:
+    """The classifier of ``seed`` (default: theta0) that :func:`classifier_stage` saved with ``cfg``'s settings
+    (and, given ``splits``, from their data), loaded and never trained (for views, which must not train); a
+    :class:`~paperlib.errors.MissingFileError` naming the file when it is missing, was made with other settings or
+    from other data (delete it: the next session trains it again)."""
     path = classifier_path(results_dir, cfg, seed)
-    made = _made(cfg, path, seed)
+    made, why = _made(cfg, path, seed, splits)
     if made is None:
-        why = "was made with other settings" if path.is_file() else "is missing"
         name = "theta0" if seed == THETA0_SEED else f"the classifier of seed {seed}"
-        raise MissingFileError(f"{path} ({name} of {cfg.profile}/{cfg.data.dataset}) {why}: run notebook "
-                               f"03_wsl_baseline (or any session of {cfg.profile}/{cfg.data.dataset}) first, "
-                               "which trains it")
+        where = f"{cfg.profile}/{cfg.data.dataset}"
+        if why and why != "made with other settings":
+            raise MissingFileError(f"{path} ({name} of {where}) is stale: {why}; delete it, and notebook "
+                                   f"03_wsl_baseline (or any session of {where}) trains it again")
+        why = "was made with other settings" if path.is_file() else "is missing"
+        raise MissingFileError(f"{path} ({name} of {where}) {why}: run notebook 03_wsl_baseline (or any session of "
+                               f"{where}) first, which trains it")
     return made
