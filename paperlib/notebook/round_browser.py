@@ -91,8 +91,8 @@ def round_browser(cfgs: Mapping[str, Config], results_dir: str | Path, data_dir:
 
     def learner(dataset: str) -> Learner:
         if dataset not in learners:  # theta0 loaded, never trained (a MissingFileError first, when it is not there)
-            theta0 = load_classifier(cfgs[dataset], results_dir)
             splits = data.from_config(cfgs[dataset], seed=0, data_dir=data_dir)  # the splits of al.prepare
+            theta0 = load_classifier(cfgs[dataset], results_dir, splits=splits)  # refuses a stale one in one line
             learners[dataset] = Learner(cfgs[dataset], splits, theta0)
         return learners[dataset]
 
