@@ -19,6 +19,7 @@ from ..data.key import data_key
 from ..engine import cam_family, classifier
 from ..errors import ConfigError
 from ..store import atomic_write_bytes
+from . import preflight
 from .oracles import FolderOracle, Oracle, SimulatedOracle
 from .session import Session
 
@@ -54,14 +55,17 @@ def distances(cfg: Config, splits: data.Splits, results_dir: str | Path, *, prog
 
 def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str | Path = "data",
             label_prop: bool = True, device: torch.device | None = None, progress: bool = True,
-            needs_masks: str = "") -> tuple[data.Splits, dict[str, torch.Tensor], np.ndarray | None]:
+            needs_masks: str = "", sessions: Sequence[tuple[str, int]] = ()
+            ) -> tuple[data.Splits, dict[str, torch.Tensor], np.ndarray | None]:
     """What every session of a profile and dataset shares: the splits, theta0
     (:func:`paperlib.engine.classifier.classifier_stage`: loaded, or trained once and saved) and, for Label_prop,
-    the same-class colour distances. ``needs_masks`` names what will need every training image's mask (checked
-    before anything is trained)."""
+    the same-class colour distances. ``needs_masks`` names what will need every training image's mask;
+    ``sessions`` the ``(method, seed)`` of the sessions to prepare for (empty: not known). Both are checked before
+    anything is trained, with every other check that needs no training (:mod:`paperlib.al.preflight`)."""
     splits = data.from_config(cfg, seed=0, data_dir=data_dir)
     if needs_masks:
         splits.train.require_masks(needs_masks)
+    preflight.check(cfg, splits, results_dir, sessions, progress=progress)  # before anything is trained or written
     theta0 = classifier.classifier_stage(cfg, splits, results_dir, device=device, progress=progress)
     dist = distances(cfg, splits, results_dir, progress=progress) if label_prop else None
     return splits, theta0, dist
@@ -86,7 +90,7 @@ def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path 
     elif m.kind == "al" and oracle == "simulated":
         needs = "the simulated oracle"
     splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
-                              device=device, progress=progress, needs_masks=needs)
+                              device=device, progress=progress, needs_masks=needs, sessions=[(method, seed)])
     weights = classifier.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
     folder = Path(run_folder or store.run_path(results_dir, cfg.profile, cfg.data.dataset, method, seed))
     if oracle == "folder":

@@ -173,6 +173,7 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
                                 expected_rounds(p.task, p.cfg)) for p in sessions],
                        desc=f"{len(sessions)} sessions{on}", progress=progress)
     try:
+        al.preflight.check_grid(plan, where.results_dir, where.data_dir, progress=progress)  # before any training
         if client is not None:
             _run_on_cluster(client, profile, sessions, where, label_prop, watch, progress)
         else:
