@@ -15,14 +15,17 @@ it imported).
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from ..data import SegDataset, read_mask
+from ..data.datasets import grey_foreground, grey_values, warn_blank_mask
 from ..store import atomic_write_bytes, atomic_write_text, png_bytes
 from . import annotation_files
 from .annotation_files import AnnotationError
@@ -116,10 +119,49 @@ class FolderOracle:
         d = self.round_dir(round_index)
         ids = [self.dataset.ids[int(i)] for i in indices]
         found = annotation_files.find_masks(d, ids)
+        for sid in ids:
+            if sid not in found:
+                _refuse_unread(d, sid)
         if not found:
             return None
         missing = [sid for sid in ids if sid not in found]
         if missing:
             raise OracleError(f"{d}: masks missing for {', '.join(missing)} ({len(found)} of {len(ids)} done)")
-        return [annotation_files.read_annotation(found[sid][0], tuple(self.dataset[int(i)][0].shape[1:]),
-                                                 found[sid][1]) for i, sid in zip(indices, ids, strict=True)]
+        masks = []
+        for i, sid in zip(indices, ids, strict=True):
+            mask = read_annotation(found[sid][0], tuple(self.dataset[int(i)][0].shape[1:]), found[sid][1])
+            warn_blank_mask(mask, self.dataset.records[int(i)].image, found[sid][0])
+            masks.append(mask)
+        return masks
+
+
+_READ = ("png", "bmp")  # the suffixes of <id>_mask files that are read (lossless formats)
+
+
+def _refuse_unread(folder: Path, sid: str) -> None:
+    """An :class:`OracleError` naming a mask of ``sid`` saved under a name that is not read (``<id>_mask.jpg``,
+    ``<id>_mask.PNG``), rather than waiting for a mask that is already there."""
+    for p in sorted(folder.glob(f"{glob.escape(sid)}_mask.*")):
+        if p.is_file() and p.name not in {f"{sid}_mask.{ext}" for ext in _READ}:
+            raise OracleError(f"{p}: a mask file in a format that is not read; save it as {sid}_mask.png (or .bmp: "
+                              "lossless, black background, white object) and run the same command again")
+
+
+def read_annotation(path: Path, size: tuple[int, int], background: annotation_files.Colour = annotation_files.BLACK
+                    ) -> torch.Tensor:
+    """:func:`annotation_files.read_annotation` (``HxW`` uint8 {0, 1}, checked against the image's ``size``), with a
+    grey mask of any bit depth and with grey values read by the rule of one's own masks
+    (:func:`~paperlib.data.datasets.grey_foreground`: above half the value range, with a note when not binary)."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            grey = grey_values(img)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise AnnotationError(f"{path}: unreadable image ({exc})") from exc
+    if grey is None:  # a palette or colour mask
+        return annotation_files.read_annotation(path, size, background)
+    fg = grey_foreground(grey, path)
+    if fg.shape != tuple(size):
+        raise AnnotationError(f"{path}: mask size {fg.shape[1]}x{fg.shape[0]} differs from the image's "
+                              f"{size[1]}x{size[0]}")
+    return torch.from_numpy(fg.astype(np.uint8))

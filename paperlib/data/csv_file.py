@@ -2,7 +2,9 @@
 
 The header is ``image,mask,label,split``; paths are relative to the CSV file's folder; ``label`` is a class name;
 ``split`` is ``train``, ``valid`` or ``test``; ``mask`` may be empty on ``train`` rows (an unlabeled pool, whose
-masks an oracle draws). Validation and test images need masks (model selection, the threshold and Dice).
+masks an oracle draws). Validation and test images need masks (model selection, the threshold and Dice). Masks are
+read by :func:`~paperlib.data.datasets.mask_foreground` (any bit depth; grey edges above half the value range are
+the object, with a note), and an empty or full one is used with a warning naming its image.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def read_dataset_csv(path: str | Path) -> Splits:
                 raise DataError(f"{where}: class {row.label!r} has no training image")
     labels = sorted(trained)
     return Splits(*(SegDataset([Record(r.image.stem, r.image, r.mask, labels.index(r.label)) for r, _ in parts[p]],
-                               labels, "nonzero") for p in PARTS))
+                               labels, "half") for p in PARTS))
 
 
 def _row(folder: Path, fields: list[str], where: str) -> Row:

@@ -1,14 +1,22 @@
 """Writing and reading files under ``results/`` safely: atomic writes (temp file + rename), deterministic JSON,
-weights-only tensor files, PNG bytes, and an OS file lock."""
+weights-only tensor files, PNG bytes, and an OS file lock.
+
+Files are created as any program creates them: mode ``0o666`` less the user's umask (and a shared folder's default
+ACL), so colleagues on a shared results or figures folder can read them. A folder the user cannot write (a
+colleague's, or a read-only copy) can still be read: rewriting a file with the bytes it already holds is not a
+write, the lock of a folder that cannot be locked is skipped, and a real write there is a :class:`StoreError`
+naming the folder.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
+import secrets
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +34,21 @@ except ImportError:  # Windows: no advisory file locks; a session then trusts it
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part.
+
+    The file gets the mode a program's new file gets (``0o666`` less the umask). In a folder that cannot be
+    written, a file that already holds ``data`` is left as it is; any other write there is a :class:`StoreError`
+    naming the folder."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _temp_file(path)
+    except OSError as exc:
+        if not _not_writable(exc):
+            raise
+        if _holds(path, data):  # e.g. a finished session's views, rewritten as they are: nothing to write
+            return path
+        raise _refused(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -40,6 +59,42 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _temp_file(path: Path) -> tuple[int, Path]:
+    """A new temp file beside ``path`` (``.<name>.<random>.tmp``, a name :meth:`RunFolder.prepare` sweeps), open for
+    writing. Created with mode ``0o666`` so that the kernel applies the umask (and a default ACL) as to any new file:
+    ``tempfile.mkstemp`` would make it ``0o600``, unreadable to the colleagues of a shared folder."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path.parent))
+
+
+def _not_writable(exc: OSError) -> bool:
+    """Whether ``exc`` says a folder cannot be written (permissions, a read-only file system)."""
+    return isinstance(exc, PermissionError) or exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file ``path`` holds exactly ``data``."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _refused(path: Path, exc: OSError) -> StoreError:
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return StoreError(f"{folder}: folder not writable ({exc.strerror or exc}), so {path.name} cannot be written "
+                      "there; a read-only results folder can be read (a finished session, figures, predict), "
+                      "not added to")
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -85,8 +140,11 @@ def load_tensors(path: str | Path) -> dict[str, Any]:
         raise MissingFileError(f"{path}: file not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise StoreError(f"{path}: not a readable checkpoint ({exc})") from exc
+    except PermissionError as exc:
+        raise StoreError(f"{path}: cannot be read ({exc.strerror})") from None
+    except Exception:  # torch's own text (and its weights_only=False advice) would mislead: the file is damaged
+        raise StoreError(f"{path}: cannot be loaded (truncated or corrupt, e.g. a copy cut short); delete it and run "
+                         "the same command again, which computes it again") from None
 
 
 def png_bytes(array: numpy.ndarray, mode: str) -> bytes:
@@ -99,8 +157,23 @@ def png_bytes(array: numpy.ndarray, mode: str) -> bytes:
 @contextlib.contextmanager
 def file_lock(path: Path, waiting: str) -> Iterator[None]:
     """Hold an OS file lock on ``path`` (released by the kernel when its process dies); print ``waiting`` to stderr
-    when another process holds it, then wait for it."""
-    with open(path, "a") as fh:
+    when another process holds it, then wait for it.
+
+    In a folder this process cannot write (a read-only results folder, read to check a finished session), the lock
+    file is opened for reading and locked when it is there, so that a writer elsewhere is waited for; when it is
+    not there, or cannot be locked so, the block runs unlocked: this process cannot write there either."""
+    read_only = False
+    try:
+        fh = open(path, "a")
+    except OSError as exc:
+        if not _not_writable(exc):
+            raise
+        try:
+            fh, read_only = open(path, "rb"), True
+        except OSError:
+            yield
+            return
+    with fh:
         if fcntl is None:
             yield
             return
@@ -109,6 +182,11 @@ def file_lock(path: Path, waiting: str) -> Iterator[None]:
         except BlockingIOError:
             print(waiting, file=sys.stderr)
             fcntl.flock(fh, fcntl.LOCK_EX)
+        except OSError:
+            if not read_only:
+                raise
+            yield  # a read-only handle that this file system does not lock (NFS): nothing to hold
+            return
         try:
             yield
         finally:
