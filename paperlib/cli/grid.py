@@ -8,10 +8,22 @@ from pathlib import Path
 
 from .. import config
 from ..core.methods import METHODS, parse_method
-from ..engine import cam_family
-from ..errors import ConfigError
+from ..errors import ConfigError, has_extra
 from ..grid import SCHEDULER_ENV, run, tasks
 from . import USER_ERRORS, fail, overrides, parser
+
+
+def methods_arg(text: str) -> list[str]:
+    """The ``--methods`` of ``grid`` and ``pipeline``, each name checked before any work: an unknown name, or a
+    CAM-family method without the ``cams`` extra (the ``grad-cam`` package), is one :class:`ConfigError` naming it."""
+    names = [parse_method(m.strip()).name for m in text.split(",") if m.strip()]
+    if not names:
+        raise ConfigError(f"--methods names no method; known: {', '.join(METHODS)}, or <sampler>+Label_prop")
+    cams = [m for m in names if parse_method(m).cam]
+    if cams and not has_extra("cams"):
+        raise ConfigError(f"{', '.join(cams)} need{'s' if len(cams) == 1 else ''} the 'cams' extra (the grad-cam "
+                          "package): pip install 'paperlib[cams]' (from a checkout: pip install -e '.[cams]')")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [d for d in datasets if d not in cfgs]
         if unknown:
             raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
-        methods = cam_family.usable([parse_method(m.strip()).name for m in args.methods.split(",") if m.strip()])
+        methods = methods_arg(args.methods)  # before any work: an unknown or unavailable method is refused
         seeds = list(cfgs[datasets[0]].study.seeds)
         todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, seeds)]
         runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,

@@ -4,15 +4,41 @@ order with papermill."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
-from ..errors import PaperlibError
-from ..pipeline import NOTEBOOKS, run
-from . import add_debug, fail
+from .. import config, data
+from ..errors import ConfigError, PaperlibError
+from ..pipeline import NOTEBOOKS, notebooks, run
+from . import BAD_INPUT, add_debug, fail
 
 DESCRIPTION = ("Run the notebooks in order with papermill (each in its own folder), keep executed copies under "
                "results/<profile>/executed/, and stop at the first failure, naming the cell.")
+NOTEBOOK_FAILED = 1  # the exit code of a notebook that failed; bad input (checked before any notebook runs) is 2
+# the one message of the runner's SystemExit that is a notebook's failure; its others are bad input
+_NOTEBOOK_FAILED = re.compile(r"error: \S+\.ipynb failed at ")
+# the notebooks whose sessions use the simulated oracle: every training image of a dataset file needs its mask
+SIMULATED_ORACLE = ("04_active_learning",)
+
+
+def check_pool(args: argparse.Namespace) -> None:
+    """:class:`ConfigError` before any notebook runs when ``--dataset csv`` selects a notebook whose sessions use
+    the simulated oracle and the dataset file has training images without a mask, saying what runs instead."""
+    if args.dataset != "csv" or not args.only:  # without --only the runner refuses --dataset itself
+        return
+    chosen = [nb.stem for nb in notebooks(Path(args.notebooks), args.only) if nb.stem in SIMULATED_ORACLE]
+    if not chosen:
+        return
+    cfg = config.get(args.profile, dataset="csv", **dict(args.p))
+    train = data.from_config(cfg).train.records
+    n = sum(r.mask is None for r in train)
+    if n:
+        raise ConfigError(f"{', '.join(chosen)} needs the mask of every training image (its sessions use the "
+                          f"simulated oracle), and {cfg.data.data_root} has none for {n} of {len(train)}: run "
+                          "07_annotate instead (--only 07: a Label_prop session whose masks you draw), or the "
+                          "commands of docs/own-data.md#a-pool-without-masks (WSL and its predictions; sessions "
+                          "with --oracle folder)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,13 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
                                     ("dataset", args.dataset)) if v is not None}
+        if args.methods is not None:  # an unknown or unavailable method: refused before any notebook runs
+            from .grid import methods_arg
+
+            methods_arg(args.methods)
+        check_pool(args)
         rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
                    figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel, quiet=args.quiet)
     except PaperlibError as exc:
         return fail(exc, args)
-    except SystemExit as exc:
+    except SystemExit as exc:  # the runner's: a notebook failed (1), or bad input found before any ran (2)
         print(exc, file=sys.stderr)
-        return 1
+        return NOTEBOOK_FAILED if _NOTEBOOK_FAILED.match(str(exc)) else BAD_INPUT
     total = sum(r["seconds"] for r in rows)
     print(f"all {len(rows)} notebook(s) ran in {total:.0f} s; runtimes in {Path(args.results) / args.profile}")
     return 0

@@ -85,6 +85,30 @@ class RoundRecord:
         return cls(**{**ckpt, "row": RoundRow(**ckpt["row"])})
 
 
+def _differences(found: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """``seg_epochs: 10 in the run folder, 20 requested``, one per field that differs; nested dicts (the config's
+    sections) are flattened to their field names (``section.field`` where two sections' fields share a name)."""
+
+    def flat(d: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+        if not isinstance(d, dict):
+            return {path: d}
+        return {k: v for key, sub in d.items() for k, v in flat(sub, (*path, str(key))).items()}
+
+    theirs, mine = flat(found), flat(wanted)
+    paths = [k for k in dict.fromkeys([*mine, *theirs]) if theirs.get(k, _ABSENT) != mine.get(k, _ABSENT)]
+    leaves = [k[-1] for k in paths]
+
+    def shown(v: Any) -> str:
+        return "none" if v is _ABSENT else repr(v)
+
+    return [f"{k[-1] if leaves.count(k[-1]) == 1 else '.'.join(k[1:] if k[0] == 'config' else k)}: "
+            f"{shown(theirs.get(k, _ABSENT))} in the run folder, {shown(mine.get(k, _ABSENT))} requested"
+            for k in paths]
+
+
+_ABSENT = object()  # a field one side of a comparison does not have
+
+
 class RunFolder:
     """One session's folder, ``results/<profile>/<dataset>/runs/<method>/seed_<s>/``.
 
@@ -124,8 +148,9 @@ class RunFolder:
             theirs = {k: found.get(k) for k in mine}
             if theirs != mine:
                 diff = sorted(k for k in mine if theirs[k] != mine[k])
-                raise StoreError(f"{path}: this run folder was made for another session (differs in {diff}); "
-                                 "use another results folder or remove this one")
+                raise StoreError(f"{path}: this run folder was made for another session (differs in {diff}): "
+                                 f"{'; '.join(_differences(theirs, mine))}; use another results folder or remove "
+                                 "this one")
             made, now = found.get("machine") or {}, machine()
             if not same_bits(made, now):
                 self.log(f"resumed under other bits than the folder was made with (made: {_bits_line(made)}; now: "

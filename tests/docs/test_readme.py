@@ -273,3 +273,43 @@ def test_results_say_the_best_lambda_of_each_run():
     text = " ".join(_page("results").split())
     assert (f"the best lambda is {here['glas']} on the GlaS-like set and {here['cub']} on the CUB-like one here, but "
             f"was {there['glas']} and {there['cub']} in the second machine's native run") in text
+
+
+@pytest.mark.slow
+def test_own_data_pool_without_masks_runs_as_written(tmp_path: Path):
+    """docs/own-data.md's commands for a pool without masks, after steps 1 and 2 of its worked example (the dataset
+    file whose training rows have no mask): WSL, its predictions and notebook 07 run; notebook 04 is refused before
+    any notebook runs, naming what runs instead."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    page = _page("own-data")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    steps_1_2 = _block(page, "own-data example").split("\n# 3.", 1)[0]
+    script = steps_1_2 + "\n" + _block(page, "own-data without masks")
+    (tmp_path / "pool.sh").write_text(script)
+    done = subprocess.run(["bash", "-e", "pool.sh"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lab = tmp_path / "my_lab"
+    rows = list(csv.DictReader(open(lab / "dataset.csv")))
+    assert rows and not any(r["mask"] for r in rows if r["split"] == "train")  # the pool has no masks
+    wsl = lab / "results" / "smoke" / "csv" / "runs" / "WSL" / "seed_0"
+    assert [r["round"] for r in csv.DictReader(open(wsl / "rounds.csv"))] == ["0"]
+    new = sorted(p.stem for p in (lab / "new").glob("*.bmp"))
+    assert new and sorted(p.name[:-len("_cam.png")] for p in (lab / "wsl_new").glob("*_cam.png")) == new
+    assert sorted(p.name[:-len("_mask.png")] for p in (lab / "wsl_new").glob("*_mask.png")) == new
+    assert (lab / "results" / "smoke" / "executed" / "07_annotate.ipynb").is_file()
+    asked = lab / "results" / "smoke" / "csv" / "runs" / "Label_prop__annotated" / "seed_0" / "queries" / "round_00"
+    assert list(asked.glob("*_suggested.png")) and "mask(s) still to draw in round 0" in done.stdout
+
+    command = page.split("stops before any notebook runs", 1)[0].rsplit("```bash\n", 1)[1].split("\n```", 1)[0]
+    assert command.startswith("python -m paperlib.pipeline ") and "--only 04" in command
+    refused = subprocess.run(["bash", "-c", command.replace("labeled.csv", "dataset.csv")], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    line = refused.stderr.strip()
+    assert "\n" not in line and "04_active_learning needs the mask of every training image" in line
+    assert "07_annotate" in line and "docs/own-data.md#a-pool-without-masks" in line
+    assert not (tmp_path / "results" / "smoke" / "executed").exists()  # no notebook ran
