@@ -211,3 +211,22 @@ def test_a_mask_in_a_format_that_is_not_read_is_named(tmp_path: Path, name: str)
     (round_dir / "img_0_mask.png").unlink()  # the only mask of the round: not "waiting", either
     with pytest.raises(OracleError, match=name.replace(".", r"\.")):
         oracle.answer(0, [0, 1])
+
+
+def test_a_new_session_in_a_folder_it_cannot_create_is_one_line(tmp_path: Path, monkeypatch):
+    """Whoever runs it (root ignores permissions, so the refusal is simulated): a run folder that cannot be made is
+    refused with one line naming the nearest existing folder, not a PermissionError traceback."""
+    made = Path.mkdir
+
+    def refuse(self: Path, *args, **kwargs):
+        if tmp_path / "results" in self.parents or self == tmp_path / "results":
+            raise PermissionError(13, "Permission denied", str(self))
+        return made(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    run = tmp_path / "results" / "smoke" / "csv" / "runs" / "Random" / "seed_1"
+    with pytest.raises(StoreError) as err:
+        with RunFolder(run).lock():
+            pass
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path}: folder not writable") and "\n" not in msg

@@ -97,6 +97,19 @@ def _refused(path: Path, exc: OSError) -> StoreError:
                       "not added to")
 
 
+def make_folder(folder: str | Path) -> Path:
+    """``folder`` and its parents, created when missing; in a read-only place one :class:`StoreError` line naming
+    the nearest existing folder instead of a traceback."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if _not_writable(exc):
+            raise _refused(folder / ".", exc) from None
+        raise
+    return folder
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Atomic text write (UTF-8)."""
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -16,7 +16,16 @@ import torch
 
 from ..errors import MissingFileError, StoreError
 from ..progress import progress_line
-from .files import _jsonable, atomic_write_text, file_lock, load_tensors, read_json, save_tensors, write_json
+from .files import (
+    _jsonable,
+    atomic_write_text,
+    file_lock,
+    load_tensors,
+    make_folder,
+    read_json,
+    save_tensors,
+    write_json,
+)
 from .provenance import git_revision, machine, same_bits
 
 
@@ -128,7 +137,7 @@ class RunFolder:
         A second copy of the same session (a retried or re-submitted task, on any machine that shares the folder)
         waits here until the first is done, then resumes from what it left.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_folder(self.root)
         return file_lock(self.root / ".lock", f"{self.root}: another copy of this session is running; waiting for it")
 
     def prepare(self, meta: dict[str, Any], runtime: dict[str, Any] | None = None) -> None:
@@ -138,7 +147,7 @@ class RunFolder:
         reproducibility setting, library versions) are recorded when the folder is made but never block a resume:
         a session resumes under other execution settings, and a resume under other bits says so in ``log.txt``.
         """
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        make_folder(self.checkpoints)
         for stale in self.root.rglob(".*.tmp"):  # a write (or a TensorBoard mirror) cut short
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
         path = self.root / "config.json"
