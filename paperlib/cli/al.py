@@ -6,11 +6,14 @@ from __future__ import annotations
 from .. import config, store
 from ..al import run_session
 from ..core.methods import METHODS, parse_method
+from ..grid.watch import Interrupted, stop_on_signals
 from . import USER_ERRORS, fail, overrides, parser
+from .main import interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run or resume the session; exit code 0 finished, 2 bad input, 3 waiting for annotations."""
+    """Run or resume the session; exit code 0 finished, 2 bad input, 3 waiting for annotations, 130 (SIGINT) or 143
+    (SIGTERM) interrupted (one line; the same command resumes from the last finished round)."""
     p = parser("python -m paperlib.al", "Run or resume one AL session.", "dataset of the profile (default: its first)")
     p.add_argument("--method", default="Label_prop",
                    help=f"{', '.join(METHODS)}, or <sampler>+Label_prop (e.g. Entropy+Label_prop)")
@@ -20,8 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config.get(args.profile, dataset=args.dataset, **overrides(args))
         parse_method(args.method)
-        status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results, data_dir=args.data,
-                                     oracle=args.oracle)
+        with stop_on_signals():
+            status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results,
+                                         data_dir=args.data, oracle=args.oracle)
+    except Interrupted as exc:
+        folder = store.run_path(args.results, cfg.profile, cfg.data.dataset, args.method, args.seed)
+        exc.what = f"{len(store.round_rows(folder))} round(s) finished in {folder}"
+        return interrupted(exc)
     except USER_ERRORS as exc:
         return fail(exc, args)
     if status == "waiting":

@@ -1,3 +1,9 @@
-from ..cli.grid import main
+from ..cli.main import interrupted
 
-raise SystemExit(main())
+try:
+    from ..cli.grid import main
+
+    code = main()
+except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: one line, exit code 130 or 143
+    code = interrupted(exc)
+raise SystemExit(code)

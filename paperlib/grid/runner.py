@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from ..core.methods import THETA0_SEED, parse_method
 from ..errors import EXTRAS, ConfigError, PaperlibError, SchedulerError, has_extra
 from ..progress import beside_others, progress_line
 from ..runtime import default_workers
-from .watch import RoundWatch, Watched
+from .watch import Interrupted, RoundWatch, Watched, stop_on_signals
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
@@ -91,6 +94,26 @@ def _single_threaded() -> None:
     torch.set_num_threads(1)
 
 
+PARENT_POLL = 1.0  # seconds between a local worker's checks that the grid process is still there
+
+
+def _local_worker() -> None:
+    """A local worker process: single-threaded; SIGINT ignored and SIGTERM ends it at once (the grid process
+    decides: a Ctrl-C to the terminal's process group reaches the workers too, and the grid then ends them); gone
+    within :data:`PARENT_POLL` seconds of the grid process (killed, say), never left idle holding its memory."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _single_threaded()
+    parent = os.getppid()
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)  # a session's files are written atomically: it resumes from its last finished round
+
+    threading.Thread(target=watch_parent, name="paperlib-parent-watch", daemon=True).start()
+
+
 @dataclass(frozen=True)
 class Where:
     """Where a grid's sessions read and write (absolute paths, the same on every worker) and the overrides every
@@ -156,6 +179,10 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     setting), the datasets' preparations (theta0, distances) side by side first. Every task that runs beside others
     is single-threaded (numbers depend on torch's thread count, so a session gives the same numbers on any worker;
     on 2 CPU cores two single-threaded sessions finish sooner than one two-threaded session at a time).
+
+    SIGINT or SIGTERM (in the main thread; :func:`paperlib.grid.watch.stop_on_signals`) stops the grid: no session
+    starts after it, the local worker processes end at once (their sessions resume from their last finished round),
+    and :class:`~paperlib.grid.watch.Interrupted` says how many sessions finished (a Ctrl-C in a notebook too).
     """
     where = Where(Path(results_dir).resolve(), Path(data_dir).resolve(), dict(base_overrides or {}))
     plan = _plan(profile, todo, where.results_dir, base_overrides)
@@ -167,17 +194,20 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
                   for d in dict.fromkeys(t.dataset for t in todo)}
     sessions = order_planned(plan)
     on = f" on {address}" if address else ""
-    if progress:
-        progress_line(f"preparing {', '.join(label_prop)}{on} (data, theta0, distances)")
     watch = RoundWatch([Watched(f"{p.task.dataset} {p.task.name} seed {p.task.seed}", p.folder,
                                 expected_rounds(p.task, p.cfg)) for p in sessions],
                        desc=f"{len(sessions)} sessions{on}", progress=progress)
     try:
-        al.preflight.check_grid(plan, where.results_dir, where.data_dir, progress=progress)  # before any training
-        if client is not None:
-            _run_on_cluster(client, profile, sessions, where, label_prop, watch, progress)
-        else:
-            _run_here(profile, sessions, where, label_prop, workers, watch, progress)
+        with stop_on_signals():
+            if progress:
+                progress_line(f"preparing {', '.join(label_prop)}{on} (data, theta0, distances)")
+            if client is not None:
+                _run_on_cluster(client, profile, sessions, where, label_prop, watch, progress)
+            else:
+                _run_here(profile, sessions, where, label_prop, workers, watch, progress)
+    except Interrupted as exc:
+        exc.what = watch.summary()
+        raise
     finally:
         if client is not None:
             client.close()
@@ -261,17 +291,43 @@ def _run_here(profile: str, todo: Sequence[Planned], where: Where, label_prop: d
                 _finished(p, lambda p=p: where.run(profile, p.task), watch)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_single_threaded) as pool:
-        try:
-            _wait_prepared({d: pool.submit(_prepare, profile, d, lp, where, progress, True)
-                            for d, lp in label_prop.items()})
-            with watch:
-                futures = {pool.submit(where.run, profile, p.task): p for p in todo}
-                for fut in as_completed(futures):
-                    _finished(futures[fut], fut.result, watch)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
-            raise
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_local_worker)
+    try:
+        _wait_prepared({d: pool.submit(_prepare, profile, d, lp, where, progress, True)
+                        for d, lp in label_prop.items()})
+        with watch:
+            waiting, running = list(todo), {}
+            while waiting or running:
+                # a session goes to a worker only when one is free: none waits in a worker's queue, so none
+                # starts after the grid is stopped
+                while waiting and len(running) < workers:
+                    p = waiting.pop(0)
+                    running[pool.submit(where.run, profile, p.task)] = p
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    _finished(running.pop(fut), fut.result, watch)
+    except KeyboardInterrupt:  # SIGINT, SIGTERM (Interrupted), a notebook's interrupt
+        _end_workers(pool)
+        raise
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # the running ones finish, no new one starts
+        raise
+    pool.shutdown()
+
+
+def _end_workers(pool: ProcessPoolExecutor, grace: float = 10.0) -> None:
+    """End a local pool now: no task starts, each worker process gets SIGTERM (SIGKILL after ``grace`` seconds)
+    and is waited for, so none is left behind."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # public only from Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in processes:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
 
 
 def _run_on_cluster(client: Any, profile: str, todo: Sequence[Planned], where: Where,

@@ -1,7 +1,8 @@
 """``python -m paperlib.pipeline --profile P [--only NN] [-p NAME VALUE] [--methods M] [--scheduler S]``: run
 the notebooks in order with papermill (kernel ``python3``, each in its own folder), keep executed copies under
 ``results/<P>/executed/`` and one row per notebook (seconds, peak memory) in ``results/<P>/runtimes.csv`` (and
-beside the figures); stop at the first failure, naming the cell.
+beside the figures); stop at the first failure, naming the cell. SIGINT or SIGTERM stops the running notebook and
+everything it started, and says how many notebooks finished (:class:`paperlib.grid.watch.Interrupted`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from .. import bits, config, progress, store
+from ..grid.watch import Interrupted, stop_on_signals
 from ..store import atomic_write_text
 from ..store.provenance import revision_dirty
 from .child import EVENT, PEAK_KB
@@ -66,20 +69,60 @@ def _execute(nb: Path, output: Path, given: dict, kernel: str, quiet: bool) -> t
                        "kernel": kernel, "event": EVENT, "log": str(kernel_log(output))})]
     peak, tail = None, collections.deque(maxlen=3)
     t0 = time.perf_counter()
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
-        for line in proc.stdout:  # text mode: a \r ends a line too
-            line = line.rstrip()
-            if line.startswith(EVENT):
-                ev = json.loads(line[len(EVENT):])
-                print(f"  [{_clock(time.perf_counter() - t0)}] cell {ev['cell']}/{ev['of']}: {ev['source']}",
-                      flush=True)
-            elif line.startswith(PEAK_KB + " "):
-                peak = int(line.split()[1])
-            elif line.strip():
-                tail.append(line)
-                if not quiet:
-                    print(f"      {line}", flush=True)
+    # in a session of its own: a Ctrl-C at the terminal reaches this process only, which then ends the child and all
+    # it started (_end_child)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                          start_new_session=True) as proc:
+        try:
+            for line in proc.stdout:  # text mode: a \r ends a line too
+                line = line.rstrip()
+                if line.startswith(EVENT):
+                    ev = json.loads(line[len(EVENT):])
+                    print(f"  [{_clock(time.perf_counter() - t0)}] cell {ev['cell']}/{ev['of']}: {ev['source']}",
+                          flush=True)
+                elif line.startswith(PEAK_KB + " "):
+                    peak = int(line.split()[1])
+                elif line.strip():
+                    tail.append(line)
+                    if not quiet:
+                        print(f"      {line}", flush=True)
+        except KeyboardInterrupt:  # SIGINT, SIGTERM (Interrupted)
+            _end_child(proc.pid)
+            raise
     return proc.returncode, peak, list(tail)
+
+
+def _end_child(pid: int, grace: float = 5.0) -> None:
+    """End the notebook's child process ``pid`` and everything it started: the kernel runs in a session of its own
+    (jupyter_client), a grid's worker processes in the kernel's process group. Each of those process groups gets
+    SIGTERM, then SIGKILL once the processes have ended or after ``grace`` seconds (a session killed at any moment
+    resumes from its last finished round). ``psutil`` comes with ipykernel."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        return
+    groups = set()
+    for p in procs:
+        try:
+            groups.add(os.getpgid(p.pid))
+        except ProcessLookupError:
+            pass
+    groups.discard(os.getpgrp())  # never this process's own group
+
+    def signal_groups(sig: int) -> None:
+        for g in groups:
+            try:
+                os.killpg(g, sig)
+            except ProcessLookupError:
+                pass
+
+    signal_groups(signal.SIGTERM)
+    psutil.wait_procs(procs, timeout=grace)
+    signal_groups(signal.SIGKILL)  # what did not end, or started since the list was made
+    psutil.wait_procs(procs, timeout=grace)
 
 
 def _clock(seconds: float) -> str:
@@ -135,6 +178,10 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     cell as it starts (time since the notebook started), and the kernel's own output indented (progress bars as
     text lines every ``PAPERLIB_PROGRESS_INTERVAL`` seconds, default 15); ``quiet`` leaves out the kernel's output.
 
+    SIGINT or SIGTERM ends the running notebook's child process, its kernel and what the kernel started (a grid's
+    worker processes) and raises :class:`~paperlib.grid.watch.Interrupted` (``N of M notebooks finished``); the
+    sessions the notebooks run resume from their last finished round when the same command runs again.
+
     ``overrides``: config fields for every notebook (as ``-p`` on every command line; checked before any notebook
     runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
     ``scheduler``, ``dataset``), each given to the notebooks that declare it."""
@@ -164,23 +211,33 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     executed.mkdir(parents=True, exist_ok=True)
     rows = []
     last = _read_runtimes(results / profile / "runtimes.csv")
-    for n, nb in enumerate(nbs, start=1):
-        given = {"profile": profile, "results_dir": str(results), "figures_dir": str(Path(figures_dir).resolve()),
-                 **{k: _value(v, declared[nb][k]) for k, v in params.items() if k in declared[nb]}}
-        given = {k: v for k, v in given.items() if k in declared[nb]}
-        output = executed / nb.name
-        before = last.get(nb.name, {}).get("seconds")
-        print(f"[{n}/{len(nbs)}] {nb.name}" + (f" (last run: {_clock(float(before))})" if before else ""), flush=True)
-        t0 = time.perf_counter()
-        code, peak, tail = _execute(nb, output, given, kernel, quiet)
-        seconds = time.perf_counter() - t0
-        row = {"notebook": nb.name, "seconds": round(seconds, 1), "peak_memory_mb": round(peak / 1024) if peak else ""}
-        rows.append(row)
-        if code != 0:
-            _write_runtimes(results / profile / "runtimes.csv", rows)
-            raise SystemExit(f"error: {nb.name} failed at {_failing_cell(output)}\n  executed copy: {output}\n  "
-                             f"kernel's own log: {kernel_log(output)}\n  " + "\n  ".join(tail))
-        print(f"  done in {_clock(seconds)}, peak memory {row['peak_memory_mb']} MB", flush=True)
+    try:
+        with stop_on_signals():  # SIGINT, SIGTERM: the running notebook's processes end (_execute)
+            for n, nb in enumerate(nbs, start=1):
+                given = {"profile": profile, "results_dir": str(results),
+                         "figures_dir": str(Path(figures_dir).resolve()),
+                         **{k: _value(v, declared[nb][k]) for k, v in params.items() if k in declared[nb]}}
+                given = {k: v for k, v in given.items() if k in declared[nb]}
+                output = executed / nb.name
+                before = last.get(nb.name, {}).get("seconds")
+                print(f"[{n}/{len(nbs)}] {nb.name}" + (f" (last run: {_clock(float(before))})" if before else ""),
+                      flush=True)
+                t0 = time.perf_counter()
+                code, peak, tail = _execute(nb, output, given, kernel, quiet)
+                seconds = time.perf_counter() - t0
+                row = {"notebook": nb.name, "seconds": round(seconds, 1),
+                       "peak_memory_mb": round(peak / 1024) if peak else ""}
+                rows.append(row)
+                if code != 0:
+                    _write_runtimes(results / profile / "runtimes.csv", rows)
+                    raise SystemExit(f"error: {nb.name} failed at {_failing_cell(output)}\n  "
+                                     f"executed copy: {output}\n  kernel's own log: {kernel_log(output)}\n  "
+                                     + "\n  ".join(tail))
+                print(f"  done in {_clock(seconds)}, peak memory {row['peak_memory_mb']} MB", flush=True)
+    except Interrupted as exc:
+        _write_runtimes(results / profile / "runtimes.csv", rows)
+        exc.what = f"{len(rows)} of {len(nbs)} notebooks finished"
+        raise
     _write_runtimes(results / profile / "runtimes.csv", rows)
     _write_runtimes(Path(figures_dir).resolve() / profile / "runtimes.csv", rows)
     return rows
