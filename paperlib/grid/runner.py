@@ -198,6 +198,7 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
                                 expected_rounds(p.task, p.cfg)) for p in sessions],
                        desc=f"{len(sessions)} sessions{on}", progress=progress)
     try:
+        al.preflight.check_grid(plan, where.results_dir, where.data_dir, progress=progress)  # before any training
         with stop_on_signals():
             if progress:
                 progress_line(f"preparing {', '.join(label_prop)}{on} (data, theta0, distances)")
