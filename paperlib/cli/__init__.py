@@ -5,7 +5,8 @@
 (``--debug``, or the environment variable ``PAPERLIB_DEBUG=1``, shows the traceback instead).
 
 Exit codes of every command: 0 done; 1 a notebook failed (``pipeline``); 2 bad input or an expected failure (a
-config value, a data file, missing weights, an unavailable device); 3 a session waits for annotations (``al``).
+config value, a data file, missing weights, an unavailable device); 3 a session waits for annotations (``al``); 130
+interrupted by SIGINT and 143 stopped by SIGTERM (what finished is kept; the same command resumes).
 """
 
 from __future__ import annotations
