@@ -12,7 +12,7 @@ from paperlib import al, config
 from paperlib.config import ConfigError
 from paperlib.core.lam_schedule import SCHEDULES, lam_at
 from paperlib.grid import sweeps
-from paperlib.notebook import plots
+from paperlib.notebook import tables
 
 from .test_al import TINY
 
@@ -117,9 +117,10 @@ def test_schedule_table_pairs_each_schedule_with_the_constant():
         for seed, curve in enumerate(curves):
             rows += [{"method": m, "seed": seed, "round": r, "test_dice": v, "lam": 0.1 + 0.9 * r} for r, v in
                      enumerate(curve)]
-    t = plots.schedule_table(pd.DataFrame(rows), sweeps.SCHEDULE_PREFIX)
+    t = tables.schedule_table(pd.DataFrame(rows), sweeps.SCHEDULE_PREFIX)
     assert t["schedule"].tolist() == ["rising"] and t["lambda by round"].tolist() == ["0.1, 1"]
     # AUCs: constant 55 and 50, rising 60 and 45: differences +5 and -5
-    assert t["AUC - constant (%)"].tolist() == ["0.00 ± 5.00"] and t["schedule better on"].tolist() == [1]
+    assert t["AUC - constant (%)"].tolist() == ["+0.00"] and t["schedule better on"].tolist() == [1]
+    assert t["95% t-interval"].tolist() == ["[-63.53, +63.53]"]  # 0 -+ t(0.975, 1) 12.706 * (7.071 / sqrt(2) = 5)
     assert t["seeds"].tolist() == [2]
-    assert plots.schedule_table(pd.DataFrame(rows[:4]), sweeps.SCHEDULE_PREFIX).empty
+    assert tables.schedule_table(pd.DataFrame(rows[:4]), sweeps.SCHEDULE_PREFIX).empty
