@@ -10,6 +10,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from ..core.methods import CONTROLS
 from ..core.metrics import dice_auc, holm, mean_std, paired_interval, rank_tests
 from .plots import curves, order, pm
 
@@ -57,9 +58,10 @@ def seed_aucs(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def al_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
-    """Every pair of the methods of ``df`` that run rounds (AL methods and controls), in the paper's order."""
-    present = order(df["method"].unique())
-    return [(b, a) for a, b in combinations([m for m in present if curves(df, m).shape[1] > 1], 2)]
+    """Every pair of the methods of ``df`` that run rounds (AL methods and controls), each as (a, b) with a the
+    method that adds something: the later in the paper's order, except Label_prop before its controls."""
+    present = [m for m in order(df["method"].unique()) if curves(df, m).shape[1] > 1]
+    return [(a, b) if a == "Label_prop" and b in CONTROLS else (b, a) for a, b in combinations(present, 2)]
 
 
 def paired_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
