@@ -25,7 +25,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..data import SegDataset, read_mask
-from ..data.datasets import grey_foreground, grey_values, warn_blank_mask
+from ..data.image_files import grey_foreground, grey_values, warn_blank_mask
 from ..store import atomic_write_bytes, atomic_write_text, png_bytes
 from . import annotation_files
 from .annotation_files import AnnotationError
@@ -151,7 +151,7 @@ def read_annotation(path: Path, size: tuple[int, int], background: annotation_fi
                     ) -> torch.Tensor:
     """:func:`annotation_files.read_annotation` (``HxW`` uint8 {0, 1}, checked against the image's ``size``), with a
     grey mask of any bit depth and with grey values read by the rule of one's own masks
-    (:func:`~paperlib.data.datasets.grey_foreground`: above half the value range, with a note when not binary)."""
+    (:func:`~paperlib.data.image_files.grey_foreground`: above half the value range, with a note when not binary)."""
     try:
         with Image.open(path) as img:
             img.load()

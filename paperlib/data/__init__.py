@@ -17,12 +17,10 @@ from .datasets import (
     Splits,
     check_records,
     cub_mask,
-    image_file_size,
     load_cub,
     load_glas,
-    read_image,
-    read_mask,
 )
+from .image_files import image_file_size, read_image, read_mask
 
 __all__ = ["GLAS_CLASSES", "DataError", "Record", "SegDataset", "Splits", "check_records", "cub_mask",
            "ensure_synthetic", "from_config", "image_file_size", "load", "load_csv", "load_cub", "load_glas",

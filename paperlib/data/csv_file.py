@@ -3,7 +3,7 @@
 The header is ``image,mask,label,split``; paths are relative to the CSV file's folder; ``label`` is a class name;
 ``split`` is ``train``, ``valid`` or ``test``; ``mask`` may be empty on ``train`` rows (an unlabeled pool, whose
 masks an oracle draws). Validation and test images need masks (model selection, the threshold and Dice). Masks are
-read by :func:`~paperlib.data.datasets.mask_foreground` (any bit depth; grey edges above half the value range are
+read by :func:`~paperlib.data.image_files.mask_foreground` (any bit depth; grey edges above half the value range are
 the object, with a note), and an empty or full one is used with a warning naming its image.
 """
 
