@@ -314,3 +314,20 @@ def test_own_data_pool_without_masks_runs_as_written(tmp_path: Path):
     assert "\n" not in line and "04_active_learning needs the mask of every training image" in line
     assert "07_annotate" in line and "docs/own-data.md#a-pool-without-masks" in line
     assert not (tmp_path / "results" / "smoke" / "executed").exists()  # no notebook ran
+
+
+def test_every_decimal_number_of_the_readme_results_is_in_a_committed_table():
+    """The README's results sections (from "Results" to "What you will see") quote numbers only from the committed
+    tables (`figures/demo/`, `benchmarks/controls/`, the convergence and calibration reports); the generated blocks
+    are checked above. A number typed by hand that no table holds fails here."""
+    readme = _page("README")
+    section = readme[readme.index("## Results"):readme.index("## What you will see")]
+    for marker in ("readme-claims", "readme-near-far"):
+        section = section.replace(_between(section, marker), "")
+    tables = [*DEMO.glob("*.md"), *(ROOT / "benchmarks" / "controls").glob("*.md"),
+              ROOT / "benchmarks" / "round_convergence.md", ROOT / "benchmarks" / "calibration.md"]
+    sources = " ".join(p.read_text() for p in tables).replace("−", "-").replace("+", "")
+    numbers = set(re.findall(r"(?<![\w.])[-+]?\d+\.\d+", section.replace("−", "-")))
+    assert numbers, "no number found: the section markers moved?"
+    missing = sorted(n for n in numbers if n.lstrip("+") not in sources)
+    assert not missing, missing
