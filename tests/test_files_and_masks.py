@@ -52,34 +52,80 @@ def _writable(folder: Path) -> None:
         p.chmod(_mode(p) | 0o200)
 
 
-def test_a_read_only_results_folder_is_read_and_refuses_writes(tmp_path: Path):
-    if os.geteuid() == 0:
-        pytest.skip("root ignores file permissions: a read-only folder cannot be made for it")
+def _finished_session(tmp_path: Path) -> tuple[Path, str, list[str]]:
     ids = [f"img_{i}" for i in range(8)]
     run = tmp_path / "results" / "smoke" / "csv" / "runs" / "Random" / "seed_0"
     with RunFolder(run).lock():
         RunFolder(run).prepare({"method": "Random", "seed": 0})
         for r in range(2):
             RunFolder(run).save_round(_record(r), ids)
-    rounds = (run / "rounds.csv").read_text()
+    return run, (run / "rounds.csv").read_text(), ids
+
+
+def _read_and_refuse(tmp_path: Path, run: Path, rounds: str, ids: list[str]) -> None:
+    """What a session does on a finished folder (lock, check, read, rewrite the views) works; a new write is one
+    line naming the folder."""
+    folder = RunFolder(run)
+    with folder.lock():
+        folder.prepare({"method": "Random", "seed": 0})
+        done = folder.finished()
+        folder.write_views(done, ids)
+    assert [rec.row.round for rec in done] == [0, 1]
+    assert (run / "rounds.csv").read_text() == rounds
+    assert list(store.read_rounds(tmp_path / "results", "smoke", "csv")["round"]) == [0, 1]
+    with pytest.raises(StoreError) as err:
+        folder.save_round(_record(2), ids)
+    msg = str(err.value)
+    assert "\n" not in msg and str(run / "checkpoints") in msg and "not writable" in msg
+    with pytest.raises(StoreError, match="not writable"):
+        store.write_json(run / "figures" / "new.json", {})  # a folder that cannot be made there
+
+
+def test_a_read_only_results_folder_is_read_and_refuses_writes(tmp_path: Path):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores file permissions: a read-only folder cannot be made for it (the simulated test "
+                    "below runs instead)")
+    run, rounds, ids = _finished_session(tmp_path)
     _read_only(tmp_path / "results")
     try:
-        folder = RunFolder(run)
-        with folder.lock():  # what a session does on a finished folder: lock, check, read, rewrite the views
-            folder.prepare({"method": "Random", "seed": 0})
-            done = folder.finished()
-            folder.write_views(done, ids)
-        assert [rec.row.round for rec in done] == [0, 1]
-        assert (run / "rounds.csv").read_text() == rounds
-        assert list(store.read_rounds(tmp_path / "results", "smoke", "csv")["round"]) == [0, 1]
-        with pytest.raises(StoreError) as err:
-            folder.save_round(_record(2), ids)
-        msg = str(err.value)
-        assert "\n" not in msg and str(run / "checkpoints") in msg and "not writable" in msg
-        with pytest.raises(StoreError, match="not writable"):
-            store.write_json(run / "figures" / "new.json", {})  # a folder that cannot be made there
+        _read_and_refuse(tmp_path, run, rounds, ids)
     finally:
         _writable(tmp_path / "results")
+
+
+def test_a_read_only_results_folder_simulated_for_any_user(tmp_path: Path, monkeypatch):
+    """The same, whoever runs it: every creation or write under ``results/`` fails as a read-only folder does."""
+    run, rounds, ids = _finished_session(tmp_path)
+    results = tmp_path / "results"
+
+    def inside(path) -> bool:
+        path = Path(path).absolute()
+        return path == results or results in path.parents
+
+    def denied(path) -> PermissionError:
+        return PermissionError(13, "Permission denied", str(path))
+
+    real_open, real_os_open, real_mkdir = open, os.open, Path.mkdir
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        if inside(file) and any(c in mode for c in "wax+"):
+            raise denied(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def fake_os_open(path, flags, *args, **kwargs):
+        if inside(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise denied(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def fake_mkdir(self, *args, **kwargs):
+        if inside(self) and not self.is_dir():
+            raise denied(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(os, "open", fake_os_open)
+    monkeypatch.setattr(Path, "mkdir", fake_mkdir)
+    _read_and_refuse(tmp_path, run, rounds, ids)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
