@@ -19,10 +19,12 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 FIGURES_06 = {f"{stem}.{ext}" for ext in ("png", "pdf")
               for stem in ("fig5_dice_glas", "fig5_dice_cub", "fig6_pseudo_dice", "fig12_qualitative_glas",
                            "fig12_qualitative_cub", "fig12_last_round_glas", "fig12_last_round_cub",
-                           "lam_schedules_glas", "lam_schedules_cub", "training_curve_glas", "training_curve_cub")}
+                           "lam_schedules_glas", "lam_schedules_cub", "training_curve_glas", "training_curve_cub",
+                           *(f"{kind}_{d}" for kind in ("fig5_seeds", "fig5_paper", "paired")
+                             for d in ("glas", "cub")))}
 FIGURES_06 |= {f"{stem}.{ext}" for ext in ("md", "csv")
                for stem in ("table3_auc", "table3_paired", "table3_wsl_family", "table4_readings",
-                            "table5_hyperparameters", "lam_schedules")}
+                            "table5_hyperparameters", "lam_schedules")} | {"rounds_long.csv"}
 
 
 def test_seven_ordered_notebooks():

@@ -147,3 +147,23 @@ def test_a_touched_or_rewritten_image_recomputes_the_distances(setup, monkeypatc
     Image.fromarray(img).save(image)
     runner.distances(cfg, load_csv(path), results, progress=False)
     assert len(calls) == 3
+
+
+def test_the_data_folder_spelled_relative_or_absolute_is_one_key(setup, monkeypatch):
+    """A notebook reads ``../data``, a grid worker its absolute path: the same files, so the same theta0 and
+    distances (before, the grid retrained theta0 the notebooks had just made)."""
+    from paperlib.data.key import data_key
+
+    _, path, results = setup
+    monkeypatch.chdir(path.parent.parent)
+    relative = load_csv(Path(path.parent.name) / path.name)
+    absolute = load_csv(path)
+    assert str(relative.train.records[0].image) != str(absolute.train.records[0].image)
+    assert data_key(relative) == data_key(absolute)
+    cache = results / "distances.npz"
+    first = runner.cached_distances([r.image for r in relative.train.records], relative.train.ids,
+                                    relative.train.labels, cache, progress=False, data_id=data_key(relative))
+    monkeypatch.setattr(runner.similarity, "histograms", lambda *a, **k: pytest.fail("recomputed"))
+    again = runner.cached_distances([r.image for r in absolute.train.records], absolute.train.ids,
+                                    absolute.train.labels, cache, progress=False, data_id=data_key(absolute))
+    assert np.array_equal(first, again)

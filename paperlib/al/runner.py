@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,11 +27,12 @@ from .session import Session
 
 def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np.ndarray, cache: str | Path,
                      progress: bool = True, workers: int = 1, *, data_id: str = "") -> np.ndarray:
-    """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids, labels and the
-    images' paths (another generator seed or knob set of a synthetic benchmark is another folder) and ``data_id``:
-    the :func:`~paperlib.data.key.data_key` of the splits they come from (files rewritten or touched in place)."""
+    """``class_distances`` of the images, computed once and kept in ``cache`` (``.npz``) keyed by ids, labels, the
+    images' real paths (however the data folder is spelled; another generator seed or knob set of a synthetic
+    benchmark is another folder) and ``data_id``: the :func:`~paperlib.data.key.data_key` of the splits they come
+    from (files rewritten or touched in place)."""
     cache = Path(cache)
-    text = "\n".join(ids) + "|" + ",".join(map(str, labels)) + "|" + "\n".join(map(str, paths))
+    text = "\n".join(ids) + "|" + ",".join(map(str, labels)) + "|" + "\n".join(map(os.path.realpath, paths))
     text += f"|{data_id}" if data_id else ""
     key = hashlib.sha256(text.encode()).hexdigest()
     if cache.is_file():

@@ -21,13 +21,14 @@ def _stamp(path: Path) -> list[int] | None:
 
 
 def _rows(ds: SegDataset) -> list[list[object]]:
-    return [[r.id, int(r.label), str(r.image), _stamp(r.image)] for r in ds.records]
+    return [[r.id, int(r.label), os.path.realpath(r.image), _stamp(r.image)] for r in ds.records]
 
 
 def data_key(splits: Splits) -> str:
     """A hex digest of the training and validation records: the class names, each image's id, class, split and
-    path, and its file's size and modification time (the image bytes are not read). Masks are left out: neither
-    the classifier (image labels only) nor the colour distances read them. Labels rewritten in a dataset file,
-    another class, an image moved between splits, replaced or touched: another key."""
+    real path (so ``../data`` and its absolute spelling are one key), and its file's size and modification time
+    (the image bytes are not read). Masks are left out: neither the classifier (image labels only) nor the colour
+    distances read them. Labels rewritten in a dataset file, another class, an image moved between splits,
+    replaced or touched: another key."""
     parts = {"classes": list(splits.class_names), "train": _rows(splits.train), "valid": _rows(splits.valid)}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
