@@ -139,3 +139,16 @@ def test_decoded_files_are_remembered_by_path_size_and_mtime(tmp_path: Path, mon
     with pytest.raises(DataError, match=r"img_3\.png \(train image\): cannot be decoded"):
         preflight.check(cfg, splits, results, [("Random", 0)])
     assert opened == [data_file.parent / "img_3.png"]
+
+
+def test_a_label_typo_is_refused_before_theta0_for_any_session(tmp_path: Path):
+    """A misspelt label makes a class of one image: refused with one line naming it, before theta0, WSL too."""
+    data_file, results = _write(tmp_path / "d"), tmp_path / "results"
+    rows = list(csv.reader(open(data_file)))
+    rows[3][2] = "blu"  # one training image's label misspelt
+    with open(data_file, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    for method in ("WSL", "Random"):
+        with pytest.raises(DataError, match=r"class 'blu' has a single image in all the data \(a typo in a label\?\)"):
+            al.run_session(_cfg(data_file), method, 0, results_dir=results, progress=False)
+        _nothing_written(results)

@@ -91,13 +91,18 @@ def check_options(cfg: Config, sessions: Sessions) -> None:
 
 
 def check_classes(splits: data.Splits) -> None:
-    """At least two classes (the classifier's), each with a training image, and a validation and a test image."""
+    """At least two classes (the classifier's), each with a training image and more than one image in all the data
+    (a class of one image is a label typo, most likely), and a validation and a test image."""
     names = list(splits.class_names)
     if len(names) < 2:
         raise DataError(f"the classifier needs at least two classes; the data has {len(names)} ({', '.join(names)})")
     counts = np.bincount(splits.train.labels, minlength=len(names))
     if counts.min() == 0:
         raise DataError(f"class {names[int(counts.argmin())]!r} has no training image")
+    total = counts + sum(np.bincount(getattr(splits, part).labels, minlength=len(names)) for part in ("valid", "test"))
+    if total.min() == 1:  # one image in all the data cannot be both learned and evaluated: a typo, most likely
+        raise DataError(f"class {names[int(total.argmin())]!r} has a single image in all the data (a typo in a "
+                        f"label?); the classes: {', '.join(names)}")
     for part in ("valid", "test"):
         if not len(getattr(splits, part)):
             raise DataError(f"the data has no {part} image (model selection, the threshold and Dice need some)")
