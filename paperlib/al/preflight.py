@@ -32,6 +32,7 @@ from PIL import Image
 from .. import data, store
 from ..config import Config
 from ..core.methods import parse_method
+from ..data.key import file_stamp
 from ..engine import cam_family
 from ..errors import ConfigError, DataError, StoreError
 from ..progress import progress_bar
@@ -156,11 +157,10 @@ def check_files(files: Iterable[tuple[Path, str]], cache: Path | None = None, *,
     entries: dict[str, tuple[int, int]] = {}
     todo: list[tuple[Path, str, str, tuple[int, int]]] = []
     for path, what in files:
-        try:
-            st = path.stat()
-        except OSError:
-            raise DataError(f"{path} ({what}): file not found") from None
-        key, stamp = str(path.resolve()), (st.st_size, st.st_mtime_ns)
+        found = file_stamp(path)
+        if found is None:
+            raise DataError(f"{path} ({what}): file not found")
+        key, stamp = str(path.resolve()), (found[0], found[1])
         entries[key] = stamp
         if known.get(key) != stamp:
             todo.append((path, what, key, stamp))

@@ -11,7 +11,7 @@ from pathlib import Path
 from .datasets import SegDataset, Splits
 
 
-def _stamp(path: Path) -> list[int] | None:
+def file_stamp(path: str | Path) -> list[int] | None:
     """A file's size and modification time (ns): cheap, and changed by any rewrite; ``None`` when it is missing."""
     try:
         st = os.stat(path)
@@ -21,7 +21,7 @@ def _stamp(path: Path) -> list[int] | None:
 
 
 def _rows(ds: SegDataset) -> list[list[object]]:
-    return [[r.id, int(r.label), os.path.realpath(r.image), _stamp(r.image)] for r in ds.records]
+    return [[r.id, int(r.label), os.path.realpath(r.image), file_stamp(r.image)] for r in ds.records]
 
 
 def data_key(splits: Splits) -> str:
