@@ -10,11 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _moved, bits
+from . import bits
+from .version import __version__
 
 bits.apply()  # before anything below imports torch or numpy: the float kernels they pick (paperlib.bits)
-
-__version__ = "0.1.0"
 
 # name -> module that defines it (imported on first use: `import paperlib` stays light)
 _API = {
@@ -39,5 +38,3 @@ def __getattr__(name: str) -> Any:
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-_moved.install()

@@ -1,3 +1,4 @@
+from .cli import launch
 from .cli.main import main
 
-raise SystemExit(main())
+launch(main)

@@ -1,8 +1,10 @@
 """The expected failures: every error a user can cause or mend is a :class:`PaperlibError`.
 
-A command prints such an error as one line and exits with code 2 (bad input); anything else is a bug or an
-environment failure (a torch shape error, out of memory) and shows its traceback. Each subclass also derives from
-the built-in error it used to be, so ``except ValueError`` in older code still catches it.
+A command prints such an error as one line and exits with its :attr:`~PaperlibError.exit_code` (2, bad input; 1
+for a notebook that failed); anything else is a bug or an environment failure (a torch shape error, out of memory)
+and shows its traceback. Library code raises these and never ends the interpreter: a Python caller gets an
+exception it can catch. Each subclass also derives from the built-in error it used to be, so ``except ValueError``
+in older code still catches it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import importlib
 
 class PaperlibError(Exception):
     """An expected failure: bad input, a missing file or extra, a scheduler that does not answer; the message says
-    what and where."""
+    what and where. ``exit_code``: what a command exits with."""
+
+    exit_code = 2
 
 
 class ConfigError(PaperlibError, ValueError):
@@ -38,6 +42,12 @@ class FolderTakenError(PaperlibError, FileExistsError):
 
 class StoreError(PaperlibError, ValueError):
     """A file under ``results/`` that cannot be used (another session's run folder, an unreadable checkpoint)."""
+
+
+class NotebookFailed(PaperlibError, RuntimeError):
+    """A notebook of the pipeline failed; the message names the notebook, its failing cell and its logs."""
+
+    exit_code = 1
 
 
 class WeightsError(PaperlibError, RuntimeError):

@@ -12,7 +12,7 @@ import pytest
 from paperlib import bits
 from paperlib.cli import al, pipeline, predict
 from paperlib.config import ConfigError
-from paperlib.errors import DataError
+from paperlib.errors import DataError, NotebookFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLED = importlib.metadata.distribution("paperlib")  # make test installs the project into its venv
@@ -115,7 +115,7 @@ def test_pipeline_relays_a_child_process_line_once_and_names_a_failing_cell(tmp_
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     for name, cell in (("01_child", child), ("02_fails", failing)):
         nbformat.write(nbformat.v4.new_notebook(cells=[params, cell], metadata=kernel), folder / f"{name}.ipynb")
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(NotebookFailed) as stop:
         pipeline.run("smoke", results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / "figures"),
                      folder=folder)
     out = capsys.readouterr().out.splitlines()

@@ -19,6 +19,7 @@ from paperlib import config, grid, progress, store
 from paperlib.cli import grid as grid_cmd
 from paperlib.config import ConfigError
 from paperlib.grid import sweeps
+from paperlib.grid.runner import Planned
 
 # the smoke profile made smaller; rounds long enough (about a second each) to be caught mid-session
 SMOKE = {"cl_epochs": 1, "seg_epochs": 3, "rounds": 6, "k": 3, "mc_passes": 3, "init_per_class": 1, "device": "cpu",
@@ -216,7 +217,8 @@ def test_tasks_naming_one_folder_run_once_and_must_agree(tmp_path: Path):
 def test_sessions_start_costliest_first():
     todo = [grid.Task("glas", m, s) for m in ("WSL", "Random", "Full_sup", "MC_Dropout", "Label_prop") for s in (0, 1)]
     todo.append(grid.Task("glas", "Label_prop", 0, {"rounds": 3}, "r3"))
-    started = grid.order([(t, config.get("demo", dataset="glas", **t.overrides)) for t in todo])
+    plan = [Planned(t, config.get("demo", dataset="glas", **t.overrides), Path(t.name)) for t in todo]
+    started = [p.task for p in grid.order_planned(plan)]
     assert [t.name for t in started] == ["Label_prop", "Label_prop", "Label_prop__r3", "MC_Dropout", "MC_Dropout",
                                          "Random", "Random", "WSL", "Full_sup", "Full_sup", "WSL"]
     assert [t.seed for t in started][:2] == [0, 1] and started[7].seed == 1  # stable; WSL of seed 1 trains

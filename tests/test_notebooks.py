@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from paperlib import config, pipeline
+from paperlib.errors import ConfigError
 
 pytestmark = pytest.mark.notebooks
 
@@ -57,14 +58,14 @@ def test_pipeline_refuses_unknown_parameters_and_profiles(tmp_path: Path):
         pipeline.run("smoke", overrides={"bogus": "1"}, results_dir=str(tmp_path))
     with pytest.raises(Exception, match="'lam' must be >= 0"):
         pipeline.run("smoke", overrides={"lam": "-1"}, results_dir=str(tmp_path))
-    with pytest.raises(SystemExit, match=r"unknown notebook parameter\(s\) \['bogus'\]"):
+    with pytest.raises(ConfigError, match=r"unknown notebook parameter\(s\) \['bogus'\]"):
         pipeline.run("smoke", params={"bogus": "1"}, results_dir=str(tmp_path))
-    with pytest.raises(SystemExit, match=r"--dataset is a parameter of 04_active_learning, 07_annotate only, not of "
+    with pytest.raises(ConfigError, match=r"--dataset is a parameter of 04_active_learning, 07_annotate only, not of "
                                           r"01_data, .*06_figures; select notebooks with --only"):
         pipeline.run("smoke", params={"dataset": "glas"}, results_dir=str(tmp_path))
     with pytest.raises(Exception, match="unknown profile 'huge'"):
         pipeline.run("huge", results_dir=str(tmp_path))
-    with pytest.raises(SystemExit, match="no notebook"):
+    with pytest.raises(ConfigError, match="no notebook"):
         pipeline.run("smoke", only=["99"], results_dir=str(tmp_path))
     assert not (tmp_path / "smoke" / "runtimes.csv").exists()
 

@@ -4,40 +4,71 @@
 ``-p device cpu``, ``-p seeds 0,1``), and the errors a command reports as one line instead of a traceback
 (``--debug``, or the environment variable ``PAPERLIB_DEBUG=1``, shows the traceback instead).
 
-Exit codes of every command: 0 done; 1 a notebook failed (``pipeline``); 2 bad input or an expected failure (a
-config value, a data file, missing weights, an unavailable device); 3 a session waits for annotations (``al``); 130
-interrupted by SIGINT and 143 stopped by SIGTERM (what finished is kept; the same command resumes).
+Exit codes of every command, all set by the one wrapper :func:`command` that every ``main`` goes through (console
+scripts, ``python -m paperlib <command>`` and ``python -m paperlib.al``, ``.grid``, ``.pipeline`` alike): 0 done;
+1 a notebook failed (``pipeline``); 2 bad input or an expected failure (a config value, a data file, missing weights,
+an unavailable device); 3 a session waits for annotations (``al``); 130 interrupted by SIGINT and 143 stopped by
+SIGTERM (what finished is kept; the same command resumes).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from ..config import PROFILES
 from ..errors import PaperlibError
+from ..signals import Interrupted, stop_on_signals
 
-# the expected failures a command reports as ``error: <message>`` (exit code 2); anything else is a bug and shows
-# its traceback
-USER_ERRORS = (PaperlibError,)
 DEBUG_ENV = "PAPERLIB_DEBUG"  # set to 1: commands show the traceback of an expected failure too
-BAD_INPUT = 2  # the exit code of an expected failure
+DEBUG_FLAG = "--debug"
+
+Main = Callable[[Sequence[str] | None], int]
 
 
 def add_debug(p: argparse.ArgumentParser) -> None:
     """The ``--debug`` option (a traceback instead of the one-line error)."""
-    p.add_argument("--debug", action="store_true", help=f"show the traceback of an error (or set {DEBUG_ENV}=1)")
+    p.add_argument(DEBUG_FLAG, action="store_true", help=f"show the traceback of an error (or set {DEBUG_ENV}=1)")
 
 
-def fail(exc: BaseException, args: argparse.Namespace) -> int:
-    """Report an expected failure as one line on stderr and return :data:`BAD_INPUT`; under ``--debug`` or
-    ``PAPERLIB_DEBUG=1`` raise it again, traceback and all."""
-    if getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
-        raise exc
-    print(f"error: {exc}", file=sys.stderr)
-    return BAD_INPUT
+def _debug(argv: Sequence[str] | None) -> bool:
+    """Whether ``--debug`` is among the arguments, or ``PAPERLIB_DEBUG`` is set."""
+    args = sys.argv[1:] if argv is None else argv
+    return DEBUG_FLAG in args or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def command(main: Main) -> Main:
+    """The one wrapper of every command's ``main(argv) -> exit code``: SIGINT and SIGTERM stop it
+    (:func:`~paperlib.signals.stop_on_signals`) with the one line of :class:`~paperlib.signals.Interrupted` and
+    exit code 130 or 143 (a plain Ctrl-C: 130); a :class:`~paperlib.errors.PaperlibError` is ``error: <message>``
+    on stderr and its ``exit_code`` (2 bad input, 1 a notebook failed), its traceback under ``--debug`` or
+    ``PAPERLIB_DEBUG=1``; anything else is a bug and keeps its traceback."""
+
+    @functools.wraps(main)
+    def wrapped(argv: Sequence[str] | None = None) -> int:
+        try:
+            with stop_on_signals():
+                return int(main(argv) or 0)
+        except KeyboardInterrupt as exc:
+            stop = exc if isinstance(exc, Interrupted) else Interrupted()
+            print(stop, file=sys.stderr, flush=True)
+            return stop.code
+        except PaperlibError as exc:
+            if _debug(argv):
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+
+    return wrapped
+
+
+def launch(main: Main) -> NoReturn:
+    """What ``python -m`` runs: ``main`` on the command line's arguments, its exit code the process's."""
+    raise SystemExit(main(None))
 
 
 def parser(prog: str, description: str, dataset_help: str, *, seed: bool = True) -> argparse.ArgumentParser:

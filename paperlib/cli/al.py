@@ -3,15 +3,17 @@ session."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .. import config, store
 from ..al import run_session
 from ..core.methods import METHODS, parse_method
-from ..grid.watch import Interrupted, stop_on_signals
-from . import USER_ERRORS, fail, overrides, parser
-from .main import interrupted
+from ..signals import Interrupted
+from . import command, overrides, parser
 
 
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: Sequence[str] | None = None) -> int:
     """Run or resume the session; exit code 0 finished, 2 bad input, 3 waiting for annotations, 130 (SIGINT) or 143
     (SIGTERM) interrupted (one line; the same command resumes from the last finished round)."""
     p = parser("python -m paperlib.al", "Run or resume one AL session.", "dataset of the profile (default: its first)")
@@ -20,18 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--oracle", default="simulated", choices=("simulated", "folder"),
                    help="simulated: reveal true masks; folder: a person annotates <run>/queries/round_RR/")
     args = p.parse_args(argv)
+    cfg = config.get(args.profile, dataset=args.dataset, **overrides(args))
+    parse_method(args.method)
     try:
-        cfg = config.get(args.profile, dataset=args.dataset, **overrides(args))
-        parse_method(args.method)
-        with stop_on_signals():
-            status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results,
-                                         data_dir=args.data, oracle=args.oracle)
+        status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results, data_dir=args.data,
+                                     oracle=args.oracle)
     except Interrupted as exc:
         folder = store.run_path(args.results, cfg.profile, cfg.data.dataset, args.method, args.seed)
         exc.what = f"{len(store.round_rows(folder))} round(s) finished in {folder}"
-        return interrupted(exc)
-    except USER_ERRORS as exc:
-        return fail(exc, args)
+        raise
     if status == "waiting":
         print(f"waiting for annotations: see {folder / 'queries'} (README.txt in the newest round folder), "
               "then run the same command again")

@@ -8,12 +8,14 @@ import json
 from collections.abc import Sequence
 
 from .. import bits, store
+from . import command
 
 DESCRIPTION = (f"Show the reproducibility setting ({bits.SETTING_ENV}=pinned, the default, or native) and what "
                "this machine computes under it; --export prints shell lines that put it into another process's "
                "environment.")
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the setting and the machine (or, with ``--export``, the shell lines)."""
     p = argparse.ArgumentParser(prog="python -m paperlib bits", description=DESCRIPTION)

@@ -3,6 +3,7 @@ in-process, in local worker processes or on a Dask cluster."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from .. import config
 from ..core.methods import METHODS, parse_method
 from ..errors import ConfigError, has_extra
 from ..grid import SCHEDULER_ENV, run, tasks
-from . import USER_ERRORS, fail, overrides, parser
+from . import command, overrides, parser
 
 
 def methods_arg(text: str) -> list[str]:
@@ -26,7 +27,8 @@ def methods_arg(text: str) -> list[str]:
     return names
 
 
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: Sequence[str] | None = None) -> int:
     """Run (or resume) every session of the grid; exit code 0, or 2 on bad input or an unusable scheduler."""
     p = parser("python -m paperlib.grid", "Run (or resume) a grid of AL sessions: every dataset x method x seed "
                "(-p seeds 0,1: the profile's by default), in-process or on a Dask cluster.",
@@ -38,19 +40,16 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"Dask scheduler address, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} when set, "
                    "else in-process; local worker processes: -p workers N)")
     args = p.parse_args(argv)
-    try:
-        base = overrides(args)
-        cfgs = config.notebook_configs(args.profile, **base)
-        datasets = [d.strip() for d in args.dataset.split(",")] if args.dataset else list(cfgs)
-        unknown = [d for d in datasets if d not in cfgs]
-        if unknown:
-            raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
-        methods = methods_arg(args.methods)  # before any work: an unknown or unavailable method is refused
-        seeds = list(cfgs[datasets[0]].study.seeds)
-        todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, seeds)]
-        runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,
-                   scheduler=args.scheduler)
-    except USER_ERRORS as exc:
-        return fail(exc, args)
+    base = overrides(args)
+    cfgs = config.notebook_configs(args.profile, **base)
+    datasets = [d.strip() for d in args.dataset.split(",")] if args.dataset else list(cfgs)
+    unknown = [d for d in datasets if d not in cfgs]
+    if unknown:
+        raise ConfigError(f"unknown dataset(s) {unknown} for profile {args.profile!r}; known: {list(cfgs)}")
+    methods = methods_arg(args.methods)  # before any work: an unknown or unavailable method is refused
+    seeds = list(cfgs[datasets[0]].study.seeds)
+    todo = [replace(t, tag=args.tag) for t in tasks(datasets, methods, seeds)]
+    runs = run(args.profile, todo, results_dir=args.results, data_dir=args.data, base_overrides=base,
+               scheduler=args.scheduler)
     print(f"{len(runs)} session(s) finished under {Path(args.results) / args.profile}")
     return 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
+from collections.abc import Sequence
 
-from .. import __version__
+from ..version import __version__
+from . import command
 
 # command -> (module under paperlib.cli, what it does)
 COMMANDS = {
@@ -28,17 +29,8 @@ def usage() -> str:
             "commands:\n" + "\n".join(lines) + "\n\n  --version  print the version\n")
 
 
-def interrupted(exc: KeyboardInterrupt) -> int:
-    """Report an interruption (SIGINT, SIGTERM: :class:`paperlib.grid.watch.Interrupted`, or a plain Ctrl-C) as one
-    line on stderr, without a traceback; returns its exit code, 128 + the signal's number (130 SIGINT, 143
-    SIGTERM). Duck-typed, so that this module stays light (``--version`` imports no torch)."""
-    code = getattr(exc, "code", 128 + signal.SIGINT)
-    line = str(exc) if hasattr(exc, "code") else "interrupted; run the same command to resume"
-    print(line, file=sys.stderr, flush=True)
-    return code
-
-
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``argv`` (default: ``sys.argv[1:]``) to the command it names; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -51,8 +43,5 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"error: unknown command {name!r}\n\n{usage()}", end="", file=sys.stderr)
         return 2
-    try:
-        module = importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
-        return int(module.main(rest) or 0)
-    except KeyboardInterrupt as exc:
-        return interrupted(exc)
+    module = importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
+    return int(module.main(rest) or 0)

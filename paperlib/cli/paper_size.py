@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..data.paper_size import plan_cub, plan_glas, write_cub_paper, write_glas_paper
-from . import USER_ERRORS, add_debug, fail
+from . import add_debug, command
 
 DESCRIPTION = "Write a synthetic GlaS-like or CUB-like benchmark at the paper's image sizes and counts."
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line: write one paper-size benchmark and print its counts and folder."""
     p = argparse.ArgumentParser(prog="python -m paperlib paper-size", description=DESCRIPTION)
@@ -24,10 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_debug(p)
     a = p.parse_args(argv)
     writer, planner = (write_glas_paper, plan_glas) if a.dataset == "glas" else (write_cub_paper, plan_cub)
-    try:
-        root = writer(a.out, seed=a.seed, fraction=a.fraction, workers=a.workers)
-    except USER_ERRORS as exc:
-        return fail(exc, a)
+    root = writer(a.out, seed=a.seed, fraction=a.fraction, workers=a.workers)
     plan = planner(seed=a.seed, fraction=a.fraction)
     n_test = sum(q.part == "test" for q in plan)
     print(f"{a.dataset}: {len(plan)} images ({len(plan) - n_test} train+valid, {n_test} test) of "

@@ -4,20 +4,16 @@ order with papermill."""
 from __future__ import annotations
 
 import argparse
-import re
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import config, data
-from ..errors import ConfigError, PaperlibError
+from ..errors import ConfigError
 from ..pipeline import NOTEBOOKS, notebooks, run
-from . import BAD_INPUT, add_debug, fail
+from . import add_debug, command
 
 DESCRIPTION = ("Run the notebooks in order with papermill (each in its own folder), keep executed copies under "
                "results/<profile>/executed/, and stop at the first failure, naming the cell.")
-NOTEBOOK_FAILED = 1  # the exit code of a notebook that failed; bad input (checked before any notebook runs) is 2
-# the one message of the runner's SystemExit that is a notebook's failure; its others are bad input
-_NOTEBOOK_FAILED = re.compile(r"error: \S+\.ipynb failed at ")
 # the notebooks whose sessions use the simulated oracle: every training image of a dataset file needs its mask
 SIMULATED_ORACLE = ("04_active_learning",)
 
@@ -41,8 +37,10 @@ def check_pool(args: argparse.Namespace) -> None:
                           "with --oracle folder)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the notebooks; exit code 0 all ran, 1 a notebook failed, 2 bad input."""
+@command
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the notebooks; exit code 0 all ran, 1 a notebook failed (:class:`~paperlib.errors.NotebookFailed`), 2 bad
+    input (checked before any notebook runs)."""
     parser = argparse.ArgumentParser(prog="python -m paperlib.pipeline", description=DESCRIPTION)
     parser.add_argument("--profile", default="demo", help="config profile (smoke, demo, glas, cub)")
     parser.add_argument("--only", action="append", help="run only this notebook (number or name; repeatable)")
@@ -62,21 +60,15 @@ def main(argv: list[str] | None = None) -> int:
                         "kernel's own output")
     add_debug(parser)
     args = parser.parse_args(argv)
-    try:
-        params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
-                                    ("dataset", args.dataset)) if v is not None}
-        if args.methods is not None:  # an unknown or unavailable method: refused before any notebook runs
-            from .grid import methods_arg
+    params = {k: v for k, v in (("methods", args.methods), ("scheduler", args.scheduler),
+                                ("dataset", args.dataset)) if v is not None}
+    if args.methods is not None:  # an unknown or unavailable method: refused before any notebook runs
+        from .grid import methods_arg
 
-            methods_arg(args.methods)
-        check_pool(args)
-        rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
-                   figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel, quiet=args.quiet)
-    except PaperlibError as exc:
-        return fail(exc, args)
-    except SystemExit as exc:  # the runner's: a notebook failed (1), or bad input found before any ran (2)
-        print(exc, file=sys.stderr)
-        return NOTEBOOK_FAILED if _NOTEBOOK_FAILED.match(str(exc)) else BAD_INPUT
+        methods_arg(args.methods)
+    check_pool(args)
+    rows = run(args.profile, only=args.only, overrides=dict(args.p), params=params, results_dir=args.results,
+               figures_dir=args.figures, folder=Path(args.notebooks), kernel=args.kernel, quiet=args.quiet)
     total = sum(r["seconds"] for r in rows)
     print(f"all {len(rows)} notebook(s) ran in {total:.0f} s; runtimes in {Path(args.results) / args.profile}")
     return 0

@@ -4,13 +4,15 @@ file."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from ..engine.deploy import apply, export, final_model, image_files, load
 from ..runtime import resolve_device
-from . import USER_ERRORS, add_debug, fail
+from . import add_debug, command
 
 
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m paperlib predict``: apply a session's final model (or an exported one) to a folder of images,
     and optionally export the model."""
     parser = argparse.ArgumentParser(prog="python -m paperlib predict", description="Masks, CAMs and classes of "
@@ -26,13 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.export and not (args.images and args.out):
         parser.error("give --images and --out, or --export")
-    try:
-        final = final_model(args.run) if args.run else load(args.model)
-        if args.export:
-            print(f"model written to {export(final, args.export)}")
-        if args.images:
-            path = apply(final, args.images, args.out, resolve_device(args.device))
-            print(f"{len(image_files(args.images))} image(s) predicted; classes in {path}")
-    except USER_ERRORS as exc:
-        return fail(exc, args)
+    final = final_model(args.run) if args.run else load(args.model)
+    if args.export:
+        print(f"model written to {export(final, args.export)}")
+    if args.images:
+        path = apply(final, args.images, args.out, resolve_device(args.device))
+        print(f"{len(image_files(args.images))} image(s) predicted; classes in {path}")
     return 0

@@ -6,7 +6,7 @@ from .runner import (
     Task,
     connect,
     expected_rounds,
-    order,
+    order_planned,
     run,
     run_task,
     scheduler_address,
@@ -15,5 +15,5 @@ from .runner import (
 )
 from .watch import RoundWatch, Watched
 
-__all__ = ["SCHEDULER_ENV", "RoundWatch", "SchedulerError", "Task", "Watched", "connect", "expected_rounds", "order",
-           "run", "run_task", "scheduler_address", "task_folder", "tasks"]
+__all__ = ["SCHEDULER_ENV", "RoundWatch", "SchedulerError", "Task", "Watched", "connect", "expected_rounds",
+           "order_planned", "run", "run_task", "scheduler_address", "task_folder", "tasks"]

@@ -1,9 +1,4 @@
-from ..cli.main import interrupted
+from ..cli import launch
+from ..cli.grid import main
 
-try:
-    from ..cli.grid import main
-
-    code = main()
-except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: one line, exit code 130 or 143
-    code = interrupted(exc)
-raise SystemExit(code)
+launch(main)

@@ -25,7 +25,8 @@ from ..core.methods import THETA0_SEED, parse_method
 from ..errors import EXTRAS, ConfigError, PaperlibError, SchedulerError, has_extra
 from ..progress import beside_others, progress_line
 from ..runtime import default_workers
-from .watch import Interrupted, RoundWatch, Watched, stop_on_signals
+from ..signals import Interrupted, stop_on_signals
+from .watch import RoundWatch, Watched
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
@@ -170,7 +171,7 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     machine runs the session).
 
     Tasks naming the same run folder are one session (run once; their configs must agree). Sessions start in
-    :func:`order` (the longest first, so no worker idles at the end while another runs a long session).
+    :func:`order_planned` (the longest first, so no worker idles at the end while another runs a long session).
 
     ``scheduler`` (``tcp://host:8786``; empty: ``$DASK_SCHEDULER_ADDRESS`` when set) runs the tasks on that Dask
     cluster, one task per session, after one task per dataset that prepares what its sessions share; the results
@@ -180,9 +181,9 @@ def run(profile: str, todo: Sequence[Task], *, results_dir: str | Path = "result
     is single-threaded (numbers depend on torch's thread count, so a session gives the same numbers on any worker;
     on 2 CPU cores two single-threaded sessions finish sooner than one two-threaded session at a time).
 
-    SIGINT or SIGTERM (in the main thread; :func:`paperlib.grid.watch.stop_on_signals`) stops the grid: no session
+    SIGINT or SIGTERM (in the main thread; :func:`paperlib.signals.stop_on_signals`) stops the grid: no session
     starts after it, the local worker processes end at once (their sessions resume from their last finished round),
-    and :class:`~paperlib.grid.watch.Interrupted` says how many sessions finished (a Ctrl-C in a notebook too).
+    and :class:`~paperlib.signals.Interrupted` says how many sessions finished (a Ctrl-C in a notebook too).
     """
     where = Where(Path(results_dir).resolve(), Path(data_dir).resolve(), dict(base_overrides or {}))
     plan = _plan(profile, todo, where.results_dir, base_overrides)
@@ -258,7 +259,7 @@ def expected_rounds(task: Task, cfg: config.Config) -> int:
 
 
 def _rank(task: Task, cfg: config.Config) -> tuple[int, int]:
-    """How costly a session is, roughly (see :func:`order`)."""
+    """How costly a session is, roughly (see :func:`order_planned`)."""
     m = parse_method(task.method)
     if m.kind == "al":
         return (3 if m.label_prop else 2 if m.sampler == "MC_Dropout" else 1), cfg.al.rounds
@@ -266,16 +267,11 @@ def _rank(task: Task, cfg: config.Config) -> tuple[int, int]:
     return (0 if heavy else -1), 0
 
 
-def order(sessions: Sequence[tuple[Task, config.Config]]) -> list[Task]:
-    """Tasks in the order they start, the costliest first by a rough rank (numbers do not depend on it):
-    Label_prop (two trainings per round on its pseudo-labels too), then MC_Dropout (T passes per pool image), then
-    other AL samplers, then Full_sup and a WSL-like baseline that trains its seed's classifier, then the rest; more
-    rounds first within a rank."""
-    return [task for task, _ in sorted(sessions, key=lambda s: _rank(*s), reverse=True)]
-
-
 def order_planned(plan: Sequence[Planned]) -> list[Planned]:
-    """The planned sessions in :func:`order`."""
+    """The planned sessions in the order they start, the costliest first by a rough rank (numbers do not depend on
+    it): Label_prop (two trainings per round on its pseudo-labels too), then MC_Dropout (T passes per pool image),
+    then other AL samplers, then Full_sup and a WSL-like baseline that trains its seed's classifier, then the rest;
+    more rounds first within a rank."""
     return sorted(plan, key=lambda p: _rank(p.task, p.cfg), reverse=True)
 
 

@@ -6,20 +6,12 @@ reading it in the process that waits is enough: one line per newly finished roun
 expected round of every session, whose rate gives the time left. Only the waiting process prints, so lines of
 sessions running side by side never interleave.
 
-Stopping: :func:`stop_on_signals` turns SIGINT and SIGTERM into :class:`Interrupted` in the waiting process (the
-grid, the pipeline, ``al``), which stops what it started and reports one line: what finished, and that the same
-command resumes.
+Stopping is :mod:`paperlib.signals`: the waiting process stops what it started and says what finished.
 """
 
 from __future__ import annotations
 
-import atexit
-import os
-import signal
-import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,80 +39,6 @@ def _line(w: Watched, row: dict[str, str]) -> str:
         dice = ""
     labeled = f", {row['n_labeled']} labeled" if row.get("n_labeled") else ""
     return f"{w.label}: round {int(row['round']) + 1}/{w.rounds}{labeled}{dice}"
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped a command (a :class:`KeyboardInterrupt`, so code that handles Ctrl-C handles it).
-
-    ``str()`` is the line a command prints, ``interrupted: <what>; run the same command to resume``; ``what`` (what
-    finished, e.g. ``3 of 12 sessions finished``) is filled in by whoever knows it on the way out. ``code`` is the
-    exit code, 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM."""
-
-    def __init__(self, signum: int, what: str = "") -> None:
-        super().__init__(signum)
-        self.signum, self.what = signum, what
-
-    @property
-    def code(self) -> int:
-        return 128 + self.signum
-
-    def __str__(self) -> str:
-        return f"interrupted: {self.what + '; ' if self.what else ''}run the same command to resume"
-
-
-def interruption_code(exc: BaseException) -> int:
-    """The exit code of an interruption: :attr:`Interrupted.code`, 130 for a plain Ctrl-C."""
-    return getattr(exc, "code", 128 + signal.SIGINT)
-
-
-def _exit_quietly(previous: object) -> object:
-    """A ``sys.excepthook`` for an :class:`Interrupted` that no caller caught (a command's ``main`` run as a console
-    script or ``python -m``): its one line on stderr and its exit code, no traceback; anything else goes to
-    ``previous``."""
-
-    def hook(kind: type[BaseException], value: BaseException, tb: object) -> None:
-        if not isinstance(value, Interrupted):
-            previous(kind, value, tb)  # type: ignore[operator]
-            return
-        print(value, file=sys.stderr)
-        atexit._run_exitfuncs()  # what a normal exit runs, then the exit code that says which signal
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(value.code)
-
-    hook.paperlib_interrupted = True  # type: ignore[attr-defined]
-    return hook
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """While the block runs in the main thread, SIGINT and SIGTERM raise :class:`Interrupted` there, once (later
-    signals are ignored while the block stops what it started); the previous handlers come back after it. In another
-    thread it does nothing (Python delivers signals to the main thread only). An :class:`Interrupted` that leaves
-    the block and is caught by no caller is reported by ``sys.excepthook`` as its one line and exit code."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    fired: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        if not fired:
-            fired.append(signum)
-            raise Interrupted(signum)
-
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
-    try:
-        yield
-    except Interrupted:
-        if not getattr(sys.excepthook, "paperlib_interrupted", False):
-            sys.excepthook = _exit_quietly(sys.excepthook)
-        raise
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 class RoundWatch:

@@ -1,3 +1,4 @@
+from ..cli import launch
 from ..cli.pipeline import main
 
-raise SystemExit(main())
+launch(main)

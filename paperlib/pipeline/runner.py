@@ -2,7 +2,7 @@
 the notebooks in order with papermill (kernel ``python3``, each in its own folder), keep executed copies under
 ``results/<P>/executed/`` and one row per notebook (seconds, peak memory) in ``results/<P>/runtimes.csv`` (and
 beside the figures); stop at the first failure, naming the cell. SIGINT or SIGTERM stops the running notebook and
-everything it started, and says how many notebooks finished (:class:`paperlib.grid.watch.Interrupted`).
+everything it started, and says how many notebooks finished (:class:`paperlib.signals.Interrupted`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from .. import bits, config, progress, store
-from ..grid.watch import Interrupted, stop_on_signals
+from ..errors import ConfigError, NotebookFailed
+from ..signals import Interrupted, stop_on_signals
 from ..store import atomic_write_text
 from ..store.provenance import revision_dirty
 from .child import EVENT, PEAK_KB
@@ -33,13 +34,13 @@ def notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[P
     (an installed package has no ``notebooks/`` beside it) is one clear error saying where they are."""
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise config.ConfigError(f"no notebooks (NN_name.ipynb) in {folder}: the notebooks come with a checkout "
+        raise ConfigError(f"no notebooks (NN_name.ipynb) in {folder}: the notebooks come with a checkout "
                                  "of the project (clone it, then pip install -e . there), or give --notebooks FOLDER")
     if only:
         keep = [p for p in found if p.name[:2] in only or p.stem in only]
         unknown = set(only) - {p.name[:2] for p in keep} - {p.stem for p in keep}
         if unknown:
-            raise SystemExit(f"error: no notebook {sorted(unknown)} in {folder}")
+            raise ConfigError(f"no notebook {sorted(unknown)} in {folder}")
         found = keep
     return found
 
@@ -159,27 +160,28 @@ def revision_line(revision: str | None = None) -> str:
 
 
 def check_kernel(name: str) -> None:
-    """:class:`~paperlib.config.ConfigError` unless ``name`` is an installed Jupyter kernel."""
+    """:class:`~paperlib.ConfigError` unless ``name`` is an installed Jupyter kernel."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     found = KernelSpecManager().find_kernel_specs()
     if name not in found:
-        raise config.ConfigError(f"unknown Jupyter kernel {name!r}; installed: {', '.join(sorted(found))} (register "
+        raise ConfigError(f"unknown Jupyter kernel {name!r}; installed: {', '.join(sorted(found))} (register "
                                  "one from its environment: python -m ipykernel install --user --name NAME)")
 
 
 def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str] | None = None,
         params: dict[str, str] | None = None, results_dir: str = "results", figures_dir: str = "figures",
         folder: Path = NOTEBOOKS, kernel: str = "python3", quiet: bool = False) -> list[dict]:
-    """Execute the notebooks in order on the Jupyter kernel ``kernel``; returns the runtime rows. Raises SystemExit
-    on the first failure.
+    """Execute the notebooks in order on the Jupyter kernel ``kernel``; returns the runtime rows. Raises
+    :class:`~paperlib.errors.NotebookFailed` at the first failure, :class:`~paperlib.errors.ConfigError` on bad input
+    (before any notebook runs).
 
     While it runs it prints one line per notebook (with its last run's time, from ``runtimes.csv``), one per code
     cell as it starts (time since the notebook started), and the kernel's own output indented (progress bars as
     text lines every ``PAPERLIB_PROGRESS_INTERVAL`` seconds, default 15); ``quiet`` leaves out the kernel's output.
 
     SIGINT or SIGTERM ends the running notebook's child process, its kernel and what the kernel started (a grid's
-    worker processes) and raises :class:`~paperlib.grid.watch.Interrupted` (``N of M notebooks finished``); the
+    worker processes) and raises :class:`~paperlib.signals.Interrupted` (``N of M notebooks finished``); the
     sessions the notebooks run resume from their last finished round when the same command runs again.
 
     ``overrides``: config fields for every notebook (as ``-p`` on every command line; checked before any notebook
@@ -197,12 +199,12 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     known = set().union(*declared.values()) if declared else set()
     unknown = sorted(set(params) - known)
     if unknown:
-        raise SystemExit(f"error: unknown notebook parameter(s) {unknown}; known: {', '.join(sorted(known))}")
+        raise ConfigError(f"unknown notebook parameter(s) {unknown}; known: {', '.join(sorted(known))}")
     if "dataset" in params:  # another notebook would run on the profile's datasets with this data_root
         others = [nb.stem for nb in nbs if "dataset" not in declared[nb]]
         if others:
             takers = ", ".join(nb.stem for nb in nbs if "dataset" in declared[nb]) or "none of them"
-            raise SystemExit(f"error: --dataset is a parameter of {takers} only, not of {', '.join(others)}; "
+            raise ConfigError(f"--dataset is a parameter of {takers} only, not of {', '.join(others)}; "
                              "select notebooks with --only (e.g. --only 04)")
     print(bits.describe(), flush=True)  # the kernels inherit this process's setting (paperlib.bits)
     print(revision_line(), flush=True)
@@ -230,7 +232,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
                 rows.append(row)
                 if code != 0:
                     _write_runtimes(results / profile / "runtimes.csv", rows)
-                    raise SystemExit(f"error: {nb.name} failed at {_failing_cell(output)}\n  "
+                    raise NotebookFailed(f"{nb.name} failed at {_failing_cell(output)}\n  "
                                      f"executed copy: {output}\n  kernel's own log: {kernel_log(output)}\n  "
                                      + "\n  ".join(tail))
                 print(f"  done in {_clock(seconds)}, peak memory {row['peak_memory_mb']} MB", flush=True)

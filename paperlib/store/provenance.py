@@ -64,7 +64,7 @@ PACKAGES = ("paperlib", "pandas", "matplotlib", "seaborn", "scipy", "papermill")
 @functools.lru_cache(maxsize=1)
 def package_versions() -> dict[str, str | None]:
     """The installed versions of :data:`PACKAGES` (``None`` for one that is not installed, e.g. seaborn)."""
-    from .. import __version__
+    from ..version import __version__
 
     found: dict[str, str | None] = {}
     for name in PACKAGES:
