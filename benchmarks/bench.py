@@ -35,6 +35,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from paperlib import al, config, data, store
 from paperlib.core import samplers, similarity
+from paperlib.core.loss import seg_loss
 from paperlib.core.metrics import dice_auc
 from paperlib.core.model import JointNet, SiteDropout
 from paperlib.core.transforms import eval_size, resize_image
@@ -117,7 +118,7 @@ class ViewLearner(Learner):
 
         def step(m: JointNet, xn: torch.Tensor, feats: list[torch.Tensor], mask: torch.Tensor,
                  w: torch.Tensor) -> torch.Tensor:
-            return train.seg_loss(m.seg_head(xn, feats), mask, w)
+            return seg_loss(m.seg_head(xn, feats), mask, w)
 
         def valid_dice(m: JointNet) -> float:
             return self.dice(m, "valid", 0.5)

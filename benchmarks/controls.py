@@ -28,7 +28,8 @@ import sys
 from pathlib import Path
 
 from paperlib import store
-from paperlib.core.metrics import dice_auc, holm, mean_std, paired_interval
+from paperlib.core.metrics import mean_std
+from paperlib.notebook.tables import paired_numbers, seed_aucs
 
 import pandas as pd
 
@@ -43,6 +44,7 @@ PAIRS = (("Label_prop", "Random"), ("Label_prop", "Random_refit"), ("Label_prop"
 
 
 SEEDS = (0, 1, 2, 3, 4)
+CSV_COLUMNS = ["a", "b", "seeds", "mean", "lo", "hi", "p", "a_better_on", "p_holm"]  # <dataset>_paired.csv
 
 
 def overrides(steps: int, seed: int) -> list[str]:
@@ -79,29 +81,20 @@ def summarise(results: Path, dataset: str) -> str:
     OUT.mkdir(exist_ok=True)
     keep = ["method", "seed", "round", "n_labeled", "n_pseudo", "test_dice", "valid_dice", "pseudo_dice", "lam"]
     df[keep].sort_values(["method", "seed", "round"]).to_csv(OUT / f"{dataset}_rounds.csv", index=False)
-    curves = {m: {s: g.sort_values("round")["test_dice"].to_numpy() * 100
-                  for s, g in df[df.method == m].groupby("seed")} for m in METHODS if m in set(df.method)}
-    auc = {m: {s: dice_auc(c) for s, c in per.items()} for m, per in curves.items()}
+    per_seed = seed_aucs(df)
+    auc = {m: dict(zip(g["seed"], g["auc"], strict=True)) for m in METHODS
+           for g in [per_seed[per_seed.method == m]] if len(g)}
     lines = [f"### {dataset}-like: AUC (%) over the {len(complete)} seeds whose sessions all finished "
              f"({', '.join(map(str, complete))})", "",
              "| method | AUC mean ± sd (population) | per seed |", "|---|---|---|"]
     for m, per in auc.items():
         mu, sd = mean_std(list(per.values()))
         lines.append(f"| {m} | {mu:.2f} ± {sd:.2f} | {', '.join(f'{v:.1f}' for v in per.values())} |")
-    pairs = [(a, b) for a, b in PAIRS if a in auc and b in auc]
-    rows = []
-    for a, b in pairs:
-        seeds = sorted(set(auc[a]) & set(auc[b]))
-        mean, lo, hi, p = paired_interval([auc[a][s] for s in seeds], [auc[b][s] for s in seeds])
-        rows.append({"a": a, "b": b, "seeds": len(seeds), "mean": mean, "lo": lo, "hi": hi, "p": p,
-                     "a_better_on": sum(auc[a][s] > auc[b][s] for s in seeds)})
-    for row, adj in zip(rows, holm([r["p"] for r in rows]), strict=True):
-        row["p_holm"] = adj
-    paired = pd.DataFrame(rows)
-    paired.to_csv(OUT / f"{dataset}_paired.csv", index=False, float_format="%.4f")
+    paired = paired_numbers(df, PAIRS)  # the notebooks' own computation
+    paired[CSV_COLUMNS].to_csv(OUT / f"{dataset}_paired.csv", index=False, float_format="%.4f")
     lines += ["", "| a | b | AUC(a) − AUC(b), mean [95% t-interval] | p (Holm) | a better on |",
               "|---|---|---|---|---|"]
-    for r in rows:
+    for r in paired.to_dict("records"):
         lines.append(f"| {r['a']} | {r['b']} | {r['mean']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}] | "
                      f"{r['p']:.3f} ({r['p_holm']:.3f}) | {r['a_better_on']} of {r['seeds']} |")
     conv = []

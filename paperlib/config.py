@@ -54,6 +54,25 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One training stage's settings as the training loop reads them (:meth:`TrainConfig.stage`): the fields
+    ``<name>_lr``, ``_epochs``, ``_batch``, ``_step`` (epochs between learning-rate decays), ``_gamma`` and, for the
+    segmentation stage, ``seg_min_steps`` (0 for the classifier's). A view: never stored, never part of an
+    identity."""
+
+    name: str  # "cl" (classifier, WSL) or "seg" (segmentation head)
+    lr: float
+    epochs: int
+    batch: int
+    step: int
+    gamma: float
+    min_steps: int = 0
+
+
+STAGES = ("cl", "seg")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Both training stages (Table 5): SGD with Nesterov momentum and a step learning-rate decay."""
 
@@ -72,6 +91,15 @@ class TrainConfig:
     seg_min_steps: int = 0  # a round trains at least this many optimizer steps, as whole epochs of its set (0: off)
     eval_every: int = 1  # validate every this many epochs (and after the last)
     eval_batch: int = 8  # images per batch at evaluation (same-size images only)
+
+    def stage(self, name: str) -> Stage:
+        """The settings of stage ``name`` (``cl`` or ``seg``) as one :class:`Stage`."""
+        if name == "cl":
+            return Stage("cl", self.cl_lr, self.cl_epochs, self.cl_batch, self.cl_step, self.cl_gamma)
+        if name == "seg":
+            return Stage("seg", self.seg_lr, self.seg_epochs, self.seg_batch, self.seg_step, self.seg_gamma,
+                         self.seg_min_steps)
+        raise ConfigError(f"unknown training stage {name!r}; known: {', '.join(STAGES)}")
 
 
 @dataclass(frozen=True)
@@ -295,15 +323,24 @@ def notebook_configs(profile: str, *, seeds: str = "", dataset: str = "", **base
     return {d: get(profile, dataset=d, **extra) for d in names}
 
 
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def parse_bool(name: str, text: str) -> bool:
+    """The one reading of a yes/no value given as text (``-p``, a notebook parameter): ``true``, ``1``, ``yes`` or
+    ``false``, ``0``, ``no`` in any case; anything else is a :class:`ConfigError` naming ``name`` (``config field
+    'hflip'``)."""
+    word = text.strip().lower()
+    if word not in TRUE + FALSE:
+        raise ConfigError(f"{name}: cannot use {text!r} (expected one of {', '.join(TRUE + FALSE)})")
+    return word in TRUE
+
+
 def _coerce(name: str, value: Any, current: Any) -> Any:
     """Convert an override to the type of the field's current value (papermill passes strings and numbers)."""
     try:
         if isinstance(current, bool):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1")
-            return bool(value)
+            return parse_bool(f"config field {name!r}", value) if isinstance(value, str) else bool(value)
         if isinstance(current, tuple):
             items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
             kind = type(current[0]) if current else int
@@ -360,13 +397,13 @@ def validate(cfg: Config) -> None:
         ("lam_rounds", s.lam_rounds >= 1, "must be >= 1"),
         ("lam_schedules", all(v in SCHEDULES for v in s.lam_schedules), f"must hold values of {', '.join(SCHEDULES)}"),
     ]
-    for stage in ("cl", "seg"):
+    for st in map(t.stage, STAGES):
         checks += [
-            (f"{stage}_lr", getattr(t, f"{stage}_lr") > 0, "must be > 0"),
-            (f"{stage}_epochs", getattr(t, f"{stage}_epochs") >= 1, "must be >= 1"),
-            (f"{stage}_batch", getattr(t, f"{stage}_batch") >= 1, "must be >= 1"),
-            (f"{stage}_step", getattr(t, f"{stage}_step") >= 1, "must be >= 1"),
-            (f"{stage}_gamma", 0 < getattr(t, f"{stage}_gamma") <= 1, "must be in (0, 1]"),
+            (f"{st.name}_lr", st.lr > 0, "must be > 0"),
+            (f"{st.name}_epochs", st.epochs >= 1, "must be >= 1"),
+            (f"{st.name}_batch", st.batch >= 1, "must be >= 1"),
+            (f"{st.name}_step", st.step >= 1, "must be >= 1"),
+            (f"{st.name}_gamma", 0 < st.gamma <= 1, "must be in (0, 1]"),
         ]
     checks += [("eval_every", t.eval_every >= 1, "must be >= 1"), ("eval_batch", t.eval_batch >= 1, "must be >= 1")]
     for name, ok, why in checks:

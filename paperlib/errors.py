@@ -10,6 +10,7 @@ in older code still catches it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 
 class PaperlibError(Exception):
@@ -58,11 +59,11 @@ class SchedulerError(PaperlibError, RuntimeError):
     """The Dask scheduler cannot be used (not installed, not answering, or a bad address)."""
 
 
-EXTRAS = {  # optional extra -> (module that proves it is installed, what needs it)
-    "cams": ("pytorch_grad_cam", "the CAM-family baselines need"),
-    "tensorboard": ("torch.utils.tensorboard", "TensorBoard logs need"),
-    "annotate": ("ipycanvas", "the mask-drawing widget needs"),
-    "dask": ("distributed", "running on a Dask scheduler needs"),
+EXTRAS = {  # optional extra -> (module that proves it is installed, the package it brings, what needs it)
+    "cams": ("pytorch_grad_cam", "grad-cam", "the CAM-family baselines need"),
+    "tensorboard": ("torch.utils.tensorboard", "tensorboard", "TensorBoard logs need"),
+    "annotate": ("ipycanvas", "ipycanvas", "the mask-drawing widget needs"),
+    "dask": ("distributed", "distributed", "running on a Dask scheduler needs"),
 }
 
 
@@ -75,9 +76,17 @@ def has_extra(extra: str) -> bool:
     return True
 
 
-def require_extra(extra: str, what: str = "") -> None:
-    """:class:`ConfigError` naming the extra and how to install it, unless it can be imported; ``what`` names the
-    one thing that needs it (``GradCAM``)."""
+def missing_extra(extra: str, needs: Sequence[str] = ()) -> str:
+    """The one message of a missing optional extra: what needs it (``needs``, e.g. the methods; default: what the
+    extra is for), the extra and its package, and how to install it."""
+    _, package, default = EXTRAS[extra]
+    who = f"{', '.join(needs)} need{'s' if len(needs) == 1 else ''}" if needs else default
+    return (f"{who} the {extra!r} extra (the {package} package): pip install 'paperlib[{extra}]' (from a checkout: "
+            f"pip install -e '.[{extra}]')")
+
+
+def require_extra(extra: str, needs: Sequence[str] = (), error: type[PaperlibError] = ConfigError) -> None:
+    """``error`` (:class:`ConfigError`) with :func:`missing_extra`'s message unless the extra can be imported;
+    ``needs`` names what needs it (``["GradCAM"]``)."""
     if not has_extra(extra):
-        raise ConfigError(f"{f'{what} needs' if what else EXTRAS[extra][1]} the {extra!r} extra: "
-                          f"pip install -e '.[{extra}]' (from a checkout)")
+        raise error(missing_extra(extra, needs))

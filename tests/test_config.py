@@ -79,3 +79,23 @@ def test_ablation_sweeps_run_their_captions_budgets():
         assert c.study.lam_rounds == max(1, int(c.al.rounds * 5 / 20 + 0.5))
     assert (config.get("demo").study.k_rounds, config.get("demo").study.lam_rounds) == (6, 4)
     assert config.get("demo", dataset="cub").study.lam_rounds == 2
+
+
+def test_the_stage_view_reads_every_stage_field():
+    """``TrainConfig.stage`` is the one reader of the ten ``cl_*``/``seg_*`` fields (and ``seg_min_steps``): each
+    field of a stage reaches its view, and no stage field is left unread."""
+    names = [f.name for f in dataclasses.fields(config.TrainConfig)]
+    values = {n: i + 2 for i, n in enumerate(names)}  # distinct values, so a swapped field shows
+    t = config.TrainConfig(**{n: (v if isinstance(getattr(config.TrainConfig(), n), int) else v / 100)
+                              for n, v in values.items()})
+    read = set()
+    for name in config.STAGES:
+        st = t.stage(name)
+        for f in ("lr", "epochs", "batch", "step", "gamma"):
+            assert getattr(st, f) == getattr(t, f"{name}_{f}")
+            read.add(f"{name}_{f}")
+    assert t.stage("seg").min_steps == t.seg_min_steps and t.stage("cl").min_steps == 0
+    read.add("seg_min_steps")
+    assert {n for n in names if n.split("_")[0] in config.STAGES} == read
+    with pytest.raises(ConfigError, match="unknown training stage 'x'"):
+        t.stage("x")

@@ -59,3 +59,25 @@ def test_committed_tables_are_recomputed_from_the_long_table():
         committed = pd.read_csv(DEMO / name, dtype=str, keep_default_na=False)
         ours = ours[committed.columns].astype(str).reset_index(drop=True)
         pd.testing.assert_frame_equal(ours, committed)
+
+
+@pytest.mark.parametrize("dataset", ["glas", "cub"])
+def test_the_controls_paired_table_is_the_notebooks_computation(dataset: str):
+    """``benchmarks/controls/<dataset>_paired.csv`` as committed is what the notebooks' one paired computation
+    (:func:`paperlib.notebook.tables.paired_numbers`) gives on the committed per-round rows."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import controls
+    finally:
+        sys.path.pop(0)
+    out = ROOT / "benchmarks" / "controls"
+    rounds = pd.read_csv(out / f"{dataset}_rounds.csv")
+    got = tables.paired_numbers(rounds, controls.PAIRS)[controls.CSV_COLUMNS]
+    committed = pd.read_csv(out / f"{dataset}_paired.csv")
+    assert list(committed.columns) == controls.CSV_COLUMNS and len(got) == len(committed) == len(controls.PAIRS)
+    assert (got[["a", "b", "seeds", "a_better_on"]].to_numpy() == committed[["a", "b", "seeds", "a_better_on"]]
+            .to_numpy()).all()
+    for c in ("mean", "lo", "hi", "p", "p_holm"):
+        assert got[c].round(4).tolist() == pytest.approx(committed[c].tolist(), abs=1e-4), c

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from paperlib import config
+from paperlib.core.loss import seg_loss
 from paperlib.data import load_glas
 from paperlib.engine import predict, train
 from paperlib.runtime import Budget, shares
@@ -57,7 +58,7 @@ def test_recomputed_training_step_equals_the_plain_one(tiny_cfg):
         net.freeze_classifier()
         net.train()
         net.seg_head.recompute_rows = rows
-        loss = train.seg_loss(net.segment(x), mask, torch.ones(6))
+        loss = seg_loss(net.segment(x), mask, torch.ones(6))
         loss.backward()
         losses.append(loss.item())
         grads.append([p.grad.clone() for p in net.seg_head.parameters()])

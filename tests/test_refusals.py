@@ -111,7 +111,8 @@ def test_pipeline_refuses_notebook_04_on_a_mask_free_pool_and_names_what_runs(tm
                               "--results", str(tmp_path / "results"), "--figures", str(tmp_path / "figures")])
     line = _one_line(capsys.readouterr().err)
     assert code == 2, line
-    assert "04_active_learning needs the mask of every training image" in line and "none for 6 of 6" in line
+    assert "the simulated oracle needs the true mask of every training image" in line and "6 of 6 have no" in line
+    assert "04_active_learning runs its sessions with it" in line
     assert "07_annotate" in line and "docs/own-data.md" in line
     assert not (tmp_path / "results").exists()
 

@@ -6,7 +6,10 @@ line naming the field or file (a :class:`~paperlib.errors.PaperlibError`: exit c
 refused session writes nothing under ``results/`` (no run folder, no ``theta0.pt``):
 
 - seeds: non-negative integers;
-- extras the chosen options need: ``tensorboard`` (runtime setting ``tensorboard``), ``cams`` (a CAM-family method);
+- methods: known names, and the extras they need (``cams`` for a CAM-family method: :func:`require_methods`, the one
+  place that decides it), and ``tensorboard`` for the runtime setting ``tensorboard``;
+- masks: every training image's, for the sessions that need them (:func:`masks_needed`: Full_sup, and an AL session
+  whose oracle is the simulated one);
 - classes: at least two, each with a training image, and a validation and a test image (a classifier saved from
   other classes is trained again: :mod:`paperlib.engine.classifier`);
 - budgets of an AL session against each class's training pool: ``init_per_class`` (every class: a label typo in a
@@ -33,8 +36,7 @@ from .. import data, store
 from ..config import Config
 from ..core.methods import parse_method
 from ..data.key import file_stamp
-from ..engine import cam_family
-from ..errors import ConfigError, DataError, StoreError
+from ..errors import ConfigError, DataError, StoreError, require_extra
 from ..progress import progress_bar
 from ..store import tensorboard
 from .session import check_budget
@@ -46,13 +48,43 @@ _decoded: dict[str, tuple[int, int]] = {}  # this process's decoded files: resol
 Sessions = Sequence[tuple[str, int]]  # (method, seed) of the sessions a check is for
 
 
+def masks_needed(method: str, oracle: object = "simulated") -> str:
+    """What in a session of ``method`` with ``oracle`` (``"simulated"``, ``"folder"`` or an oracle object) needs
+    the true mask of every training image: ``Full_sup`` (it trains on them all), ``the simulated oracle`` (an AL
+    session's, which reveals them); empty when nothing does (WSL, the CAM family, an AL session whose masks a
+    person or another oracle draws)."""
+    m = parse_method(method)
+    if m.kind == "full_sup":
+        return "Full_sup"
+    return "the simulated oracle" if m.kind == "al" and oracle == "simulated" else ""
+
+
+def require_methods(names: Sequence[str]) -> list[str]:
+    """The methods ``names`` parsed (an unknown name is a :class:`ConfigError` listing the known ones), each one a
+    session can run here: one :class:`ConfigError` naming every CAM-family method when the ``cams`` extra is not
+    installed."""
+    methods = [parse_method(n) for n in names]
+    require_extra("cams", [m.name for m in methods if m.cam])
+    return [m.name for m in methods]
+
+
 def check(cfg: Config, splits: data.Splits, results_dir: str | Path, sessions: Sessions = (), *,
-          progress: bool = False) -> None:
+          oracle: object = "simulated", progress: bool = False) -> None:
     """Every check of the sessions ``sessions`` (``(method, seed)``; empty: none known, only what every session of
-    ``cfg`` needs) of ``cfg`` on ``splits``; raises the first refusal. The decoded files are remembered once every
-    check has passed."""
+    ``cfg`` needs) of ``cfg`` on ``splits``, their AL sessions asking ``oracle``; raises the first refusal. The
+    decoded files are remembered once every check has passed."""
     check_options(cfg, sessions)
+    for method, _ in sessions:
+        check_masks(splits, method, oracle)
     _save(_check_data(cfg, splits, results_dir, sessions, progress))
+
+
+def check_masks(splits: data.Splits, method: str, oracle: object = "simulated", hint: str = "") -> None:
+    """:class:`DataError` when a session of ``method`` with ``oracle`` needs every training mask
+    (:func:`masks_needed`) and some are missing; ``hint`` says what to do instead."""
+    needs = masks_needed(method, oracle)
+    if needs:
+        splits.train.require_masks(needs, hint)
 
 
 def check_grid(plan: Sequence[Any], results_dir: str | Path, data_dir: str | Path, *, progress: bool = False) -> None:
@@ -69,9 +101,7 @@ def check_grid(plan: Sequence[Any], results_dir: str | Path, data_dir: str | Pat
     for group in by_data.values():
         splits = data.from_config(group[0].cfg, seed=0, data_dir=data_dir)
         for p in group:
-            kind = parse_method(p.task.method).kind
-            if kind in ("al", "full_sup"):
-                splits.train.require_masks("Full_sup" if kind == "full_sup" else "the simulated oracle")
+            check_masks(splits, p.task.method)
             pending += _check_data(p.cfg, splits, results_dir, [(p.task.method, p.task.seed)], progress)
     _save(pending)
 
@@ -81,9 +111,7 @@ def check_options(cfg: Config, sessions: Sessions) -> None:
     for method, seed in sessions:
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ConfigError(f"field 'seed' = {seed!r} ({method}): a seed must be a non-negative integer")
-        m = parse_method(method)
-        if m.cam:
-            cam_family.require(m.cam)
+    require_methods([method for method, _ in sessions])
     if cfg.runtime.tensorboard:
         try:
             tensorboard.require()

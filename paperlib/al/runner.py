@@ -17,7 +17,7 @@ from ..config import Config
 from ..core import similarity
 from ..core.methods import parse_method
 from ..data.key import data_key
-from ..engine import cam_family, classifier
+from ..engine import classifier
 from ..errors import ConfigError
 from ..store import atomic_write_bytes
 from . import preflight
@@ -57,17 +57,15 @@ def distances(cfg: Config, splits: data.Splits, results_dir: str | Path, *, prog
 
 def prepare(cfg: Config, *, results_dir: str | Path = "results", data_dir: str | Path = "data",
             label_prop: bool = True, device: torch.device | None = None, progress: bool = True,
-            needs_masks: str = "", sessions: Sequence[tuple[str, int]] = ()
+            sessions: Sequence[tuple[str, int]] = (), oracle: str | Oracle = "simulated"
             ) -> tuple[data.Splits, dict[str, torch.Tensor], np.ndarray | None]:
     """What every session of a profile and dataset shares: the splits, theta0
     (:func:`paperlib.engine.classifier.classifier_stage`: loaded, or trained once and saved) and, for Label_prop,
-    the same-class colour distances. ``needs_masks`` names what will need every training image's mask;
-    ``sessions`` the ``(method, seed)`` of the sessions to prepare for (empty: not known). Both are checked before
-    anything is trained, with every other check that needs no training (:mod:`paperlib.al.preflight`)."""
+    the same-class colour distances. ``sessions``: the ``(method, seed)`` of the sessions to prepare for (empty: not
+    known), asking ``oracle``; what they need (masks, extras) is checked before anything is trained, with every
+    other check that needs no training (:mod:`paperlib.al.preflight`)."""
     splits = data.from_config(cfg, seed=0, data_dir=data_dir)
-    if needs_masks:
-        splits.train.require_masks(needs_masks)
-    preflight.check(cfg, splits, results_dir, sessions, progress=progress)  # before anything is trained or written
+    preflight.check(cfg, splits, results_dir, sessions, oracle=oracle, progress=progress)  # before any training
     theta0 = classifier.classifier_stage(cfg, splits, results_dir, device=device, progress=progress)
     dist = distances(cfg, splits, results_dir, progress=progress) if label_prop else None
     return splits, theta0, dist
@@ -82,17 +80,10 @@ def run_session(cfg: Config, method: str, seed: int, *, results_dir: str | Path 
     ``<run>/queries``) or any :class:`~paperlib.al.oracles.Oracle`, asked the same way. Returns the session's
     status and run folder."""
     m = parse_method(method)
-    if m.cam:
-        cam_family.require(m.cam)  # before theta0 is trained
     if isinstance(oracle, str) and oracle not in ("simulated", "folder"):
         raise ConfigError(f"unknown oracle {oracle!r}; use 'simulated' or 'folder'")
-    needs = ""  # what will need every training image's mask: refused before theta0 is trained
-    if m.kind == "full_sup":
-        needs = "Full_sup"
-    elif m.kind == "al" and oracle == "simulated":
-        needs = "the simulated oracle"
     splits, _, dist = prepare(cfg, results_dir=results_dir, data_dir=data_dir, label_prop=m.label_prop,
-                              device=device, progress=progress, needs_masks=needs, sessions=[(method, seed)])
+                              device=device, progress=progress, sessions=[(method, seed)], oracle=oracle)
     weights = classifier.session_classifier(cfg, splits, results_dir, m.name, seed, device=device, progress=progress)
     folder = Path(run_folder or store.run_path(results_dir, cfg.profile, cfg.data.dataset, method, seed))
     if oracle == "folder":

@@ -8,23 +8,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import config
-from ..core.methods import METHODS, parse_method
-from ..errors import ConfigError, has_extra
+from ..al.preflight import require_methods
+from ..core.methods import METHODS
+from ..errors import ConfigError
 from ..grid import SCHEDULER_ENV, run, tasks
 from . import command, overrides, parser
 
 
 def methods_arg(text: str) -> list[str]:
-    """The ``--methods`` of ``grid`` and ``pipeline``, each name checked before any work: an unknown name, or a
-    CAM-family method without the ``cams`` extra (the ``grad-cam`` package), is one :class:`ConfigError` naming it."""
-    names = [parse_method(m.strip()).name for m in text.split(",") if m.strip()]
+    """The ``--methods`` of ``grid`` and ``pipeline``, checked before any work
+    (:func:`paperlib.al.preflight.require_methods`: an unknown name, or CAM-family methods without the ``cams``
+    extra, is one :class:`ConfigError` naming them)."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:
         raise ConfigError(f"--methods names no method; known: {', '.join(METHODS)}, or <sampler>+Label_prop")
-    cams = [m for m in names if parse_method(m).cam]
-    if cams and not has_extra("cams"):
-        raise ConfigError(f"{', '.join(cams)} need{'s' if len(cams) == 1 else ''} the 'cams' extra (the grad-cam "
-                          "package): pip install 'paperlib[cams]' (from a checkout: pip install -e '.[cams]')")
-    return names
+    return require_methods(names)
 
 
 @command

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import config, data
-from ..errors import ConfigError
+from ..al.preflight import check_masks
 from ..pipeline import NOTEBOOKS, notebooks, run
 from . import add_debug, command
 
@@ -19,22 +19,19 @@ SIMULATED_ORACLE = ("04_active_learning",)
 
 
 def check_pool(args: argparse.Namespace) -> None:
-    """:class:`ConfigError` before any notebook runs when ``--dataset csv`` selects a notebook whose sessions use
-    the simulated oracle and the dataset file has training images without a mask, saying what runs instead."""
+    """:class:`~paperlib.errors.DataError` before any notebook runs when ``--dataset csv`` selects a notebook whose
+    sessions use the simulated oracle and the dataset file has training images without a mask, saying what runs
+    instead."""
     if args.dataset != "csv" or not args.only:  # without --only the runner refuses --dataset itself
         return
     chosen = [nb.stem for nb in notebooks(Path(args.notebooks), args.only) if nb.stem in SIMULATED_ORACLE]
     if not chosen:
         return
     cfg = config.get(args.profile, dataset="csv", **dict(args.p))
-    train = data.from_config(cfg).train.records
-    n = sum(r.mask is None for r in train)
-    if n:
-        raise ConfigError(f"{', '.join(chosen)} needs the mask of every training image (its sessions use the "
-                          f"simulated oracle), and {cfg.data.data_root} has none for {n} of {len(train)}: run "
-                          "07_annotate instead (--only 07: a Label_prop session whose masks you draw), or the "
-                          "commands of docs/own-data.md#a-pool-without-masks (WSL and its predictions; sessions "
-                          "with --oracle folder)")
+    check_masks(data.from_config(cfg), "Label_prop", "simulated",
+                hint=f"{', '.join(chosen)} runs its sessions with it; run 07_annotate instead (--only 07: a "
+                     "Label_prop session whose masks you draw), or the commands of "
+                     "docs/own-data.md#a-pool-without-masks (WSL and its predictions; sessions with --oracle folder)")
 
 
 @command

@@ -87,13 +87,14 @@ class SegDataset(Dataset):
         """Whether the item has a mask file."""
         return self.records[index].mask is not None
 
-    def require_masks(self, what: str) -> None:
-        """Raise :class:`DataError` naming the first item without a mask: ``what`` needs every item's mask."""
+    def require_masks(self, what: str, hint: str = "") -> None:
+        """Raise :class:`DataError` naming the first item without a mask: ``what`` needs every item's mask;
+        ``hint`` says what to do instead."""
         missing = next((r for r in self.records if r.mask is None), None)
         if missing is not None:
             n = sum(r.mask is None for r in self.records)
             raise DataError(f"{what} needs the true mask of every training image; {missing.image} has none "
-                            f"({n} of {len(self.records)} have no mask)")
+                            f"({n} of {len(self.records)} have no mask){f': {hint}' if hint else ''}")
 
     def image_size(self, index: int) -> tuple[int, int]:
         """``(H, W)`` of an item, read from the file header (once)."""

@@ -29,7 +29,7 @@ from ..config import Config
 from ..core.methods import CAM_METHODS as METHODS
 from ..core.model import JointNet
 from ..data import SegDataset
-from ..errors import ConfigError, DataError, has_extra, require_extra
+from ..errors import ConfigError, DataError, has_extra, missing_extra, require_extra
 from ..runtime import eval_mode, resolve_device
 from ..store import RoundRecord, RoundRow
 from .learner import Learner
@@ -54,8 +54,7 @@ def usable(methods: Sequence[str], *, say: bool = True) -> list[str]:
     if not family or available():
         return list(methods)
     if say:
-        print(f"{', '.join(family)}: skipped, the CAM-family baselines need the 'cams' extra: "
-              "pip install -e '.[cams]'")
+        print(f"skipped: {missing_extra('cams', family)}")
     return [m for m in methods if m not in METHODS]
 
 
@@ -63,7 +62,7 @@ def require(method: str) -> None:
     """:class:`ConfigError` for a name outside :data:`METHODS`, or when the extra is not installed."""
     if method not in METHODS:
         raise ConfigError(f"unknown CAM method {method!r}; known: {', '.join(METHODS)}")
-    require_extra("cams", method)
+    require_extra("cams", [method])
 
 
 def _cam_class(method: str) -> Any:

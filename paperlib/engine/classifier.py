@@ -59,7 +59,7 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
     key = None if splits is None else data_key(splits)
     made, _ = _made(cfg, path, seed, splits, key)  # written atomically: read without the lock
     if made is not None:
-        return made
+        return made["state"]
     # one writer: the sessions of a seed (WSL and the CAM family) may ask for its classifier side by side
     with store.file_lock(path.with_name(f".{path.name}.lock"), f"{path}: being trained by another process; waiting"):
         return _classifier(cfg, splits, path, seed, device, progress, key)
@@ -76,10 +76,10 @@ def _classes(cfg: Config, saved: dict) -> int | None:
 
 
 def _made(cfg: Config, path: Path, seed: int, splits: data.Splits | None = None,
-          key: str | None = None) -> tuple[dict[str, torch.Tensor] | None, str]:
-    """The state saved at ``path`` when it is the classifier of ``seed`` made with ``cfg``'s settings and from the
-    data of ``splits`` (their :func:`~paperlib.data.key.data_key` ``key``; ``None``: not checked), else ``None`` and
-    why not (empty: no file)."""
+          key: str | None = None) -> tuple[dict | None, str]:
+    """What is saved at ``path`` (``state``, ``class_names``, ...) when it is the classifier of ``seed`` made with
+    ``cfg``'s settings and from the data of ``splits`` (their :func:`~paperlib.data.key.data_key` ``key``;
+    ``None``: not checked), else ``None`` and why not (empty: no file)."""
     if not path.is_file():
         return None, ""
     saved = store.load_tensors(path)
@@ -100,7 +100,7 @@ def _made(cfg: Config, path: Path, seed: int, splits: data.Splits | None = None,
         progress_line(f"note: {path} was trained under other bits (another CPU, setting or library "
                       "version: paperlib.bits); it is reused, so sessions built on it give that run's "
                       "numbers; delete it to train it again here")
-    return saved["state"], ""
+    return saved, ""
 
 
 _noted: set[Path] = set()  # classifiers already reported as trained under other bits
@@ -111,7 +111,7 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
     key = _fingerprint(cfg, seed)
     made, why = _made(cfg, path, seed, splits, data_id)  # another process may have made it while this one waited
     if made is not None:
-        return made
+        return made["state"]
     if why:
         print(f"{path}: {why}; training it again", file=sys.stderr)
     if progress:
@@ -151,10 +151,16 @@ def session_classifier(cfg: Config, splits: data.Splits, results_dir: str | Path
 
 def load_classifier(cfg: Config, results_dir: str | Path, seed: int = THETA0_SEED, *,
                     splits: data.Splits | None = None) -> dict[str, torch.Tensor]:
-    """The classifier of ``seed`` (default: theta0) that :func:`classifier_stage` saved with ``cfg``'s settings
-    (and, given ``splits``, from their data), loaded and never trained (for views, which must not train); a
-    :class:`~paperlib.errors.MissingFileError` naming the file when it is missing, was made with other settings or
-    from other data (delete it: the next session trains it again)."""
+    """The state dict of :func:`saved_classifier`."""
+    return saved_classifier(cfg, results_dir, seed, splits=splits)["state"]
+
+
+def saved_classifier(cfg: Config, results_dir: str | Path, seed: int = THETA0_SEED, *,
+                     splits: data.Splits | None = None) -> dict:
+    """What :func:`classifier_stage` saved for ``seed`` (default: theta0) with ``cfg``'s settings (and, given
+    ``splits``, from their data): ``state``, ``class_names`` and its record, loaded and never trained (for views and
+    the final model, which must not train); a :class:`~paperlib.errors.MissingFileError` naming the file when it is
+    missing, was made with other settings or from other data (delete it: the next session trains it again)."""
     path = classifier_path(results_dir, cfg, seed)
     made, why = _made(cfg, path, seed, splits)
     if made is None:

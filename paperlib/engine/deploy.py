@@ -24,7 +24,7 @@ from ..core.model import JointNet
 from ..data import Record, SegDataset
 from ..store import png_bytes
 from . import cam_family, predict
-from .classifier import classifier_path
+from .classifier import saved_classifier
 from .learner import theta0_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -51,12 +51,8 @@ def final_model(run: str | Path) -> Final:
     done = store.RunFolder(run).finished()
     if not done:
         raise ConfigError(f"{run}: no finished round yet")
-    results_dir = store.results_of(run)[0]
-    path = classifier_path(results_dir, cfg, parse_method(meta["method"]).classifier_seed(meta["seed"],
-                                                                                     cfg.al.theta0))
-    if not path.is_file():
-        raise ConfigError(f"{run}: its classifier {path} is missing")
-    saved = store.load_tensors(path)
+    seed = parse_method(meta["method"]).classifier_seed(meta["seed"], cfg.al.theta0)
+    saved = saved_classifier(cfg, store.results_of(run)[0], seed)  # checked as every reader checks it
     last = done[-1]
     model = theta0_model(cfg, saved["state"], len(saved["class_names"]), head=last.head)
     return Final(model, float(last.threshold), list(saved["class_names"]), meta["method"], cfg)

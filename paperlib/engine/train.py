@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..config import Config
+from ..core.loss import ORACLE_WEIGHT, seg_loss
 from ..core.model import JointNet
 from ..core.seeds import hashed_seed
 from ..core.transforms import TrainTransform
@@ -54,12 +55,14 @@ class SegItems(Dataset):
     """Segmentation training items ``(image, label, mask, weight)``.
 
     ``masks`` replaces the dataset's mask of the items (oracle or pseudo-masks, ``HxW`` or ``1xHxW`` in {0, 1});
-    ``weight`` is the item's factor in Eq. (1) (1 for oracle masks, lambda for pseudo-masks). Without ``masks``,
+    ``weight`` is the item's factor in Eq. (1) (:mod:`paperlib.core.loss`: 1 for oracle masks, lambda for
+    pseudo-masks). Without ``masks``,
     an image without a mask is an error, unless ``need_masks`` is off (the classifier stage: an empty mask).
     """
 
     def __init__(self, dataset: SegDataset, indices: Sequence[int] | None = None,
-                 masks: Sequence[torch.Tensor] | None = None, weight: float = 1.0, need_masks: bool = True) -> None:
+                 masks: Sequence[torch.Tensor] | None = None, weight: float = ORACLE_WEIGHT,
+                 need_masks: bool = True) -> None:
         self.dataset = dataset
         self.indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
         if masks is not None and len(masks) != len(self.indices):
@@ -175,14 +178,14 @@ class StagePlan:
 
 
 def stage_plan(n_items: int, cfg: Config, stage: str) -> StagePlan:
-    """The budget rule of a stage (``cl`` or ``seg``): ``<stage>_epochs`` epochs of ceil(n / batch) steps; for the
-    segmentation stage, when that is fewer than ``seg_min_steps`` steps, as many whole epochs as reach them, with the
-    decay period and the validation period stretched by the same factor (the same schedule over more steps)."""
-    t = cfg.train
-    epochs, size = getattr(t, f"{stage}_epochs"), getattr(t, f"{stage}_batch")
-    per_epoch = math.ceil(n_items / size)
-    lr_step, every = getattr(t, f"{stage}_step"), t.eval_every
-    floor = t.seg_min_steps if stage == "seg" else 0
+    """The budget rule of a stage (``cl`` or ``seg``; its settings :meth:`~paperlib.config.TrainConfig.stage`):
+    ``epochs`` epochs of ceil(n / batch) steps; when that is fewer than the stage's ``min_steps`` (the segmentation
+    stage's ``seg_min_steps``), as many whole epochs as reach them, with the decay period and the validation period
+    stretched by the same factor (the same schedule over more steps)."""
+    st = cfg.train.stage(stage)
+    epochs = st.epochs
+    per_epoch = math.ceil(n_items / st.batch)
+    lr_step, every, floor = st.step, cfg.train.eval_every, st.min_steps
     if epochs * per_epoch < floor:
         stretched = math.ceil(floor / per_epoch)
         factor = stretched / epochs
@@ -201,18 +204,16 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
     epochs, the best (``>=``: the latest of equals) weights of ``learns`` (default: the whole model; the part that
     changes) restored at the end. Time goes to ``clock``'s phases ``batches`` (making them), ``steps`` (forward,
     backward, update), ``validation`` and ``training`` (the rest); the history has the first three."""
-    t = cfg.train
+    t, st = cfg.train, cfg.train.stage(stage)
     if n_items == 0:
         raise ValueError(f"{stage} stage: no training items")
     plan = stage_plan(n_items, cfg, stage)
-    epochs, size = plan.epochs, getattr(t, f"{stage}_batch")
+    epochs, size = plan.epochs, st.batch
     clock, learns = clock or Phases(), learns or model
     before = {k: clock.seconds.get(k, 0.0) for k in _PHASES}
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=getattr(t, f"{stage}_lr"), momentum=t.momentum, nesterov=True,
-                          weight_decay=t.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=plan.lr_step,
-                                            gamma=getattr(t, f"{stage}_gamma"))
+    opt = torch.optim.SGD(params, lr=st.lr, momentum=t.momentum, nesterov=True, weight_decay=t.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=plan.lr_step, gamma=st.gamma)
     records: list[dict] = []
     best, best_epoch, best_state = -math.inf, -1, None
     with seeded(seed, device), clock("training"):
@@ -276,13 +277,6 @@ def train_classifier(model: JointNet, train_set: SegDataset, valid_set: SegDatas
     finally:
         for p in head:
             p.requires_grad_(True)
-
-
-def seg_loss(logits: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Eq. (1): per-image pixel BCE times the item weight (1 oracle, lambda pseudo), summed, divided by the
-    batch size. ``logits``/``masks`` ``Bx1xHxW``, ``weights`` ``B``."""
-    per_image = F.binary_cross_entropy_with_logits(logits, masks, reduction="none").flatten(1).mean(1)
-    return (weights * per_image).sum() / logits.shape[0]
 
 
 def recompute_rows(cfg: Config, width: int) -> int:

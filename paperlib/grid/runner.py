@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import al, config, store
 from ..core.methods import THETA0_SEED, parse_method
-from ..errors import EXTRAS, ConfigError, PaperlibError, SchedulerError, has_extra
+from ..errors import ConfigError, PaperlibError, SchedulerError, require_extra
 from ..progress import beside_others, progress_line
 from ..runtime import default_workers
 from ..signals import Interrupted, stop_on_signals
@@ -72,8 +72,7 @@ def scheduler_address(scheduler: str | None = "") -> str | None:
 def connect(address: str, timeout: float = 5.0) -> Any:
     """A ``distributed.Client`` of the scheduler at ``address``; :class:`SchedulerError` within ``timeout`` seconds
     when it does not answer."""
-    if not has_extra("dask"):
-        raise SchedulerError(f"{EXTRAS['dask'][1]} the 'dask' extra: pip install -e '.[dask]'")
+    require_extra("dask", error=SchedulerError)
     import distributed
     from distributed.comm import get_address_host_port
 

@@ -64,12 +64,16 @@ def al_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     return [(a, b) if a == "Label_prop" and b in CONTROLS else (b, a) for a, b in combinations(present, 2)]
 
 
-def paired_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
-    """Per-seed comparison of method pairs (default: :func:`al_pairs`) over the seeds both ran: the mean of
-    AUC(a) - AUC(b) with its 95% t-interval (sample std), the paired t-test's p, Holm-adjusted over the pairs of the
-    table (one dataset's contrasts), on how many seeds a is better, and the sign and Wilcoxon signed-rank tests' p
-    (only from 6 seeds on: below, they cannot reach 0.05). Pairs with a method that has no finished session are
-    left out."""
+PAIRED_NUMBERS = ["a", "b", "seeds", "mean", "lo", "hi", "p", "a_better_on", "p_holm", "sign_p", "wilcoxon_p"]
+
+
+def paired_numbers(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """The one computation of paired AUC comparisons (the notebooks' tables and ``benchmarks/controls.py`` alike):
+    for each pair (a, b) of methods (default: :func:`al_pairs`), over the seeds both ran, the mean of AUC(a) -
+    AUC(b) (%) with its 95% t-interval ``lo``, ``hi`` (sample std), the paired t-test's ``p``, ``p_holm`` adjusted
+    over the pairs given (one dataset's contrasts), on how many seeds a is better, and the sign and Wilcoxon
+    signed-rank tests' p (only from 6 seeds on: below, they cannot reach 0.05; else ``nan``). Columns
+    :data:`PAIRED_NUMBERS`; pairs with a method that has no finished session are left out."""
     present = set(df["method"].unique())
     pairs = al_pairs(df) if pairs is None else [(a, b) for a, b in pairs if a in present and b in present]
     aucs = seed_aucs(df).pivot(index="seed", columns="method", values="auc")
@@ -81,15 +85,26 @@ def paired_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = Non
         x, y = both[a].to_numpy(), both[b].to_numpy()
         mean, lo, hi, p = paired_interval(x, y)
         sign, wilcoxon = rank_tests(x, y)
-        rows.append({"a": a, "b": b, "seeds": len(both), "AUC(a) - AUC(b) (%)": f"{mean:+.2f}",
-                     "95% t-interval": f"[{lo:+.2f}, {hi:+.2f}]" if lo == lo else "", "p": p,
-                     "a better on": int((x > y).sum()), "sign test p": sign, "Wilcoxon p": wilcoxon})
+        rows.append({"a": a, "b": b, "seeds": len(both), "mean": mean, "lo": lo, "hi": hi, "p": p,
+                     "a_better_on": int((x > y).sum()), "sign_p": sign, "wilcoxon_p": wilcoxon})
     for row, adjusted in zip(rows, holm([r["p"] for r in rows]), strict=True):
-        row["p (Holm)"] = adjusted
-    out = pd.DataFrame(rows, columns=PAIRED_COLUMNS)
-    for c in ("p", "p (Holm)", "sign test p", "Wilcoxon p"):
-        out[c] = [f"{v:.3f}" if v == v else "" for v in out[c]]
-    return out
+        row["p_holm"] = adjusted
+    return pd.DataFrame(rows, columns=PAIRED_NUMBERS)
+
+
+def paired_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """:func:`paired_numbers` as the tables print them (columns :data:`PAIRED_COLUMNS`)."""
+    n = paired_numbers(df, pairs)
+
+    def p3(values: pd.Series) -> list[str]:
+        return [f"{v:.3f}" if v == v else "" for v in values]
+
+    return pd.DataFrame({
+        "a": n["a"], "b": n["b"], "seeds": n["seeds"], "AUC(a) - AUC(b) (%)": [f"{v:+.2f}" for v in n["mean"]],
+        "95% t-interval": [f"[{lo:+.2f}, {hi:+.2f}]" if lo == lo else "" for lo, hi in zip(n["lo"], n["hi"],
+                                                                                          strict=True)],
+        "p": p3(n["p"]), "p (Holm)": p3(n["p_holm"]), "a better on": n["a_better_on"],
+        "sign test p": p3(n["sign_p"]), "Wilcoxon p": p3(n["wilcoxon_p"])}, columns=PAIRED_COLUMNS)
 
 
 def schedule_table(df: pd.DataFrame, prefix: str, base: str = "Label_prop") -> pd.DataFrame:

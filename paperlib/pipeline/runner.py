@@ -218,7 +218,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
             for n, nb in enumerate(nbs, start=1):
                 given = {"profile": profile, "results_dir": str(results),
                          "figures_dir": str(Path(figures_dir).resolve()),
-                         **{k: _value(v, declared[nb][k]) for k, v in params.items() if k in declared[nb]}}
+                         **{k: _value(k, v, declared[nb][k]) for k, v in params.items() if k in declared[nb]}}
                 given = {k: v for k, v in given.items() if k in declared[nb]}
                 output = executed / nb.name
                 before = last.get(nb.name, {}).get("seconds")
@@ -245,15 +245,15 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     return rows
 
 
-def _value(text: str, spec: dict) -> object:
-    """A ``-p`` value in the type the notebook declares."""
+def _value(name: str, text: str, spec: dict) -> object:
+    """The value ``text`` of the notebook parameter ``name`` in the type the notebook declares."""
     kind = (spec.get("inferred_type_name") or "").lower()
     if kind == "int":
         return int(text)
     if kind == "float":
         return float(text)
     if kind == "bool":
-        return text.lower() in ("1", "true", "yes")
+        return config.parse_bool(f"notebook parameter {name!r}", text)
     return text
 
 
