@@ -35,6 +35,12 @@ class Interrupted(KeyboardInterrupt):
         return f"interrupted: {self.what + '; ' if self.what else ''}run the same command to resume"
 
 
+def as_interrupted(exc: KeyboardInterrupt) -> Interrupted:
+    """``exc`` as an :class:`Interrupted` (a plain Ctrl-C, raised where no :func:`stop_on_signals` was on, is
+    SIGINT's)."""
+    return exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+
+
 _active = threading.local()  # whether a stop_on_signals block is running in this thread
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny GlaS and CUB folders written in the real layouts, and a small synthetic benchmark."""
+"""Shared fixtures: tiny GlaS and CUB folders written in the real layouts, a small synthetic benchmark, and a tiny
+session's data, theta0 and distances (``shared``). Plain helpers are in ``tests/helpers.py``."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from __future__ import annotations
 import paperlib  # noqa: F401  (first: it pins the float kernels before numpy and torch load; paperlib.bits)
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from paperlib import config, grid
+from paperlib import al, config, grid
 from paperlib.data import synthetic
+
+from .helpers import TINY, write_cub, write_glas
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,54 +24,14 @@ def _no_outside_scheduler():
         yield
 
 
-def write_glas(root: Path, n_train: int = 10, n_test: int = 4, seed: int = 0,
-               grades: dict[str, str] | None = None) -> Path:
-    """A tiny GlaS folder: Grade.csv with stray spaces, BMP images and instance-map masks (``grades``: name ->
-    class of every image, else ``n_train`` + ``n_test`` images of alternating classes)."""
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    rows = ["name,Patient ID,grade (GlaS),grade (Sirinukunwattana et al. 2015)"]
-    names = [f"train_{i + 1}" for i in range(n_train)] + [f"testA_{i + 1}" for i in range(n_test // 2)]
-    names += [f"testB_{i + 1}" for i in range(n_test - n_test // 2)]
-    names = list(grades) if grades else names
-    for i, name in enumerate(names):
-        h, w = 20 + i % 3, 24 + i % 5
-        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB").save(root / f"{name}.bmp")
-        inst = np.zeros((h, w), np.uint8)
-        inst[2:8, 3:9] = 1
-        inst[10:15, 12:20] = 2 + i % 3
-        Image.fromarray(inst, "L").save(root / f"{name}_anno.bmp")
-        grade = grades[name] if grades else "benign" if i % 2 == 0 else "malignant"
-        rows.append(f"{name}, {i} , {grade} , adenomatous")
-    (root / "Grade.csv").write_text("\n".join(rows) + "\n")
-    return root
-
-
-def write_cub(root: Path, n_classes: int = 3, per_class: int = 6, n_test: int = 2, seed: int = 0) -> Path:
-    """A tiny CUB folder: metadata text files, JPEG images and soft PNG masks in class folders."""
-    rng = np.random.default_rng(seed)
-    classes = [f"{c + 1:03d}.Bird_{c}" for c in range(n_classes)]
-    images, labels, split = [], [], []
-    iid = 0
-    for c, cname in enumerate(classes):
-        (root / "images" / cname).mkdir(parents=True, exist_ok=True)
-        (root / "segmentations" / cname).mkdir(parents=True, exist_ok=True)
-        for j in range(per_class + n_test):
-            iid += 1
-            h, w = 18 + j % 4, 22 + j % 3
-            stem = f"Bird_{c}_{j:04d}_{iid}"
-            Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB").save(
-                root / "images" / cname / f"{stem}.jpg")
-            soft = np.zeros((h, w), np.uint8)
-            soft[4:12, 5:15] = 255
-            soft[3, 5:15] = 102  # a minority of annotators: background
-            soft[12, 5:15] = 153  # a majority: foreground
-            Image.fromarray(soft, "L").save(root / "segmentations" / cname / f"{stem}.png")
-            images.append(f"{iid} {cname}/{stem}.jpg")
-            labels.append(f"{iid} {c + 1}")
-            split.append(f"{iid} {int(j < per_class)}")
-    synthetic.write_cub_metadata(root, classes, images, labels, split)
-    return root
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory):
+    """Data, theta0 and distances prepared once per test module, as `python -m paperlib.al` does (settings
+    :data:`tests.helpers.TINY`)."""
+    base = tmp_path_factory.mktemp("al")
+    cfg = config.get("smoke", dataset="glas", **TINY)
+    splits, theta0, dist = al.prepare(cfg, results_dir=base / "results", data_dir=base / "data", progress=False)
+    return {"base": base, "cfg": cfg, "splits": splits, "theta0": theta0, "dist": dist}
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from paperlib.engine import cam_family, classifier, deploy
 from paperlib.engine.learner import Learner
 from paperlib.notebook import figure_data, plots, tables
 
-from .test_al import TINY
+from .helpers import TINY
 
 pytest.importorskip("pytorch_grad_cam", reason="the CAM-family tests need the 'cams' extra (make test installs it)")
 

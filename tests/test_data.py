@@ -10,7 +10,7 @@ from paperlib import config, data
 from paperlib.data import DataError, folds, load_cub, load_glas
 from paperlib.data.folds import stratified_split
 
-from .conftest import write_cub, write_glas
+from .helpers import write_cub, write_glas
 
 
 def test_load_glas_layout(glas_root: Path):

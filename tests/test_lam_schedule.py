@@ -14,7 +14,7 @@ from paperlib.core.lam_schedule import SCHEDULES, lam_at
 from paperlib.grid import sweeps
 from paperlib.notebook import tables
 
-from .test_al import TINY
+from .helpers import TINY
 
 
 def test_constant_is_the_paper():

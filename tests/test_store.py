@@ -1,4 +1,5 @@
-"""The run store's one path function and its inverse, and the one reader of each view."""
+"""The run store's one path function and its inverse, the one reader of each view, and a run folder that refuses
+another session naming each differing field."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from paperlib import store
+from paperlib import config, store
 from paperlib.errors import MissingFileError, StoreError
+from paperlib.store import RunFolder
 
 
 def test_results_of_reads_back_what_run_path_builds(tmp_path: Path):
@@ -33,3 +35,19 @@ def test_the_readers_of_rounds_and_history(tmp_path: Path):
     assert store.history_frame(run)["cycle"].tolist() == ["fit"]
     every = store.read_rounds(tmp_path, "smoke", "glas")
     assert every[["method", "seed", "round"]].values.tolist() == [["Random", 0, 0]]
+
+
+def test_a_refused_run_folder_names_each_field_with_both_values(tmp_path: Path):
+    def meta(**fields) -> dict:
+        cfg = config.get("smoke", dataset="glas", **fields)
+        return {"method": "Random", "seed": 0, "profile": "smoke", "dataset": "glas", "config": cfg.identity()}
+
+    RunFolder(tmp_path).prepare(meta(seg_epochs=10, lam=0.5))
+    RunFolder(tmp_path).prepare(meta(seg_epochs=10, lam=0.5))  # the same session resumes
+    with pytest.raises(StoreError) as refused:
+        RunFolder(tmp_path).prepare(meta(seg_epochs=20, lam=0.25))
+    message = str(refused.value)
+    assert "seg_epochs: 10 in the run folder, 20 requested" in message
+    assert "lam: 0.5 in the run folder, 0.25 requested" in message
+    assert "'train'" not in message and "{" not in message  # flattened to field names, not the config's sections
+    assert message.endswith("use another results folder or remove this one") and "\n" not in message

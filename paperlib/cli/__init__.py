@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from ..config import PROFILES
 from ..errors import PaperlibError
-from ..signals import Interrupted, stop_on_signals
+from ..signals import as_interrupted, stop_on_signals
 
 DEBUG_ENV = "PAPERLIB_DEBUG"  # set to 1: commands show the traceback of an expected failure too
 DEBUG_FLAG = "--debug"
@@ -54,7 +54,7 @@ def command(main: Main) -> Main:
             with stop_on_signals():
                 return int(main(argv) or 0)
         except KeyboardInterrupt as exc:
-            stop = exc if isinstance(exc, Interrupted) else Interrupted()
+            stop = as_interrupted(exc)
             print(stop, file=sys.stderr, flush=True)
             return stop.code
         except PaperlibError as exc:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from .. import config, store
 from ..al import run_session
 from ..core.methods import METHODS, parse_method
-from ..signals import Interrupted
+from ..signals import as_interrupted
 from . import command, overrides, parser
 
 
@@ -27,10 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status, folder = run_session(cfg, args.method, args.seed, results_dir=args.results, data_dir=args.data,
                                      oracle=args.oracle)
-    except Interrupted as exc:
+    except KeyboardInterrupt as exc:  # SIGINT, SIGTERM (Interrupted), or a plain Ctrl-C
+        stop = as_interrupted(exc)
         folder = store.run_path(args.results, cfg.profile, cfg.data.dataset, args.method, args.seed)
-        exc.what = f"{len(store.round_rows(folder))} round(s) finished in {folder}"
-        raise
+        stop.what = f"{len(store.round_rows(folder))} round(s) finished in {folder}"
+        raise stop from None
     if status == "waiting":
         print(f"waiting for annotations: see {folder / 'queries'} (README.txt in the newest round folder), "
               "then run the same command again")

@@ -1,6 +1,6 @@
 r"""Notebooks in JupyterLab in a real browser: headless Chromium driven by Playwright (the ``browser`` extra) over a
 throwaway JupyterLab server (:mod:`tests.browser.lab_server`), used as a person uses it: open a notebook, Run All, pick
-widget options, screenshots. Used by ``tests/test_lab_harness.py`` and for screenshots::
+widget options, screenshots. Used by ``tests/test_jupyterlab.py`` and for screenshots::
 
     python -m tests.browser.lab_harness screenshot notebooks/04_active_learning.ipynb 04.png \
         --run --cell -1 -p profile=demo

@@ -13,7 +13,8 @@ from paperlib import config, store
 from paperlib.engine.classifier import classifier_path, load_classifier
 from paperlib.errors import MissingFileError
 from paperlib.notebook import round_browser as browser
-from tests.test_al import TINY, _session, shared  # noqa: F401  (the module's data and theta0, made once)
+
+from .helpers import TINY, session_of
 
 
 def _run(results: Path, cfg: config.Config, method: str) -> Path:
@@ -26,7 +27,7 @@ def finished(shared):  # noqa: F811
     """Finished Label_prop and WSL sessions, and an interrupted Entropy one (no round yet) sorted before them."""
     results = shared["base"] / "results"
     for method in ("Label_prop", "WSL"):
-        assert _session(shared, method, _run(results, shared["cfg"], method)).run() == "finished"
+        assert session_of(shared, method, _run(results, shared["cfg"], method)).run() == "finished"
     store.RunFolder(_run(results, shared["cfg"], "Entropy")).checkpoints.mkdir(parents=True)
     return shared
 

@@ -1,10 +1,12 @@
-"""Refusals a user can act on: an unknown or unavailable method is refused before any work (grid, pipeline); a
-refused run folder names each field that differs, with both values; a mask-free pool is refused up front by the
-notebook that needs its masks; every exit code of docs/commands.md's table, once."""
+"""Exit codes and refusals a user can act on: the one command wrapper (every command goes through it; the only
+SystemExit in paperlib/); an unknown or unavailable method is refused before any work (grid, pipeline); a mask-free
+pool is refused up front by the notebook that needs its masks; every exit code of docs/commands.md's table, once."""
 
 # ruff: noqa: I001
 import paperlib  # noqa: F401  (first: it pins the float kernels before numpy and torch load)
+import ast
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -12,13 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import config
 from paperlib.cli import al as al_cli
 from paperlib.cli import grid as grid_cli
 from paperlib.cli import main as main_cli
 from paperlib.cli import pipeline as pipeline_cli
-from paperlib.errors import StoreError
-from paperlib.store import RunFolder
+from paperlib.signals import Interrupted
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMS_LINE = "pip install 'paperlib[cams]'"
@@ -66,22 +66,6 @@ def test_pipeline_refuses_unknown_and_unavailable_methods_before_any_notebook(tm
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("error: XGradCAM, GradCAM++ need the 'cams' extra") and CAMS_LINE in line
     assert not any(tmp_path.iterdir())
-
-
-def test_a_refused_run_folder_names_each_field_with_both_values(tmp_path: Path):
-    def meta(**fields) -> dict:
-        cfg = config.get("smoke", dataset="glas", **fields)
-        return {"method": "Random", "seed": 0, "profile": "smoke", "dataset": "glas", "config": cfg.identity()}
-
-    RunFolder(tmp_path).prepare(meta(seg_epochs=10, lam=0.5))
-    RunFolder(tmp_path).prepare(meta(seg_epochs=10, lam=0.5))  # the same session resumes
-    with pytest.raises(StoreError) as refused:
-        RunFolder(tmp_path).prepare(meta(seg_epochs=20, lam=0.25))
-    message = str(refused.value)
-    assert "seg_epochs: 10 in the run folder, 20 requested" in message
-    assert "lam: 0.5 in the run folder, 0.25 requested" in message
-    assert "'train'" not in message and "{" not in message  # flattened to field names, not the config's sections
-    assert message.endswith("use another results folder or remove this one") and "\n" not in message
 
 
 def _mask_free_pool(folder: Path) -> Path:
@@ -163,3 +147,58 @@ def test_every_documented_exit_code_once(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.setattr(al_cli, "run_session", lambda *a, **k: ("waiting", tmp_path / "run"))
     assert main_cli.main(["al", "--profile", "smoke", "--oracle", "folder", "--results", str(tmp_path)]) == 3
     assert "waiting for annotations" in capsys.readouterr().out
+
+    # 130 and 143: interrupted (a plain Ctrl-C, or the signals as paperlib.signals raises them), one line each
+    stops = ((KeyboardInterrupt(), 130), (Interrupted(signal.SIGINT), 130), (Interrupted(signal.SIGTERM), 143))
+    for exc, code in stops:
+        def stopped(*a, exc=exc, **k):
+            raise exc
+
+        monkeypatch.setattr(al_cli, "run_session", stopped)
+        assert main_cli.main(["al", "--profile", "smoke", "--results", str(tmp_path)]) == code, exc
+        line = _one_line(capsys.readouterr().err)
+        assert re.fullmatch(r"interrupted: 0 round\(s\) finished in \S+seed_0; run the same command to resume", line)
+    assert {130, 143} <= set(documented)
+
+
+def _raises_system_exit(path: Path) -> list[int]:
+    """The lines of ``path`` that name ``SystemExit`` in code (a raise, a call, an except)."""
+    tree = ast.parse(path.read_text(), str(path))
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "SystemExit"]
+
+
+def test_the_one_command_wrapper_is_the_only_system_exit():
+    """No library code ends the interpreter: ``SystemExit`` is named in ``cli.launch`` alone."""
+    found = {str(p.relative_to(ROOT)): lines for p in sorted((ROOT / "paperlib").rglob("*.py"))
+             if (lines := _raises_system_exit(p))}
+    assert list(found) == ["paperlib/cli/__init__.py"] and len(found["paperlib/cli/__init__.py"]) == 1, found
+
+
+def test_every_route_goes_through_the_wrapper():
+    """Each command's ``main`` is :func:`paperlib.cli.command`'s wrapper, the console scripts name those mains, and
+    every ``python -m`` route is :func:`paperlib.cli.launch` of one."""
+    import importlib
+    import tomllib
+
+    from paperlib.cli.main import COMMANDS
+
+    for module, _ in COMMANDS.values():
+        main = importlib.import_module(f"paperlib.cli.{module}").main
+        assert getattr(main, "__wrapped__", None) is not None, module
+    assert main_cli.main.__wrapped__ is not None
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert all(target.startswith("paperlib.cli.") and target.endswith(":main") for target in scripts.values())
+    for path in sorted((ROOT / "paperlib").rglob("__main__.py")):
+        text = path.read_text()
+        assert re.search(r"^launch\(main\)$", text, flags=re.M) and "from ..cli import launch" in text or \
+            "from .cli import launch" in text, path
+
+
+def test_a_python_caller_gets_an_exception_it_can_catch(tmp_path: Path):
+    """The pipeline's bad input is a ConfigError (a ValueError) to a Python caller, never an exit."""
+    from paperlib import pipeline
+    from paperlib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no notebook \['99'\]"):
+        pipeline.run("smoke", only=["99"], results_dir=str(tmp_path))
+    assert isinstance(ConfigError("x"), ValueError)

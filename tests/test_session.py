@@ -1,3 +1,6 @@
+"""Algorithm 1's sessions (paperlib.al): every method, the folder oracle, resume after SIGKILL and under other
+runtime settings, the baseline command, history.csv and its TensorBoard mirror."""
+
 import csv
 import json
 import os
@@ -20,29 +23,7 @@ from paperlib.cli.al import main as al_main
 from paperlib.config import ConfigError
 from paperlib.engine import classifier
 
-TINY = {"min_side": 40, "crop": 32, "scale": 1.0, "seg_width": 8, "cl_epochs": 1, "seg_epochs": 2, "rounds": 3,
-        "k": 3, "mc_passes": 3, "init_per_class": 1, "per_class": 1, "device": "cpu", "synthetic_scale": 0.2,
-        "eval_batch": 16}
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory):
-    """Data, theta0 and distances prepared once, as `python -m paperlib.al` does."""
-    base = tmp_path_factory.mktemp("al")
-    cfg = config.get("smoke", dataset="glas", **TINY)
-    splits, theta0, dist = al.prepare(cfg, results_dir=base / "results", data_dir=base / "data", progress=False)
-    return {"base": base, "cfg": cfg, "splits": splits, "theta0": theta0, "dist": dist}
-
-
-def _session(shared, method: str, run_dir: Path, seed: int = 0, oracle=None) -> al.Session:
-    return al.Session(shared["cfg"], method, seed, splits=shared["splits"], theta0=shared["theta0"], run_dir=run_dir,
-                      oracle=oracle, distances=shared["dist"], progress=False)
-
-
-def _rows(run_dir: Path) -> list[dict]:
-    """rounds.csv without the wall-clock column."""
-    with open(run_dir / "rounds.csv") as fh:
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
+from .helpers import TINY, history_rows, run_rows, session_of
 
 
 @pytest.mark.parametrize("method", ["WSL", "Full_sup", "Random", "Entropy", "MC_Dropout", "Label_prop",
@@ -51,12 +32,12 @@ def _rows(run_dir: Path) -> list[dict]:
 @pytest.mark.slow
 def test_every_method_runs(shared, tmp_path: Path, method: str):
     run = tmp_path / method
-    assert _session(shared, method, run).run() == "finished"
-    rows = _rows(run)
+    assert session_of(shared, method, run).run() == "finished"
+    rows = run_rows(run)
     queries = json.loads((run / "queries.json").read_text())
     pseudo = json.loads((run / "pseudo.json").read_text())
     n_train = len(shared["splits"].train)
-    history, epochs = _history(run), shared["cfg"].train.seg_epochs  # every training's epochs, per round
+    history, epochs = history_rows(run), shared["cfg"].train.seg_epochs  # every training's epochs, per round
     cycles = {(int(h["round"]), h["cycle"]) for h in history}
     assert len(history) == epochs * len(cycles)
     assert all(h["metric"] == "dice" and float(h["lr"]) > 0 and float(h["loss"]) >= 0 for h in history)
@@ -80,7 +61,7 @@ def test_every_method_runs(shared, tmp_path: Path, method: str):
         assert not seen & set(pseudo[r])  # P never holds a labeled image
     # the first query depends only on the seed: every method shares it
     ref = tmp_path / "ref"
-    _session(shared, "Random", ref).run() if method != "Random" else None
+    session_of(shared, "Random", ref).run() if method != "Random" else None
     ref_q = json.loads(((ref if method != "Random" else run) / "queries.json").read_text())["0"]
     assert queries["0"] == ref_q
     for r in rows:
@@ -124,12 +105,12 @@ def test_a_made_classifier_is_read_while_another_process_holds_its_lock(shared, 
 @pytest.mark.slow
 def test_finished_session_is_not_rerun_and_other_config_is_refused(shared, tmp_path: Path):
     run = tmp_path / "r"
-    _session(shared, "Random", run).run()
+    session_of(shared, "Random", run).run()
     stamp = (run / "checkpoints" / "round_02.pt").stat().st_mtime_ns
-    assert _session(shared, "Random", run).run() == "finished"
+    assert session_of(shared, "Random", run).run() == "finished"
     assert (run / "checkpoints" / "round_02.pt").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="made for another session"):
-        _session(shared, "Random", run, seed=1).run()
+        session_of(shared, "Random", run, seed=1).run()
     # a grid with more seeds, or another cache budget, still finds its finished session
     wider = config.get("smoke", dataset="glas", **{**TINY, "seeds": "0,1,2", "memory_mb": 1})
     again = al.Session(wider, "Random", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run)
@@ -150,7 +131,7 @@ def test_bad_config_fails_at_start(shared, tmp_path: Path):
     with pytest.raises(ConfigError, match="'lam' must be >= 0"):
         config.get("smoke", lam=-1)
     with pytest.raises(ConfigError, match="unknown method 'Coreset'"):
-        _session(shared, "Coreset", tmp_path / "y")
+        session_of(shared, "Coreset", tmp_path / "y")
     with pytest.raises(ConfigError, match="unknown method"):
         al.parse_method("Label_prop+Entropy")
     assert al.parse_method("Label_prop") == al.Method("Label_prop", "al", "Random", True, refit=True)
@@ -189,7 +170,7 @@ def test_folder_oracle(shared, tmp_path: Path):
     run = tmp_path / "human"
 
     def session():
-        return _session(shared, "Label_prop", run, oracle=FolderOracle(shared["splits"].train, run / "queries"))
+        return session_of(shared, "Label_prop", run, oracle=FolderOracle(shared["splits"].train, run / "queries"))
 
     assert session().run() == "waiting"
     r0 = run / "queries" / "round_00"
@@ -201,7 +182,7 @@ def test_folder_oracle(shared, tmp_path: Path):
     with pytest.raises(OracleError, match=rf"{ids[0]}_mask\.png: mask size 7x5 differs"):
         session().run()
     assert not (run / "checkpoints" / "round_00.pt").exists()
-    # grey-level masks are read by the half-range rule (tests/test_files_and_masks.py)
+    # grey-level masks are read by the half-range rule (tests/test_mask_files.py)
     # a partial set is refused
     (r0 / f"{ids[1]}_mask.png").unlink()
     _answer(shared, r0, [ids[0]])
@@ -209,7 +190,7 @@ def test_folder_oracle(shared, tmp_path: Path):
         session().run()
     _answer(shared, r0, ids)
     assert session().run() == "waiting"  # round 0 trained, round 1 asked
-    assert len(_rows(run)) == 1
+    assert len(run_rows(run)) == 1
     before = (run / "rounds.csv").read_text(), (run / "checkpoints" / "round_00.pt").read_bytes()
     r1 = run / "queries" / "round_01"
     ids1 = _asked(r1)
@@ -223,8 +204,8 @@ def test_folder_oracle(shared, tmp_path: Path):
     assert session().run() == "finished"
     # an annotator who draws the true masks gives exactly the simulated oracle's session
     sim = tmp_path / "sim"
-    _session(shared, "Label_prop", sim).run()
-    assert _rows(run) == _rows(sim)
+    session_of(shared, "Label_prop", sim).run()
+    assert run_rows(run) == run_rows(sim)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -287,17 +268,6 @@ def _child(shared, script: Path, results: Path, stop: tuple[str, int] | None, lo
                                 stderr=err, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
-def _history(run_dir: Path) -> list[dict]:
-    """history.csv without the wall-clock column; every training's epochs once each, in order."""
-    with open(run_dir / "history.csv") as fh:
-        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
-    epochs = [(r["round"], r["cycle"], int(r["epoch"])) for r in rows]
-    assert len(epochs) == len(set(epochs))
-    for r, cycle, e in epochs:
-        assert e == 0 or (r, cycle, e - 1) in epochs
-    return rows
-
-
 def _results_copy(shared, dest: Path) -> Path:
     src = shared["base"] / "results" / "smoke" / "glas"
     (dest / "smoke" / "glas").mkdir(parents=True)
@@ -334,15 +304,15 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(shared, tmp_path: P
     out, _ = ref_proc.communicate(timeout=300)
     assert ref_proc.returncode == 0 and "finished" in out, err("ref").read_text()
     run_rel = Path("smoke/glas/runs/Label_prop/seed_0")
-    expected = _rows(ref / run_rel)
+    expected = run_rows(ref / run_rel)
     assert len(expected) == 3
-    expected_history = _history(ref / run_rel)
+    expected_history = history_rows(ref / run_rel)
     for stop, proc in resumed.items():
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0 and "finished" in out, (stop, err(f"{names[stop]}.resumed").read_text())
         run = folders[stop] / run_rel
-        assert _rows(run) == expected, stop
-        assert _history(run) == expected_history, stop  # no epoch missing or twice
+        assert run_rows(run) == expected, stop
+        assert history_rows(run) == expected_history, stop  # no epoch missing or twice
         assert not list(run.rglob(".*.tmp")), stop  # no temp file left behind
         assert (run / "queries.json").read_text() == (ref / run_rel / "queries.json").read_text()
         assert (run / "pseudo.json").read_text() == (ref / run_rel / "pseudo.json").read_text()
@@ -357,9 +327,9 @@ def test_resume_under_other_runtime_settings_continues_the_same_session(shared, 
     """Interrupted after round 0 (later checkpoints removed), resumed with another device name, the plain path, no
     feature cache and no amp: the same session continues, to the same rounds.csv as an uninterrupted run."""
     ref = tmp_path / "ref"
-    _session(shared, "Label_prop", ref).run()
+    session_of(shared, "Label_prop", ref).run()
     run = tmp_path / "run"
-    _session(shared, "Label_prop", run).run()
+    session_of(shared, "Label_prop", run).run()
     for r in (1, 2):
         (run / "checkpoints" / f"round_{r:02d}.pt").unlink()
     other = config.get("smoke", dataset="glas", **{**TINY, "device": "auto", "fast": "false", "memory_mb": 1,
@@ -368,7 +338,7 @@ def test_resume_under_other_runtime_settings_continues_the_same_session(shared, 
     again = al.Session(other, "Label_prop", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run,
                        distances=shared["dist"], progress=False)
     assert again.run() == "finished"
-    assert _rows(run) == _rows(ref)
+    assert run_rows(run) == run_rows(ref)
     assert json.loads((run / "config.json").read_text())["runtime"]["device"] == "cpu"  # recorded, not compared
 
 
@@ -384,13 +354,13 @@ def test_one_path_for_theta0_wsl_and_full_sup(shared, tmp_path: Path, capsys: py
     assert baseline_cmd.main([*args, "--seed", "0"]) == 0
     line = capsys.readouterr().out
     runs = results / "smoke" / "glas" / "runs"
-    sup = _rows(runs / "Full_sup" / "seed_0")[0]
+    sup = run_rows(runs / "Full_sup" / "seed_0")[0]
     assert f"Full_sup Dice {100 * float(sup['test_dice']):.1f}%" in line
-    assert f"WSL Dice {100 * float(_rows(runs / 'WSL' / 'seed_0')[0]['test_dice']):.1f}%" in line
+    assert f"WSL Dice {100 * float(run_rows(runs / 'WSL' / 'seed_0')[0]['test_dice']):.1f}%" in line
     # the same session run directly (as the grid and notebook 03 do) gives the same record
     alone = tmp_path / "alone"
-    _session(shared, "Full_sup", alone).run()
-    assert _rows(alone) == [sup]
+    session_of(shared, "Full_sup", alone).run()
+    assert run_rows(alone) == [sup]
     seed0 = (runs / "Full_sup" / "seed_0" / "rounds.csv").read_bytes()
     assert baseline_cmd.main([*args, "--seed", "1"]) == 0
     assert theta0.stat().st_mtime_ns == stamp  # only the classifier stage writes theta0, once
@@ -423,7 +393,7 @@ def test_every_second_of_a_session_goes_to_a_phase(shared, tmp_path: Path):
     """The learner's clock charges each second of a session to one named phase; they add up to the wall time."""
     import time
 
-    session = _session(shared, "MC_Dropout+Label_prop", tmp_path / "run")
+    session = session_of(shared, "MC_Dropout+Label_prop", tmp_path / "run")
     t0 = time.perf_counter()
     session.run()
     wall = time.perf_counter() - t0
@@ -464,7 +434,7 @@ def test_any_oracle_is_asked_and_its_masks_are_trained_on(shared, tmp_path: Path
 
     monkeypatch.setattr(Learner, "items", spy)
     oracle = _Quadrant(shared["splits"].train)
-    assert _session(shared, "Random", tmp_path / "custom", oracle=oracle).run() == "finished"
+    assert session_of(shared, "Random", tmp_path / "custom", oracle=oracle).run() == "finished"
     queries = json.loads((tmp_path / "custom" / "queries.json").read_text())
     asked = [i for r in sorted(queries, key=int) for i in queries[r]]
     ids = shared["splits"].train.ids
@@ -479,7 +449,7 @@ def test_folder_oracle_reads_annotation_tool_exports(shared, tmp_path: Path):
     train = shared["splits"].train
 
     def session():
-        return _session(shared, "Random", run, oracle=FolderOracle(train, run / "queries"))
+        return session_of(shared, "Random", run, oracle=FolderOracle(train, run / "queries"))
 
     def drawn(sid: str) -> np.ndarray:
         h, w = Image.open(run / "queries" / f"round_{rnd:02d}" / f"{sid}.png").size[::-1]
@@ -516,7 +486,7 @@ def test_folder_oracle_reads_annotation_tool_exports(shared, tmp_path: Path):
         rows.append(f"{sid}.png,export/task-{k}-annotation-1.png")
     (r1 / "masks.csv").write_text("\n".join(rows) + "\n")
     assert session().run() == "waiting"
-    assert len(_rows(run)) == 2
+    assert len(run_rows(run)) == 2
     for sid in ids1:
         assert np.array_equal(np.asarray(Image.open(run / "oracle_masks" / f"{sid}.png")) > 0, drawn(sid))
 
@@ -553,6 +523,6 @@ def test_tensorboard_mirrors_history_csv(shared, tmp_path: Path):
     events.Reload()
     logged = {(tag, e.step): e.value for tag in events.Tags()["scalars"] for e in events.Scalars(tag)}
     expected = {(f"round_{int(h['round']):02d}/{h['cycle']}/{k}", int(h["epoch"])): float(h[k])
-                for h in _history(run) for k in ("loss", "valid", "lr") if h[k] != "nan"}
+                for h in history_rows(run) for k in ("loss", "valid", "lr") if h[k] != "nan"}
     assert logged.keys() == expected.keys()
     assert all(abs(logged[k] - v) <= 1e-5 * max(1.0, abs(v)) for k, v in expected.items())

@@ -12,7 +12,7 @@ from paperlib.engine import classifier
 from paperlib.engine.learner import Learner
 from paperlib.engine.train import stage_plan
 
-from .test_al import TINY, _history, _rows, shared  # noqa: F401  (the module fixture)
+from .helpers import TINY, history_rows, run_rows
 
 
 def _cfg(**kw) -> config.Config:
@@ -58,7 +58,7 @@ def test_min_steps_reach_the_history(shared, tmp_path: Path):  # noqa: F811
     assert session.run() == "finished"
     n = len(session.store.finished()[0].labeled)
     plan = stage_plan(n, cfg, "seg")
-    assert plan.steps >= 5 and len(_history(tmp_path / "r")) == plan.epochs
+    assert plan.steps >= 5 and len(history_rows(tmp_path / "r")) == plan.epochs
 
 
 def _spy(monkeypatch) -> list[tuple[str, int, list[float]]]:
@@ -88,7 +88,7 @@ def test_random_refit_trains_twice_on_the_same_items_and_keeps_the_better(shared
         kept = second if second[3] >= first[3] else first
         assert all(torch.equal(v, rec.head[k]) for k, v in kept[4].seg_head.state_dict().items())
         assert rec.pseudo == []
-    plain = [int(r["n_labeled"]) for r in _rows(tmp_path / "r")]
+    plain = [int(r["n_labeled"]) for r in run_rows(tmp_path / "r")]
     assert plain == [2, 4, 6]
 
 
@@ -97,7 +97,7 @@ def test_label_prop_lam0_weighs_its_pseudo_masks_zero(shared, tmp_path, monkeypa
     session = al.Session(shared["cfg"], "Label_prop_lam0", 0, splits=shared["splits"], theta0=shared["theta0"],
                          run_dir=tmp_path / "r", distances=shared["dist"], progress=False)
     assert session.run() == "finished"
-    rows = _rows(tmp_path / "r")
+    rows = run_rows(tmp_path / "r")
     assert {float(r["lam"]) for r in rows} == {0.0} and any(int(r["n_pseudo"]) > 0 for r in rows)
     refits = [c for c in calls if c[0] == "refit"]
     assert refits and all(sorted(set(c[2])) == [0.0, 1.0] for c in refits)  # oracle items 1, pseudo items 0
