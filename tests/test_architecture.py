@@ -108,7 +108,7 @@ def test_modules_imported_by_a_computed_name_are_known():
     assert computing == set(computed_targets())
     known = set(modules())
     assert all(t in known for targets in computed_targets().values() for t in targets)
-    assert not [m for m, _ in EXTRAS.values() if m.split(".")[0] == "paperlib"]
+    assert not [m for m, *_ in EXTRAS.values() if m.split(".")[0] == "paperlib"]
 
 
 def test_a_string_import_is_an_edge(tmp_path: Path):
