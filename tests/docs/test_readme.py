@@ -311,7 +311,9 @@ def test_own_data_pool_without_masks_runs_as_written(tmp_path: Path):
                              capture_output=True, text=True)
     assert refused.returncode == 2, refused.stderr[-3000:]
     line = refused.stderr.strip()
-    assert "\n" not in line and "04_active_learning needs the mask of every training image" in line
+    assert "\n" not in line, line
+    assert "the simulated oracle needs the true mask of every training image" in line
+    assert "04_active_learning runs its sessions with it" in line
     assert "07_annotate" in line and "docs/own-data.md#a-pool-without-masks" in line
     assert not (tmp_path / "results" / "smoke" / "executed").exists()  # no notebook ran
 
