@@ -13,6 +13,7 @@ from typing import Any
 
 from .core.lam_schedule import SCHEDULES
 from .errors import ConfigError
+from .values import coerce
 
 DATASETS = ("glas", "cub")
 CSV = "csv"  # one's own data: a dataset file (paperlib.data.csv_file) named by data_root, with any profile's settings
@@ -293,7 +294,7 @@ def get(profile: str, dataset: str | None = None, **overrides: Any) -> Config:
             raise ConfigError(f"unknown config field {name!r}; known fields: {known}")
         section = names[name]
         current = getattr(getattr(cfg, section), name)
-        by_section[section][name] = _coerce(name, value, current)
+        by_section[section][name] = coerce(name, value, current)
     cfg = replace(cfg, **{s: replace(getattr(cfg, s), **kw) for s, kw in by_section.items() if kw})
     validate(cfg)
     return cfg
@@ -321,39 +322,6 @@ def notebook_configs(profile: str, *, seeds: str = "", dataset: str = "", **base
         raise ConfigError(f"data_root names one dataset's folder, but profile {profile!r} covers {names}")
     extra = {**base, **({"seeds": seeds} if seeds else {})}
     return {d: get(profile, dataset=d, **extra) for d in names}
-
-
-TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
-
-
-def parse_bool(name: str, text: str) -> bool:
-    """The one reading of a yes/no value given as text (``-p``, a notebook parameter): ``true``, ``1``, ``yes`` or
-    ``false``, ``0``, ``no`` in any case; anything else is a :class:`ConfigError` naming ``name`` (``config field
-    'hflip'``)."""
-    word = text.strip().lower()
-    if word not in TRUE + FALSE:
-        raise ConfigError(f"{name}: cannot use {text!r} (expected one of {', '.join(TRUE + FALSE)})")
-    return word in TRUE
-
-
-def _coerce(name: str, value: Any, current: Any) -> Any:
-    """Convert an override to the type of the field's current value (papermill passes strings and numbers)."""
-    try:
-        if isinstance(current, bool):
-            return parse_bool(f"config field {name!r}", value) if isinstance(value, str) else bool(value)
-        if isinstance(current, tuple):
-            items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
-            kind = type(current[0]) if current else int
-            return tuple(_coerce(name, v, kind(0)) for v in items)
-        if isinstance(current, int):
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(value)
-        if isinstance(current, float):
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"config field {name!r}: cannot use {value!r} (expected {type(current).__name__})") from exc
 
 
 def validate(cfg: Config) -> None:

@@ -23,6 +23,7 @@ from ..errors import ConfigError, NotebookFailed
 from ..signals import Interrupted, stop_on_signals
 from ..store import atomic_write_text
 from ..store.provenance import revision_dirty
+from ..values import parse_bool
 from .child import EVENT, PEAK_KB
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -253,7 +254,7 @@ def _value(name: str, text: str, spec: dict) -> object:
     if kind == "float":
         return float(text)
     if kind == "bool":
-        return config.parse_bool(f"notebook parameter {name!r}", text)
+        return parse_bool(f"notebook parameter {name!r}", text)
     return text
 
 
