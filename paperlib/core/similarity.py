@@ -15,6 +15,7 @@ from PIL import Image, ImageEnhance
 from scipy import ndimage
 
 from ..progress import progress_bar
+from .images import rgb8
 
 BINS = 256
 HEIGHT = 128
@@ -29,7 +30,7 @@ def _gaussian_kernel(size: int = 3, sigma: float = 0.9) -> np.ndarray:
 def colour_histogram(path: str | Path) -> np.ndarray:
     """Per-plane colour histogram of an image file, ``3x256``, each row summing to 1."""
     with Image.open(path) as img:
-        rgb = ImageEnhance.Color(img.convert("RGB")).enhance(3.0)
+        rgb = ImageEnhance.Color(rgb8(img, path)).enhance(3.0)
     w, h = rgb.size
     rgb = rgb.resize((max(1, round(w * HEIGHT / h)), HEIGHT), Image.BICUBIC)
     arr = np.asarray(rgb, dtype=np.float64) / 255.0

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..core.images import rgb8
 from ..errors import DataError
 from ..progress import progress_line
 
@@ -25,8 +26,8 @@ def _open(path: Path) -> Image.Image:
 
 
 def read_image(path: Path) -> torch.Tensor:
-    """An RGB image file as float32 ``3xHxW`` in [0, 1]."""
-    arr = np.asarray(_open(path).convert("RGB"), dtype=np.uint8)
+    """An image file as float32 ``3xHxW`` in [0, 1], at any bit depth (:mod:`paperlib.core.images`)."""
+    arr = np.asarray(rgb8(_open(path), path), dtype=np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
 
 
