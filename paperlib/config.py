@@ -13,7 +13,7 @@ from typing import Any
 
 from .core.lam_schedule import SCHEDULES
 from .errors import ConfigError
-from .values import coerce
+from .values import FLOAT_MAX, coerce
 
 DATASETS = ("glas", "cub")
 CSV = "csv"  # one's own data: a dataset file (paperlib.data.csv_file) named by data_root, with any profile's settings
@@ -374,6 +374,13 @@ def validate(cfg: Config) -> None:
             (f"{st.name}_gamma", 0 < st.gamma <= 1, "must be in (0, 1]"),
         ]
     checks += [("eval_every", t.eval_every >= 1, "must be >= 1"), ("eval_batch", t.eval_batch >= 1, "must be >= 1")]
+    for section in (d, m, t, a, s, rt):  # every number, whoever built the config: finite and within 32-bit floats
+        for f in fields(section):
+            value = getattr(section, f.name)
+            numbers = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not (math.isfinite(v) and abs(v) <= FLOAT_MAX) for v in numbers):
+                checks.insert(0, (f.name, False, f"= {value!r}: a number must be finite and at most {FLOAT_MAX:.3g} "
+                                  "in size"))
     for name, ok, why in checks:
         if not ok:
             raise ConfigError(f"config field {name!r} {why}")

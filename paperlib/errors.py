@@ -51,6 +51,10 @@ class NotebookFailed(PaperlibError, RuntimeError):
     exit_code = 1
 
 
+class TrainingDiverged(PaperlibError, FloatingPointError):
+    """A training's loss became NaN or infinite; the message names the stage (and the round, in a session)."""
+
+
 class WeightsError(PaperlibError, RuntimeError):
     """Pretrained backbone weights that cannot be had."""
 

@@ -3,11 +3,13 @@ the type of its field: one rule per type, one yes/no reading."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .errors import ConfigError
 
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+FLOAT_MAX = 3.4028234663852886e38  # the largest 32-bit float: a larger setting overflows in training
 
 
 def parse_bool(name: str, text: str) -> bool:
@@ -34,7 +36,13 @@ def coerce(name: str, value: Any, current: Any) -> Any:
                 raise ValueError(value)
             return int(value)
         if isinstance(current, float):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number) or abs(number) > FLOAT_MAX:
+                raise ConfigError(f"config field {name!r}: cannot use {value!r} (a number must be finite and at most "
+                                  f"{FLOAT_MAX:.3g} in size: the training computes in 32-bit floats)")
+            return number
         return str(value)
+    except ConfigError:
+        raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"config field {name!r}: cannot use {value!r} (expected {type(current).__name__})") from exc

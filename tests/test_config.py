@@ -99,3 +99,16 @@ def test_the_stage_view_reads_every_stage_field():
     assert {n for n in names if n.split("_")[0] in config.STAGES} == read
     with pytest.raises(ConfigError, match="unknown training stage 'x'"):
         t.stage("x")
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e300", float("inf")])
+def test_a_float_field_refuses_non_finite_and_overflowing_numbers(value):
+    """``-p lam inf`` or ``1e300`` used to be accepted (training went NaN and the session said finished)."""
+    with pytest.raises(ConfigError, match=r"config field 'lam': cannot use .*must be finite and at most 3\.4e\+38"):
+        config.get("smoke", dataset="glas", lam=value)
+    with pytest.raises(ConfigError, match=r"config field 'lam_grid'"):
+        config.get("smoke", dataset="glas", lam_grid=f"0.1,{value}")
+    built = config.get("smoke", dataset="glas")
+    with pytest.raises(ConfigError, match=r"config field 'seg_lr' = .*must be finite"):
+        config.validate(dataclasses.replace(built, train=dataclasses.replace(built.train, seg_lr=float(value))))
+    assert config.get("smoke", dataset="glas", lam="1e30").al.lam == 1e30  # large but finite: allowed

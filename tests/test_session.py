@@ -22,6 +22,7 @@ from paperlib.cli import baseline as baseline_cmd
 from paperlib.cli.al import main as al_main
 from paperlib.config import ConfigError
 from paperlib.engine import classifier
+from paperlib.errors import TrainingDiverged
 
 from .helpers import TINY, history_rows, run_rows, session_of
 
@@ -526,3 +527,19 @@ def test_tensorboard_mirrors_history_csv(shared, tmp_path: Path):
                 for h in history_rows(run) for k in ("loss", "valid", "lr") if h[k] != "nan"}
     assert logged.keys() == expected.keys()
     assert all(abs(logged[k] - v) <= 1e-5 * max(1.0, abs(v)) for k, v in expected.items())
+
+
+def test_a_diverged_training_stops_the_session_writing_no_round(shared, tmp_path: Path):
+    """A NaN or infinite training loss (a learning rate far too large) stops the session with one line naming the
+    round and the stage; the run folder keeps no round. On aa796a9's code the session said ``finished`` with nan
+    losses in history.csv and Dice 0."""
+    cfg = config.get("smoke", dataset="glas", **{**TINY, "seg_lr": 1e30})
+    run = tmp_path / "r"
+    session = al.Session(cfg, "Random", 0, splits=shared["splits"], theta0=shared["theta0"], run_dir=run,
+                         progress=False)
+    with pytest.raises(TrainingDiverged) as stop:
+        session.run()
+    msg = str(stop.value)
+    assert msg.startswith("Random seed 0, round 0: the segmentation stage's training loss is ") and "\n" not in msg
+    assert not (run / "rounds.csv").exists() or run_rows(run) == []
+    assert not list(run.rglob("round_*.pt"))  # no checkpoint of a round

@@ -29,7 +29,7 @@ from ..core.methods import parse_method
 from ..core.metrics import dice
 from ..engine.learner import Learner, Stream, stream_seed
 from ..engine.train import snapshot, stage_plan
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingDiverged
 from ..progress import progress_bar, progress_line
 from ..store import RoundRecord, RoundRow, tensorboard
 from . import baselines
@@ -168,7 +168,10 @@ class Session:
             labeled = sorted(set(s.labeled) | set(s.queries))  # lines 2, 7: L_r = L_{r-1} + U'_r
             lam = self._lam(r, s)
             lrn.take_history()  # this round's trainings only
-            model, pseudo, pseudo_masks, threshold = self._train_round(r, labeled, s, lam)  # lines 4-5, 8-10
+            try:
+                model, pseudo, pseudo_masks, threshold = self._train_round(r, labeled, s, lam)  # lines 4-5, 8-10
+            except TrainingDiverged as exc:  # nothing of the round is written
+                raise TrainingDiverged(f"{self.method.name} seed {self.seed}, round {r}: {exc}") from None
             lab = set(labeled)
             pool = [i for i in range(len(self.labels)) if i not in lab]
             next_queries: list[int] = []

@@ -18,7 +18,7 @@ from .. import data, store
 from ..config import Config, TrainConfig
 from ..core.methods import THETA0_SEED, parse_method
 from ..data.key import data_key
-from ..errors import MissingFileError
+from ..errors import MissingFileError, TrainingDiverged
 from ..progress import progress_line
 from ..runtime import threads
 from . import train
@@ -121,8 +121,11 @@ def _classifier(cfg: Config, splits: data.Splits, path: Path, seed: int, device:
     model = train.build_model(cfg, len(splits.class_names), seed)
     t0 = time.perf_counter()
     with threads(1):  # on the CPU one thread, as in a grid worker: the same classifier wherever it is trained
-        hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
-                                      progress=progress)
+        try:
+            hist = train.train_classifier(model, splits.train, splits.valid, cfg, seed=seed, device=device,
+                                          progress=progress)
+        except TrainingDiverged as exc:  # nothing is saved
+            raise TrainingDiverged(f"{cfg.profile}/{cfg.data.dataset} seed {seed}: {exc}") from None
         made_under = store.machine()  # the thread count it was trained on
     state = train.snapshot(model)
     history = hist.rows("classifier", "accuracy")

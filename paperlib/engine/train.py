@@ -22,7 +22,7 @@ from ..core.model import JointNet
 from ..core.seeds import hashed_seed
 from ..core.transforms import TrainTransform
 from ..data import SegDataset
-from ..errors import DataError
+from ..errors import DataError, TrainingDiverged
 from ..progress import progress_bar
 from ..runtime import Budget, autocast, place, resolve_device, seeded, shares
 from ..timing import Phases
@@ -193,6 +193,7 @@ def stage_plan(n_items: int, cfg: Config, stage: str) -> StagePlan:
     return StagePlan(epochs, per_epoch, lr_step, every)
 
 
+STAGE_NAMES = {"cl": "classifier", "seg": "segmentation"}
 _PHASES = {"batches": "data", "steps": "steps", "validation": "eval"}  # clock phase -> History.seconds key
 
 
@@ -234,7 +235,12 @@ def run_epochs(model: JointNet, n_items: int, cfg: Config, *, stage: str, seed: 
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    total += loss.item() * len(idxs)
+                    value = loss.item()
+                    total += value * len(idxs)
+                if not math.isfinite(value):  # the loss of a diverged training: stop, keep nothing of it
+                    raise TrainingDiverged(f"the {STAGE_NAMES[stage]} stage's training loss is {value} at epoch "
+                                           f"{epoch + 1} of {epochs}: the settings make it diverge (a learning "
+                                           f"rate or lambda too large?); nothing of this training is kept")
             sched.step()
             rec = {"epoch": epoch, "loss": total / n_items, "lr": opt.param_groups[0]["lr"]}
             if (epoch + 1) % plan.eval_every == 0 or epoch == epochs - 1:
