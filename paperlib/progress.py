@@ -19,8 +19,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .errors import ConfigError
+
 MODE_ENV = "PAPERLIB_PROGRESS"
 INTERVAL_ENV = "PAPERLIB_PROGRESS_INTERVAL"
+
+
+def interval_seconds() -> float:
+    """Seconds between text-mode bar lines: ``$PAPERLIB_PROGRESS_INTERVAL`` (default 15); a value that is not a
+    positive number is a :class:`~paperlib.errors.ConfigError` naming the variable."""
+    text = os.environ.get(INTERVAL_ENV, "").strip()
+    try:
+        value = float(text or 15)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value < float("inf")):
+        raise ConfigError(f"environment variable {INTERVAL_ENV}={text!r}: a number of seconds greater than 0 "
+                          f"(e.g. {INTERVAL_ENV}=15), or unset it")
+    return value
 
 
 class _Lines:
@@ -78,7 +94,7 @@ def progress_bar(iterable: Any = None, **kwargs: Any) -> Any:
         scope = _SCOPE.get()
         if scope:
             kwargs["desc"] = f"{scope} {kwargs.get('desc') or ''}".rstrip()
-        interval = float(os.environ.get(INTERVAL_ENV, "") or 15)
+        interval = interval_seconds()
         kwargs = {"file": _LINES, "mininterval": interval, "maxinterval": max(interval, 10.0), "ascii": True,
                   "ncols": 100, **kwargs}
         return tqdm(iterable, **kwargs)

@@ -144,3 +144,22 @@ def test_notebook_04_runs_on_a_dataset_file(tmp_path: Path):
         rows = list(csv.DictReader(open(tmp_path / "results" / "smoke" / "csv" / "runs" / method / "seed_0" /
                                         "rounds.csv")))
         assert len(rows) == 2 and all(0.0 <= float(r["test_dice"]) <= 1.0 for r in rows)
+
+
+def test_a_dataset_file_from_excel_latin_1_or_with_an_extra_column(tmp_path: Path):
+    """Excel's UTF-8 (a byte-order mark) is read; a Latin-1 file is one line naming the file, the line and what to
+    do; an extra column is named. On aa796a9's code the BOM failed as a bad header and Latin-1 as a traceback (or,
+    under a Latin-1 locale, misread names)."""
+    path = _write(tmp_path / "d")
+    text = path.read_text()
+    bom = path.with_name("excel.csv")
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert len(load_csv(bom).train) == len(load_csv(path).train)
+    latin = path.with_name("latin.csv")
+    latin.write_bytes(text.replace(",red,", ",rosé,", 1).encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin\.csv, line 2: not UTF-8 text \(byte 0xe9; .*save it as UTF-8"):
+        load_csv(latin)
+    extra = path.with_name("extra.csv")
+    extra.write_text(text.replace("image,mask,label,split", "image,mask,label,split,notes", 1))
+    with pytest.raises(DataError, match=r"extra\.csv, line 1: unknown column\(s\) 'notes'"):
+        load_csv(extra)

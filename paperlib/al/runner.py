@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ..core import similarity
 from ..core.methods import parse_method
 from ..data.key import data_key
 from ..engine import classifier
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from ..store import atomic_write_bytes
 from . import preflight
 from .oracles import FolderOracle, Oracle, SimulatedOracle
@@ -36,9 +37,13 @@ def cached_distances(paths: Sequence[str | Path], ids: Sequence[str], labels: np
     text += f"|{data_id}" if data_id else ""
     key = hashlib.sha256(text.encode()).hexdigest()
     if cache.is_file():
-        with np.load(cache) as z:
-            if str(z["key"]) == key:
-                return z["dist"]
+        try:
+            with np.load(cache) as z:
+                if str(z["key"]) == key:
+                    return z["dist"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise StoreError(f"{cache}: cannot be loaded (truncated or corrupt: {type(exc).__name__}); delete it and "
+                             "run the same command again (the distances are computed again)") from None
     dist = similarity.class_distances(similarity.histograms(paths, progress=progress, workers=workers), labels)
     buf = io.BytesIO()
     np.savez(buf, key=np.array(key), dist=dist)

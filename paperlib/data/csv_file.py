@@ -35,9 +35,19 @@ def read_dataset_csv(path: str | Path) -> Splits:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: dataset file not found")
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or [c.strip().lower() for c in rows[0]] != HEADER:
+    try:  # UTF-8, with or without the byte-order mark Excel writes
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}; a Latin-1 or "
+                        "Windows-1252 file?): save it as UTF-8 (Excel: CSV UTF-8)") from None
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    extra = [c for c in header if c and c not in HEADER]
+    if extra and [c for c in header if c in HEADER] == HEADER:
+        raise DataError(f"{path}, line 1: unknown column(s) {', '.join(map(repr, extra))}; the header is exactly "
+                        f"{','.join(HEADER)}")
+    if header != HEADER:
         raise DataError(f"{path}, line 1: expected the header {','.join(HEADER)}")
     parts: dict[str, list[tuple[Row, str]]] = {p: [] for p in PARTS}
     lines: dict[str, int] = {}

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import FolderTakenError
+from ..store import make_folder
 
 MARKER = "paperlib_synthetic.json"
 
@@ -25,7 +26,7 @@ def write_atomic(root: Path, params: dict, write) -> Path:
         raise FolderTakenError(f"{root}: holds another synthetic benchmark {found}, not {params}")
     if root.exists() and any(root.iterdir()):
         raise FolderTakenError(f"{root}: exists and is not a paperlib synthetic benchmark; choose another folder")
-    root.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(root.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
         write(tmp)

@@ -55,7 +55,7 @@ def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, 
     worker) and saved there, with one line saying why when a file was there. Its state dict holds every weight of
     the JointNet (the segmentation head at its seeded initial weights)."""
     path = classifier_path(results_dir, cfg, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    store.make_folder(path.parent)
     key = None if splits is None else data_key(splits)
     made, _ = _made(cfg, path, seed, splits, key)  # written atomically: read without the lock
     if made is not None:

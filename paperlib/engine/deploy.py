@@ -22,6 +22,7 @@ from ..config import Config, ConfigError
 from ..core.methods import CAM_METHODS, parse_method
 from ..core.model import JointNet
 from ..data import Record, SegDataset
+from ..errors import StoreError
 from ..store import png_bytes
 from . import cam_family, predict
 from .classifier import saved_classifier
@@ -67,8 +68,17 @@ def export(final: Final, path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> Final:
-    """An exported model (:func:`export`)."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    """An exported model (:func:`export`); a file that is not one is a :class:`~paperlib.errors.StoreError` naming
+    it."""
+    what = (f"{path}: not a model file written by `python -m paperlib predict --export`, or a damaged one: export "
+            "the session's model again (predict --run RUN --export FILE)")
+    try:
+        obj = store.load_tensors(path)
+    except StoreError:
+        raise StoreError(what) from None
+    keys = ("state", "threshold", "class_names", "method", "profile", "config")
+    if not isinstance(obj, dict) or any(k not in obj for k in keys):
+        raise StoreError(what)
     cfg = config.from_identity(obj["profile"], obj["config"])
     model = theta0_model(cfg, obj["state"], len(obj["class_names"]))
     return Final(model, float(obj["threshold"]), list(obj["class_names"]), obj["method"], cfg)

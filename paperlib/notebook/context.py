@@ -105,7 +105,7 @@ def setup(profile: str, *, seeds: str = "", data_root: str = "", results_dir: st
         base["seeds"] = seeds
     cfgs = config.notebook_configs(profile, dataset=dataset, **base)
     figures = Path(figures_dir) / profile
-    figures.mkdir(parents=True, exist_ok=True)
+    store.make_folder(figures)
     first = next(iter(cfgs.values()))
     ctx = Context(profile, cfgs, base, Path(results_dir), Path(data_dir), figures, list(first.study.seeds))
     print(f"profile {profile}: datasets {list(cfgs)}, seeds {ctx.seeds}, device {first.runtime.device} "

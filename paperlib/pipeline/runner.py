@@ -189,6 +189,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
     ``scheduler``, ``dataset``), each given to the notebooks that declare it."""
     overrides = dict(overrides or {})
+    progress.interval_seconds()  # the kernels' bars read it: a bad value is an error now, not in a notebook
     # unknown profile or bad field: an error now, not in a notebook
     config.notebook_configs(profile, dataset=(params or {}).get("dataset", ""), **overrides)
     check_kernel(kernel)
@@ -211,7 +212,7 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     print(revision_line(), flush=True)
     results = Path(results_dir).resolve()
     executed = results / profile / "executed"
-    executed.mkdir(parents=True, exist_ok=True)
+    store.make_folder(executed)
     rows = []
     last = _read_runtimes(results / profile / "runtimes.csv")
     try:

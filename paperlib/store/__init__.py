@@ -7,6 +7,7 @@ from .files import (
     atomic_write_text,
     file_lock,
     load_tensors,
+    make_folder,
     png_bytes,
     read_json,
     save_tensors,
@@ -31,5 +32,5 @@ from .runs import (
 
 __all__ = ["CODE_PATHS", "HISTORY_COLUMNS", "PACKAGE_ROOT", "ROUND_COLUMNS", "RoundRecord", "RoundRow", "RunFolder",
            "atomic_write_bytes", "atomic_write_text", "file_lock", "git_revision", "history_frame", "load_tensors",
-           "machine", "png_bytes", "provenance", "read_json", "read_rounds", "results_of", "round_rows",
+           "machine", "make_folder", "png_bytes", "provenance", "read_json", "read_rounds", "results_of", "round_rows",
            "rounds_frame", "run_path", "runs_dir", "same_bits", "save_tensors", "write_history", "write_json"]

@@ -44,6 +44,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _temp_file(path)
     except OSError as exc:
+        fault = _fault(path, exc)
+        if fault is not None:
+            raise fault from None
         if not _not_writable(exc):
             raise
         if _holds(path, data):  # e.g. a finished session's views, rewritten as they are: nothing to write
@@ -55,10 +58,31 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        fault = _fault(path, exc) if isinstance(exc, OSError) else None
+        if fault is not None:
+            raise fault from None
         raise
     return path
+
+
+FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def _fault(path: Path, exc: OSError) -> StoreError | None:
+    """The one line of an ordinary fault of writing ``path``: a full disk (or quota), or a file where a folder of
+    its path should be; ``None`` for anything else."""
+    if exc.errno in FULL:
+        return StoreError(f"{path}: no space left on the device ({exc.strerror}); nothing half-written was kept, "
+                          "and a run folder keeps its last finished round: free some space and run the same "
+                          "command again")
+    if isinstance(exc, NotADirectoryError | FileExistsError) or exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in [path, *path.parents] if p.is_file()), None)
+        if blocker is not None:
+            return StoreError(f"{blocker} is a file, not a folder, so {path} cannot be written under it: name a "
+                              "folder (a new one, or one that holds results)")
+    return None
 
 
 def _temp_file(path: Path) -> tuple[int, Path]:
@@ -104,6 +128,9 @@ def make_folder(folder: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        fault = _fault(folder / ".", exc)
+        if fault is not None:
+            raise fault from None
         if _not_writable(exc):
             raise _refused(folder / ".", exc) from None
         raise
