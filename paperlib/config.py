@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -174,7 +175,17 @@ class Config:
         for section, name in _LATER_FIELDS:  # at their defaults they change nothing: older sessions resume
             if out[section][name] == getattr(type(getattr(self, section))(), name):
                 del out[section][name]
-        return out
+        return resolved(out)
+
+
+def resolved(identity: dict[str, Any]) -> dict[str, Any]:
+    """``identity`` (:meth:`Config.identity`, or one read from a file) with ``data.data_root`` as its real path, so
+    that ``my_lab/dataset.csv``, ``./my_lab/dataset.csv`` and its absolute spelling are one setting (relative paths
+    from the current folder). The one place a data_root's spelling is made comparable."""
+    root = (identity.get("data") or {}).get("data_root")
+    if not isinstance(root, str) or not root:
+        return identity
+    return {**identity, "data": {**identity["data"], "data_root": os.path.realpath(root)}}
 
 
 IDENTITY = ("data", "model", "train", "al")  # what makes a session itself

@@ -167,3 +167,35 @@ def test_the_data_folder_spelled_relative_or_absolute_is_one_key(setup, monkeypa
     again = runner.cached_distances([r.image for r in absolute.train.records], absolute.train.ids,
                                     absolute.train.labels, cache, progress=False, data_id=data_key(absolute))
     assert np.array_equal(first, again)
+
+
+def test_one_dataset_file_spelled_two_ways_is_one_theta0_and_one_run_folder(setup, monkeypatch, capsys):
+    """``d/dataset.csv`` relative (from the current folder) and absolute are one setting: theta0 is reused and the
+    run folder resumes (on aa796a9's code the second spelling trained theta0 again, "made with other settings")."""
+    cfg, path, results = setup
+    classifier.classifier_stage(cfg, load_csv(path), results, progress=False)
+    monkeypatch.chdir(path.parent.parent)
+    relative = config.get("smoke", dataset="csv", data_root=os.path.join("d", "..", "d", path.name), **CFG)
+    assert relative.identity() == cfg.identity()
+    monkeypatch.setattr(train, "train_classifier", lambda *a, **kw: pytest.fail("trained again: same file"))
+    classifier.classifier_stage(relative, load_csv(path), results, progress=False)
+    assert capsys.readouterr().err == ""
+    folder = store.RunFolder(results / "run")
+    folder.prepare({"method": "Random", "seed": 0, "config": cfg.identity()})
+    made = store.read_json(folder.root / "config.json")
+    made["config"]["data"]["data_root"] = os.path.join("d", path.name)  # a folder written with a relative spelling
+    store.write_json(folder.root / "config.json", made)
+    folder.prepare({"method": "Random", "seed": 0, "config": relative.identity()})  # resumes: no StoreError
+
+
+def test_a_setting_that_differs_is_named_with_both_values(setup, capsys):
+    """The line saying why theta0 trains again names the field and both values (on aa796a9's code: only "made with
+    other settings")."""
+    cfg, path, results = setup
+    classifier.classifier_stage(cfg, load_csv(path), results, progress=False)
+    capsys.readouterr()
+    other = config.get("smoke", dataset="csv", data_root=str(path), **{**CFG, "cl_lr": 0.002})
+    classifier.classifier_stage(other, load_csv(path), results, progress=False)
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"{classifier.classifier_path(results, cfg)}: made with other settings (cl_lr: 0.01 in the file, 0.002 "
+        "requested); training it again"]

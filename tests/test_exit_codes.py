@@ -199,6 +199,6 @@ def test_a_python_caller_gets_an_exception_it_can_catch(tmp_path: Path):
     from paperlib import pipeline
     from paperlib.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"no notebook \['99'\]"):
+    with pytest.raises(ConfigError, match=r"--only 99: no such notebook"):
         pipeline.run("smoke", only=["99"], results_dir=str(tmp_path))
     assert isinstance(ConfigError("x"), ValueError)

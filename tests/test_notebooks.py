@@ -65,9 +65,25 @@ def test_pipeline_refuses_unknown_parameters_and_profiles(tmp_path: Path):
         pipeline.run("smoke", params={"dataset": "glas"}, results_dir=str(tmp_path))
     with pytest.raises(Exception, match="unknown profile 'huge'"):
         pipeline.run("huge", results_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match="no notebook"):
+    with pytest.raises(ConfigError, match="no such notebook"):
         pipeline.run("smoke", only=["99"], results_dir=str(tmp_path))
     assert not (tmp_path / "smoke" / "runtimes.csv").exists()
+
+
+def test_only_takes_a_number_a_name_or_the_file_name_and_lists_the_valid_names():
+    """``--only 04``, ``04_active_learning`` and ``04_active_learning.ipynb`` (or its path) pick one notebook; an
+    unknown name lists every valid one (on aa796a9's code the file name was refused as "no notebook" and the valid
+    names were not shown)."""
+    from paperlib.pipeline.runner import notebooks
+
+    folder = ROOT / "notebooks"
+    for name in ("04", "04_active_learning", "04_active_learning.ipynb", "notebooks/04_active_learning.ipynb"):
+        assert notebooks(folder, [name]) == [folder / "04_active_learning.ipynb"], name
+    with pytest.raises(ConfigError) as refused:
+        notebooks(folder, ["04", "active_learning"])
+    message = str(refused.value)
+    assert message.startswith("--only active_learning: no such notebook") and "\n" not in message
+    assert all(nb.stem in message for nb in NOTEBOOKS)
 
 
 def test_all_notebooks_run_with_nbval_on_smoke(tmp_path: Path):

@@ -105,6 +105,9 @@ def test_never_trains_theta0(finished, tmp_path: Path):
     other = config.get("smoke", dataset="glas", **{**TINY, "cl_epochs": 2})  # theta0 made with other settings
     saved = theta0.read_bytes()
     other_box = browser.round_browser({"glas": other}, results, base / "data")
-    assert _kinds(other_box) == [f"text: {theta0} (theta0 of smoke/glas) was made with other settings: run notebook "
-                                 "03_wsl_baseline (or any session of smoke/glas) first, which trains it"]
+    assert _kinds(other_box) == [
+        f"text: {theta0} (theta0 of smoke/glas) was made with other settings (cl_epochs: 1 in the "
+        "file, 2 requested): run notebook "
+        "03_wsl_baseline (or any session of smoke/glas) first, which trains it"
+    ]
     assert theta0.read_bytes() == saved and sorted(p.name for p in theta0.parent.iterdir()) == ["runs", "theta0.pt"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .. import data, store
+from .. import config, data, store
 from ..config import Config, TrainConfig
 from ..core.methods import THETA0_SEED, parse_method
 from ..data.key import data_key
@@ -45,6 +45,18 @@ def _fingerprint(cfg: Config, seed: int) -> str:
     parts = {"data": cfg.identity()["data"], "model": asdict(cfg.model), "seed": seed,
              "train": classifier_fields(cfg.train)}
     return json.dumps(parts, sort_keys=True)
+
+
+OTHER_SETTINGS = "made with other settings"
+
+
+def _settings(fingerprint: object) -> dict:
+    """The settings a saved :func:`_fingerprint` holds, its data_root resolved as today's (a file made under
+    another spelling of the same path is the same classifier); empty when unreadable."""
+    try:
+        return config.resolved(json.loads(fingerprint)) if isinstance(fingerprint, str) else {}
+    except ValueError:
+        return {}
 
 
 def classifier_stage(cfg: Config, splits: data.Splits, results_dir: str | Path, *, seed: int = THETA0_SEED,
@@ -83,8 +95,9 @@ def _made(cfg: Config, path: Path, seed: int, splits: data.Splits | None = None,
     if not path.is_file():
         return None, ""
     saved = store.load_tensors(path)
-    if saved.get("fingerprint") != _fingerprint(cfg, seed):
-        return None, "made with other settings"
+    made_with, wanted = _settings(saved.get("fingerprint")), json.loads(_fingerprint(cfg, seed))
+    if made_with != wanted:
+        return None, f"{OTHER_SETTINGS} ({'; '.join(store.differences(made_with, wanted, 'in the file'))})"
     if splits is not None:
         have, want = _classes(cfg, saved), len(splits.class_names)
         if have is not None and have != want:  # before torch's size mismatch: which file, and why
@@ -169,10 +182,10 @@ def saved_classifier(cfg: Config, results_dir: str | Path, seed: int = THETA0_SE
     if made is None:
         name = "theta0" if seed == THETA0_SEED else f"the classifier of seed {seed}"
         where = f"{cfg.profile}/{cfg.data.dataset}"
-        if why and why != "made with other settings":
+        if why and not why.startswith(OTHER_SETTINGS):
             raise MissingFileError(f"{path} ({name} of {where}) is stale: {why}; delete it, and notebook "
                                    f"03_wsl_baseline (or any session of {where}) trains it again")
-        why = "was made with other settings" if path.is_file() else "is missing"
+        why = f"was {why}" if why else "is missing"
         raise MissingFileError(f"{path} ({name} of {where}) {why}: run notebook 03_wsl_baseline (or any session of "
                                f"{where}) first, which trains it")
     return made

@@ -31,17 +31,21 @@ SHARED_PARAMETERS = ("profile", "seeds", "data_root", "results_dir", "figures_di
 
 
 def notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
-    """``NN_name.ipynb`` in order; ``only`` keeps those whose number or name is listed. A folder without any
-    (an installed package has no ``notebooks/`` beside it) is one clear error saying where they are."""
+    """``NN_name.ipynb`` in order; ``only`` keeps those named in it by number (``04``), name
+    (``04_active_learning``) or file name (``04_active_learning.ipynb``, also as a path). A folder without any (an
+    installed package has no ``notebooks/`` beside it), or a name that is none of them (the valid names listed), is
+    one clear error."""
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
         raise ConfigError(f"no notebooks (NN_name.ipynb) in {folder}: the notebooks come with a checkout "
                                  "of the project (clone it, then pip install -e . there), or give --notebooks FOLDER")
     if only:
-        keep = [p for p in found if p.name[:2] in only or p.stem in only]
-        unknown = set(only) - {p.name[:2] for p in keep} - {p.stem for p in keep}
+        names = {Path(n).name.removesuffix(".ipynb"): n for n in only}  # a file name or path reads as its name
+        keep = [p for p in found if p.name[:2] in names or p.stem in names]
+        unknown = [n for key, n in names.items() if not any(key in (p.name[:2], p.stem) for p in keep)]
         if unknown:
-            raise ConfigError(f"no notebook {sorted(unknown)} in {folder}")
+            raise ConfigError(f"--only {', '.join(unknown)}: no such notebook in {folder}; the notebooks are "
+                              f"{', '.join(p.stem for p in found)} (give the number, e.g. --only 04, or the name)")
         found = keep
     return found
 
@@ -189,6 +193,8 @@ def run(profile: str, *, only: list[str] | None = None, overrides: dict[str, str
     runs), passed as the notebooks' ``overrides`` parameter. ``params``: other notebook parameters (``methods``,
     ``scheduler``, ``dataset``), each given to the notebooks that declare it."""
     overrides = dict(overrides or {})
+    if overrides.get("data_root"):  # the notebooks run in their own folder: a relative path is the caller's
+        overrides["data_root"] = os.path.abspath(overrides["data_root"])
     progress.interval_seconds()  # the kernels' bars read it: a bad value is an error now, not in a notebook
     # unknown profile or bad field: an error now, not in a notebook
     config.notebook_configs(profile, dataset=(params or {}).get("dataset", ""), **overrides)

@@ -20,6 +20,7 @@ from .runs import (
     RoundRecord,
     RoundRow,
     RunFolder,
+    differences,
     history_frame,
     read_rounds,
     results_of,
@@ -31,6 +32,7 @@ from .runs import (
 )
 
 __all__ = ["CODE_PATHS", "HISTORY_COLUMNS", "PACKAGE_ROOT", "ROUND_COLUMNS", "RoundRecord", "RoundRow", "RunFolder",
-           "atomic_write_bytes", "atomic_write_text", "file_lock", "git_revision", "history_frame", "load_tensors",
-           "machine", "make_folder", "png_bytes", "provenance", "read_json", "read_rounds", "results_of", "round_rows",
-           "rounds_frame", "run_path", "runs_dir", "same_bits", "save_tensors", "write_history", "write_json"]
+           "atomic_write_bytes", "atomic_write_text", "differences", "file_lock", "git_revision", "history_frame",
+           "load_tensors", "machine", "make_folder", "png_bytes", "provenance", "read_json", "read_rounds",
+           "results_of", "round_rows", "rounds_frame", "run_path", "runs_dir", "same_bits", "save_tensors",
+           "write_history", "write_json"]

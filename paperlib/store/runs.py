@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ..config import resolved
 from ..errors import MissingFileError, StoreError
 from ..progress import progress_line
 from .files import (
@@ -94,9 +95,10 @@ class RoundRecord:
         return cls(**{**ckpt, "row": RoundRow(**ckpt["row"])})
 
 
-def _differences(found: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    """``seg_epochs: 10 in the run folder, 20 requested``, one per field that differs; nested dicts (the config's
-    sections) are flattened to their field names (``section.field`` where two sections' fields share a name)."""
+def differences(found: dict[str, Any], wanted: dict[str, Any], where: str = "in the run folder") -> list[str]:
+    """``seg_epochs: 10 in the run folder, 20 requested``, one per field that differs (``where``: what ``found``
+    was read from); nested dicts (the config's sections) are flattened to their field names (``section.field`` where
+    two sections' fields share a name)."""
 
     def flat(d: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
         if not isinstance(d, dict):
@@ -111,7 +113,7 @@ def _differences(found: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
         return "none" if v is _ABSENT else repr(v)
 
     return [f"{k[-1] if leaves.count(k[-1]) == 1 else '.'.join(k[1:] if k[0] == 'config' else k)}: "
-            f"{shown(theirs.get(k, _ABSENT))} in the run folder, {shown(mine.get(k, _ABSENT))} requested"
+            f"{shown(theirs.get(k, _ABSENT))} {where}, {shown(mine.get(k, _ABSENT))} requested"
             for k in paths]
 
 
@@ -155,10 +157,12 @@ class RunFolder:
             found = read_json(path)
             mine = json.loads(json.dumps(meta, sort_keys=True, default=_jsonable))
             theirs = {k: found.get(k) for k in mine}
+            if isinstance(theirs.get("config"), dict):  # a folder made with another spelling of data_root
+                theirs["config"] = resolved(theirs["config"])
             if theirs != mine:
                 diff = sorted(k for k in mine if theirs[k] != mine[k])
                 raise StoreError(f"{path}: this run folder was made for another session (differs in {diff}): "
-                                 f"{'; '.join(_differences(theirs, mine))}; use another results folder or remove "
+                                 f"{'; '.join(differences(theirs, mine))}; use another results folder or remove "
                                  "this one")
             made, now = found.get("machine") or {}, machine()
             if not same_bits(made, now):

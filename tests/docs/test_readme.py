@@ -89,9 +89,12 @@ def _block(page: str, marker: str) -> str:
 
 
 @pytest.mark.slow
-def test_readme_own_data_example_runs_as_written(tmp_path: Path):
-    """The worked example of docs/own-data.md (dataset file with an unlabeled pool, two rounds with a scripted
-    annotator, prediction), then its Python snippet, in an empty folder."""
+def test_own_data_page_runs_end_to_end_as_written(tmp_path: Path):
+    """Every block of docs/own-data.md, in the page's order, in one empty folder: the worked example (a dataset file
+    with an unlabeled pool, two rounds with a scripted annotator, prediction), its Python snippet, notebook 04 on the
+    labeled file, and the commands for a pool without masks. The example names ``my_lab/dataset.csv``, the pool's
+    commands ``$PWD/my_lab/dataset.csv``: one theta0, trained once (on aa796a9's code the absolute spelling trained
+    it again). Notebook 04 on the unlabeled file is refused before any notebook runs, naming what runs instead."""
     import csv
     import os
     import subprocess
@@ -103,9 +106,14 @@ def test_readme_own_data_example_runs_as_written(tmp_path: Path):
 
     page = _page("own-data")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    (tmp_path / "own_data.sh").write_text(_block(page, "own-data example"))
-    done = subprocess.run(["bash", "-e", "own_data.sh"], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+
+    def block(marker: str) -> subprocess.CompletedProcess:
+        (tmp_path / "block.sh").write_text(_block(page, marker))
+        done = subprocess.run(["bash", "-e", "block.sh"], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"{marker}: {done.stderr[-3000:]}"
+        return done
+
+    done = block("own-data example")
     printed = page.split("It prints, besides progress bars:\n\n```\n", 1)[1].split("```", 1)[0]
     # a round's seconds vary; its test Dice is the page's on any CPU under the pinned kernels (docs/reproducibility.md)
     dice = re.compile(r"test Dice (\d+\.\d) \(\d+\.\ds\)$", flags=re.M)
@@ -126,14 +134,46 @@ def test_readme_own_data_example_runs_as_written(tmp_path: Path):
     assert len(list(csv.DictReader(open(lab / "predicted" / "predictions.csv")))) == len(new)
     assert set(torch.load(lab / "model.pt", weights_only=True)) >= {"state", "threshold"}
 
-    theta0 = (lab / "results" / "smoke" / "csv" / "theta0.pt").stat().st_mtime_ns
+    theta0 = lab / "results" / "smoke" / "csv" / "theta0.pt"
+    made = theta0.stat().st_mtime_ns
     (tmp_path / "snippet.py").write_text(_block(page, "own-data python"))
     done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "waiting"
-    assert (lab / "results" / "smoke" / "csv" / "theta0.pt").stat().st_mtime_ns == theta0  # reused, not retrained
+    assert theta0.stat().st_mtime_ns == made  # reused, not retrained
     asked = sorted(p.name for p in (lab / "api_run" / "queries" / "round_00").glob("*_suggested.png"))
     assert asked == sorted(p.name for p in (run / "queries" / "round_00").glob("*_suggested.png"))
+
+    block("own-data notebook 04")
+    labeled = list(csv.DictReader(open(lab / "labeled.csv")))
+    assert labeled and all(r["mask"] for r in labeled)
+    assert (lab / "results_labeled" / "smoke" / "executed" / "04_active_learning.ipynb").is_file()
+    assert list((lab / "results_labeled" / "smoke" / "csv" / "runs").glob("*/seed_0/rounds.csv"))
+
+    done = block("own-data without masks")  # "$PWD/my_lab/dataset.csv": step 3's theta0, not trained again
+    assert theta0.stat().st_mtime_ns == made
+    assert "training theta0" not in done.stdout + done.stderr
+    rows = list(csv.DictReader(open(lab / "dataset.csv")))
+    assert rows and not any(r["mask"] for r in rows if r["split"] == "train")  # the pool has no masks
+    wsl = lab / "results" / "smoke" / "csv" / "runs" / "WSL" / "seed_0"
+    assert [r["round"] for r in csv.DictReader(open(wsl / "rounds.csv"))] == ["0"]
+    assert new and sorted(p.name[:-len("_cam.png")] for p in (lab / "wsl_new").glob("*_cam.png")) == new
+    assert sorted(p.name[:-len("_mask.png")] for p in (lab / "wsl_new").glob("*_mask.png")) == new
+    assert (lab / "results" / "smoke" / "executed" / "07_annotate.ipynb").is_file()
+    asked = lab / "results" / "smoke" / "csv" / "runs" / "Label_prop__annotated" / "seed_0" / "queries" / "round_00"
+    assert list(asked.glob("*_suggested.png")) and "mask(s) still to draw in round 0" in done.stdout
+
+    command = _block(page, "own-data notebook 04").split("EOF\n")[-1]
+    assert command.startswith("python -m paperlib.pipeline ") and "--only 04" in command
+    command = command.replace("labeled.csv", "dataset.csv").replace("results_labeled", "results_unlabeled")
+    refused = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    line = refused.stderr.strip()
+    assert "\n" not in line, line
+    assert "the simulated oracle needs the true mask of every training image" in line
+    assert "04_active_learning runs its sessions with it" in line
+    assert "07_annotate" in line and "docs/own-data.md#a-pool-without-masks" in line
+    assert not (lab / "results_unlabeled").exists()  # no notebook ran, no folder made
 
 
 def test_results_compare_the_native_demos_of_two_machines_with_the_pinned_one():
@@ -274,48 +314,6 @@ def test_results_say_the_best_lambda_of_each_run():
     text = " ".join(_page("results").split())
     assert (f"the best lambda is {here['glas']} on the GlaS-like set and {here['cub']} on the CUB-like one here, but "
             f"was {there['glas']} and {there['cub']} in the second machine's native run") in text
-
-
-@pytest.mark.slow
-def test_own_data_pool_without_masks_runs_as_written(tmp_path: Path):
-    """docs/own-data.md's commands for a pool without masks, after steps 1 and 2 of its worked example (the dataset
-    file whose training rows have no mask): WSL, its predictions and notebook 07 run; notebook 04 is refused before
-    any notebook runs, naming what runs instead."""
-    import csv
-    import os
-    import subprocess
-    import sys
-
-    page = _page("own-data")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    steps_1_2 = _block(page, "own-data example").split("\n# 3.", 1)[0]
-    script = steps_1_2 + "\n" + _block(page, "own-data without masks")
-    (tmp_path / "pool.sh").write_text(script)
-    done = subprocess.run(["bash", "-e", "pool.sh"], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    lab = tmp_path / "my_lab"
-    rows = list(csv.DictReader(open(lab / "dataset.csv")))
-    assert rows and not any(r["mask"] for r in rows if r["split"] == "train")  # the pool has no masks
-    wsl = lab / "results" / "smoke" / "csv" / "runs" / "WSL" / "seed_0"
-    assert [r["round"] for r in csv.DictReader(open(wsl / "rounds.csv"))] == ["0"]
-    new = sorted(p.stem for p in (lab / "new").glob("*.bmp"))
-    assert new and sorted(p.name[:-len("_cam.png")] for p in (lab / "wsl_new").glob("*_cam.png")) == new
-    assert sorted(p.name[:-len("_mask.png")] for p in (lab / "wsl_new").glob("*_mask.png")) == new
-    assert (lab / "results" / "smoke" / "executed" / "07_annotate.ipynb").is_file()
-    asked = lab / "results" / "smoke" / "csv" / "runs" / "Label_prop__annotated" / "seed_0" / "queries" / "round_00"
-    assert list(asked.glob("*_suggested.png")) and "mask(s) still to draw in round 0" in done.stdout
-
-    command = page.split("stops before any notebook runs", 1)[0].rsplit("```bash\n", 1)[1].split("\n```", 1)[0]
-    assert command.startswith("python -m paperlib.pipeline ") and "--only 04" in command
-    refused = subprocess.run(["bash", "-c", command.replace("labeled.csv", "dataset.csv")], cwd=tmp_path, env=env,
-                             capture_output=True, text=True)
-    assert refused.returncode == 2, refused.stderr[-3000:]
-    line = refused.stderr.strip()
-    assert "\n" not in line, line
-    assert "the simulated oracle needs the true mask of every training image" in line
-    assert "04_active_learning runs its sessions with it" in line
-    assert "07_annotate" in line and "docs/own-data.md#a-pool-without-masks" in line
-    assert not (tmp_path / "results" / "smoke" / "executed").exists()  # no notebook ran
 
 
 def test_every_decimal_number_of_the_readme_results_is_in_a_committed_table():
