@@ -163,3 +163,27 @@ def test_a_dataset_file_from_excel_latin_1_or_with_an_extra_column(tmp_path: Pat
     extra.write_text(text.replace("image,mask,label,split", "image,mask,label,split,notes", 1))
     with pytest.raises(DataError, match=r"extra\.csv, line 1: unknown column\(s\) 'notes'"):
         load_csv(extra)
+
+
+def test_a_class_missing_from_valid_or_test_and_images_smaller_than_the_crop_are_said_once(tmp_path: Path, capsys):
+    """A dataset file whose validation images are all of one class and test images all of the other, with images
+    (44x52) smaller than the crop (48): one line for each, printed once per process (on aa796a9's code: nothing)."""
+    path = _write(tmp_path / "d")
+    rows = list(csv.reader(open(path)))
+    rows = [rows[0]] + [[*r[:2], {"valid": "red", "test": "blue"}.get(r[3], r[2]), r[3]] for r in rows[1:]]
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    cfg = config.get("smoke", dataset="csv", data_root=str(path), **{**CFG, "min_side": 48, "crop": 48})
+    from paperlib import data
+
+    capsys.readouterr()
+    data.from_config(cfg)
+    data.from_config(cfg)  # the same lines are not said again
+    said = capsys.readouterr()
+    assert (said.out + said.err).strip().splitlines() == [
+        f"warning: {path}: class(es) blue have no valid image: model selection (the best epoch, the threshold) sees "
+        "only the other classes",
+        f"warning: {path}: class(es) red have no test image: the test Dice and accuracy cover only the other classes",
+        f"note: {path}: 8 of 8 training images are smaller than the 48 px crop (smallest: {path.parent / 'img_0.png'}"
+        ", 52x44); each is upscaled to min_side before cropping, so its detail is interpolated"]
+    assert data.coverage_notes(load_csv(_write(tmp_path / "e")), 32, "e") == []  # a dataset without gaps: silent

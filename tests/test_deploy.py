@@ -76,3 +76,39 @@ def test_bad_inputs_are_one_clear_error(session, tmp_path: Path, capsys):
         deploy.apply(deploy.final_model(session["run"]), tmp_path, tmp_path / "out")
     assert predict.main(["--run", str(tmp_path / "none"), "--images", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_subfolders_are_predicted_and_unreadable_files_listed_at_the_end(session, tmp_path: Path, capsys):
+    """A folder with a subfolder of images, a zero-byte file and a truncated one: the readable images (the
+    subfolder's too, at their paths under --out) are predicted, then one error lists the unreadable files, exit
+    code 2 (on aa796a9's code the subfolder was skipped without a word and the zero-byte file stopped the batch)."""
+    images, out = tmp_path / "images", tmp_path / "images" / "predicted"  # --out inside --images: not read back
+    (images / "slide_2").mkdir(parents=True)
+    first, second, third = (session["splits"].test.records[i].image for i in session["idx"])
+    shutil.copy(first, images / first.name)
+    shutil.copy(second, images / "slide_2" / second.name)
+    (images / "empty.png").write_bytes(b"")
+    (images / "slide_2" / "cut.png").write_bytes(third.read_bytes()[:200] if third.suffix == ".png" else
+                                                 _png_bytes(third)[:200])
+    (images / ".ipynb_checkpoints").mkdir()
+    shutil.copy(first, images / ".ipynb_checkpoints" / first.name)  # a hidden folder: left out
+    for attempt in (1, 2):  # the second run does not read the first run's outputs
+        assert predict.main(["--run", str(session["run"]), "--images", str(images), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: 2 of 4 image file(s) under {images} could not be read"), err
+        assert "\n" not in err, err
+        assert f"{images / 'empty.png'}: unreadable image" in err and f"{images / 'slide_2' / 'cut.png'}: " in err
+        rows = list(csv.DictReader(open(out / "predictions.csv")))
+        assert [r["image"] for r in rows] == sorted([first.name, f"slide_2/{second.name}"]), attempt
+        assert (out / f"{first.stem}_mask.png").is_file() and (out / "slide_2" / f"{second.stem}_cam.png").is_file()
+
+
+def test_two_images_that_would_write_one_output_are_refused(tmp_path: Path):
+    Image.new("RGB", (40, 40)).save(tmp_path / "a.png")
+    Image.new("RGB", (40, 40)).save(tmp_path / "a.tif")
+    with pytest.raises(ConfigError, match="would write the same a_mask.png"):
+        deploy.image_files(tmp_path)
+
+
+def _png_bytes(path: Path) -> bytes:
+    return store.png_bytes(np.asarray(Image.open(path).convert("RGB")), "RGB")

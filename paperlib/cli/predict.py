@@ -20,7 +20,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="a session's run folder (results/<profile>/<dataset>/runs/<method>/seed_<s>)")
     source.add_argument("--model", help="a model file written by --export")
-    parser.add_argument("--images", help="folder of images to predict")
+    parser.add_argument("--images", help="folder of images to predict (its subfolders too; their outputs go to the "
+                        "same subfolders of --out)")
     parser.add_argument("--out", help="folder for <image>_mask.png, <image>_cam.png and predictions.csv")
     parser.add_argument("--export", help="write the final model to this file (loads with weights_only=True)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
@@ -33,5 +34,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"model written to {export(final, args.export)}")
     if args.images:
         path = apply(final, args.images, args.out, resolve_device(args.device))
-        print(f"{len(image_files(args.images))} image(s) predicted; classes in {path}")
+        print(f"{len(image_files(args.images, skip=args.out))} image(s) predicted; classes in {path}")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import ConfigError, DataError
 from ..runtime import Budget, shares
 from . import paper_size, synthetic
+from .coverage import coverage_notes, say_coverage
 from .csv_file import read_dataset_csv
 from .datasets import (
     GLAS_CLASSES,
@@ -22,7 +23,7 @@ from .datasets import (
 )
 from .image_files import image_file_size, read_image, read_mask
 
-__all__ = ["GLAS_CLASSES", "DataError", "Record", "SegDataset", "Splits", "check_records", "cub_mask",
+__all__ = ["GLAS_CLASSES", "DataError", "Record", "SegDataset", "Splits", "check_records", "coverage_notes", "cub_mask",
            "ensure_synthetic", "from_config", "image_file_size", "load", "load_csv", "load_cub", "load_glas",
            "read_image", "read_mask"]
 
@@ -71,10 +72,11 @@ def from_config(cfg, *, seed: int = 0, data_dir: str | Path = "data") -> Splits:
     if d.dataset == "csv":
         if not d.data_root:
             raise DataError("dataset csv: set data_root to the dataset file (a CSV with image,mask,label,split)")
-        splits = load_csv(d.data_root)
+        source, splits = d.data_root, load_csv(d.data_root)
     else:
-        splits = load(d.dataset, _root(cfg, data_dir), seed=seed, valid_fraction=d.valid_fraction,
-                      split=d.split or None)
+        source = _root(cfg, data_dir)
+        splits = load(d.dataset, source, seed=seed, valid_fraction=d.valid_fraction, split=d.split or None)
+    say_coverage(splits, d.crop, str(source))
     memo = Budget(shares(cfg.runtime)["images"])  # one budget for the three splits (none on the plain path)
     for part in (splits.train, splits.valid, splits.test):
         part.memo = memo

@@ -22,7 +22,8 @@ from ..config import Config, ConfigError
 from ..core.methods import CAM_METHODS, parse_method
 from ..core.model import JointNet
 from ..data import Record, SegDataset
-from ..errors import StoreError
+from ..data.image_files import read_image
+from ..errors import DataError, StoreError
 from ..store import png_bytes
 from . import cam_family, predict
 from .classifier import saved_classifier
@@ -84,32 +85,73 @@ def load(path: str | Path) -> Final:
     return Final(model, float(obj["threshold"]), list(obj["class_names"]), obj["method"], cfg)
 
 
-def image_files(folder: str | Path) -> list[Path]:
-    """The image files of a folder, sorted by name."""
+def image_files(folder: str | Path, skip: str | Path | None = None) -> list[Path]:
+    """The image files (:data:`IMAGE_SUFFIXES`) of a folder and its subfolders, sorted by their path in it; hidden
+    folders and ``skip`` (the output folder, when it lies inside) are left out. Two files that would write one
+    output (``a.png`` and ``a.tif`` side by side) are a :class:`ConfigError` naming both."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: image folder not found")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    left_out = Path(skip).resolve() if skip is not None else None
+    files = []
+    for path in sorted(folder.rglob("*")):
+        inside = path.relative_to(folder)
+        if any(part.startswith(".") for part in inside.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if not path.is_file() or (left_out is not None and left_out in path.resolve().parents):
+            continue
+        files.append(path)
     if not files:
-        raise ConfigError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        raise ConfigError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it or its subfolders")
+    seen: dict[Path, Path] = {}
+    for path in files:
+        other = seen.setdefault(_stem(folder, path), path)
+        if other != path:
+            raise ConfigError(f"{other} and {path} would write the same {_stem(folder, path).name}_mask.png: rename "
+                              "one of them")
     return files
 
 
+def _stem(folder: Path, path: Path) -> Path:
+    """Where an image's outputs go under the output folder: its path in ``folder`` without the suffix."""
+    return path.relative_to(folder).with_suffix("")
+
+
+def _readable(files: list[Path]) -> tuple[list[Path], list[str]]:
+    """The files that decode as images, and one reason per file that does not (its error's text)."""
+    good, bad = [], []
+    for path in files:
+        try:
+            read_image(path)
+        except DataError as exc:
+            bad.append(str(exc))
+        else:
+            good.append(path)
+    return good, bad
+
+
+MAX_LISTED = 10  # unreadable files named in apply's error
+
+
 def apply(final: Final, images: str | Path, out: str | Path, device: torch.device | None = None) -> Path:
-    """For every image of the folder ``images``: ``<stem>_mask.png`` (0/255: the segmentation at the threshold, the
-    CAM mask for WSL, a CAM-family map at its threshold), ``<stem>_cam.png`` (the predicted class's CAM, or the
-    family member's map, scaled to 0-255), and one row of ``predictions.csv`` (image, predicted class, a softmax
-    score per class). Returns the CSV's path."""
-    files = image_files(images)
-    out = Path(out)
+    """For every image of the folder ``images`` and its subfolders (:func:`image_files`), under ``out`` at its path
+    in ``images``: ``<stem>_mask.png`` (0/255: the segmentation at the threshold, the CAM mask for WSL, a CAM-family
+    map at its threshold), ``<stem>_cam.png`` (the predicted class's CAM, or the family member's map, scaled to
+    0-255), and one row of ``predictions.csv`` (image path, predicted class, a softmax score per class). Returns the
+    CSV's path. Files that cannot be read are left out; after the others are written, a :class:`DataError` lists
+    them."""
+    folder, out = Path(images), Path(out)
+    found = image_files(folder, skip=out)
+    files, unreadable = _readable(found)
     dataset = SegDataset([Record(p.stem, p, None, 0) for p in files], final.class_names, "nonzero")
     family = final.method in CAM_METHODS
     maps = {m.index: m.cam for m in cam_family.iter_maps(final.model, dataset, final.method, final.cfg,
-                                                         device=device)} if family else {}
+                                                         device=device)} if family and files else {}
     wsl = family or math.isnan(final.threshold)
     rows = []
-    for p in predict.iter_predictions(final.model, dataset, final.cfg, device=device, segmentation=not wsl):
-        stem = files[p.index].stem
+    predictions = predict.iter_predictions(final.model, dataset, final.cfg, device=device, segmentation=not wsl)
+    for p in predictions if files else ():
+        stem = _stem(folder, files[p.index])
         if family:
             p.cam = maps[p.index]
             mask = p.cam >= final.threshold
@@ -120,7 +162,14 @@ def apply(final: Final, images: str | Path, out: str | Path, device: torch.devic
         cam8 = (255 * cam / max(float(cam.max()), 1e-12)).round().numpy().astype(np.uint8)
         store.atomic_write_bytes(out / f"{stem}_cam.png", png_bytes(cam8, "L"))
         probs = torch.softmax(p.scores, 0).tolist()
-        rows.append([files[p.index].name, final.class_names[int(p.scores.argmax())], *(f"{v:.6f}" for v in probs)])
+        rows.append([files[p.index].relative_to(folder).as_posix(), final.class_names[int(p.scores.argmax())],
+                     *(f"{v:.6f}" for v in probs)])
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows([["image", "predicted", *final.class_names], *rows])
-    return store.atomic_write_text(out / "predictions.csv", text.getvalue())
+    table = store.atomic_write_text(out / "predictions.csv", text.getvalue())
+    if unreadable:
+        shown = "; ".join(unreadable[:MAX_LISTED]) + (f"; and {len(unreadable) - MAX_LISTED} more"
+                                                      if len(unreadable) > MAX_LISTED else "")
+        raise DataError(f"{len(unreadable)} of {len(found)} image file(s) under {folder} could not be read and were "
+                        f"not predicted ({len(files)} were: {table}): {shown}")
+    return table
