@@ -26,16 +26,16 @@ INTERVAL_ENV = "PAPERLIB_PROGRESS_INTERVAL"
 
 
 def interval_seconds() -> float:
-    """Seconds between text-mode bar lines: ``$PAPERLIB_PROGRESS_INTERVAL`` (default 15); a value that is not a
-    positive number is a :class:`~paperlib.errors.ConfigError` naming the variable."""
+    """Seconds between text-mode bar lines: ``$PAPERLIB_PROGRESS_INTERVAL`` (default 15; 0: a line per update); a
+    value that is not a finite number >= 0 is a :class:`~paperlib.errors.ConfigError` naming the variable."""
     text = os.environ.get(INTERVAL_ENV, "").strip()
     try:
         value = float(text or 15)
     except ValueError:
         value = float("nan")
-    if not (value > 0 and value < float("inf")):
-        raise ConfigError(f"environment variable {INTERVAL_ENV}={text!r}: a number of seconds greater than 0 "
-                          f"(e.g. {INTERVAL_ENV}=15), or unset it")
+    if not (value >= 0 and value < float("inf")):
+        raise ConfigError(f"environment variable {INTERVAL_ENV}={text!r}: a number of seconds, 0 or more (e.g. "
+                          f"{INTERVAL_ENV}=15; 0: a line per update), or unset it")
     return value
 
 

@@ -81,7 +81,7 @@ def test_a_damaged_distances_cache_is_one_line_saying_delete_it(tmp_path: Path):
         assert str(err.value).startswith(f"{cache}: cannot be loaded") and "delete it" in str(err.value)
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-3", "inf"])
+@pytest.mark.parametrize("value", ["abc", "-3", "inf", "nan"])
 def test_a_bad_progress_interval_names_the_variable(tmp_path: Path, monkeypatch, value: str):
     monkeypatch.setenv(progress.INTERVAL_ENV, value)
     with pytest.raises(ConfigError, match=rf"environment variable PAPERLIB_PROGRESS_INTERVAL={value!r}: a number"):
@@ -91,6 +91,8 @@ def test_a_bad_progress_interval_names_the_variable(tmp_path: Path, monkeypatch,
     assert not (tmp_path / "r").exists()
     monkeypatch.setenv(progress.INTERVAL_ENV, "2.5")
     assert progress.interval_seconds() == 2.5
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")  # a line per update
+    assert progress.interval_seconds() == 0
 
 
 def test_a_model_file_that_is_not_one_never_suggests_unsafe_loading(tmp_path: Path):
