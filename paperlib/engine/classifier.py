@@ -39,12 +39,15 @@ def classifier_fields(t: TrainConfig) -> dict[str, object]:
     return {k: v for k, v in asdict(t).items() if not k.startswith(SEGMENTATION_ONLY)}
 
 
-def _fingerprint(cfg: Config, seed: int) -> str:
+def _settings_of(cfg: Config, seed: int) -> dict:
     """Everything a seed's classifier depends on: the data and model sections, the seed and
-    :func:`classifier_fields`."""
-    parts = {"data": cfg.identity()["data"], "model": asdict(cfg.model), "seed": seed,
-             "train": classifier_fields(cfg.train)}
-    return json.dumps(parts, sort_keys=True)
+    :func:`classifier_fields` (saved as :func:`_fingerprint`)."""
+    return json.loads(json.dumps({"data": cfg.identity()["data"], "model": asdict(cfg.model), "seed": seed,
+                                  "train": classifier_fields(cfg.train)}))  # as read back from a file
+
+
+def _fingerprint(cfg: Config, seed: int) -> str:
+    return json.dumps(_settings_of(cfg, seed), sort_keys=True)
 
 
 OTHER_SETTINGS = "made with other settings"
@@ -95,7 +98,7 @@ def _made(cfg: Config, path: Path, seed: int, splits: data.Splits | None = None,
     if not path.is_file():
         return None, ""
     saved = store.load_tensors(path)
-    made_with, wanted = _settings(saved.get("fingerprint")), json.loads(_fingerprint(cfg, seed))
+    made_with, wanted = _settings(saved.get("fingerprint")), _settings_of(cfg, seed)
     if made_with != wanted:
         return None, f"{OTHER_SETTINGS} ({'; '.join(store.differences(made_with, wanted, 'in the file'))})"
     if splits is not None:

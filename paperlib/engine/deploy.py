@@ -130,27 +130,15 @@ def _readable(files: list[Path]) -> tuple[list[Path], list[str]]:
     return good, bad
 
 
-MAX_LISTED = 10  # unreadable files named in apply's error
-
-
-def apply(final: Final, images: str | Path, out: str | Path, device: torch.device | None = None) -> Path:
-    """For every image of the folder ``images`` and its subfolders (:func:`image_files`), under ``out`` at its path
-    in ``images``: ``<stem>_mask.png`` (0/255: the segmentation at the threshold, the CAM mask for WSL, a CAM-family
-    map at its threshold), ``<stem>_cam.png`` (the predicted class's CAM, or the family member's map, scaled to
-    0-255), and one row of ``predictions.csv`` (image path, predicted class, a softmax score per class). Returns the
-    CSV's path. Files that cannot be read are left out; after the others are written, a :class:`DataError` lists
-    them."""
-    folder, out = Path(images), Path(out)
-    found = image_files(folder, skip=out)
-    files, unreadable = _readable(found)
+def _predicted(final: Final, folder: Path, files: list[Path], out: Path, device: torch.device | None) -> list[list]:
+    """Write the mask and CAM of each of ``files`` (under ``folder``) to ``out``; their ``predictions.csv`` rows."""
     dataset = SegDataset([Record(p.stem, p, None, 0) for p in files], final.class_names, "nonzero")
     family = final.method in CAM_METHODS
     maps = {m.index: m.cam for m in cam_family.iter_maps(final.model, dataset, final.method, final.cfg,
-                                                         device=device)} if family and files else {}
+                                                         device=device)} if family else {}
     wsl = family or math.isnan(final.threshold)
     rows = []
-    predictions = predict.iter_predictions(final.model, dataset, final.cfg, device=device, segmentation=not wsl)
-    for p in predictions if files else ():
+    for p in predict.iter_predictions(final.model, dataset, final.cfg, device=device, segmentation=not wsl):
         stem = _stem(folder, files[p.index])
         if family:
             p.cam = maps[p.index]
@@ -164,6 +152,23 @@ def apply(final: Final, images: str | Path, out: str | Path, device: torch.devic
         probs = torch.softmax(p.scores, 0).tolist()
         rows.append([files[p.index].relative_to(folder).as_posix(), final.class_names[int(p.scores.argmax())],
                      *(f"{v:.6f}" for v in probs)])
+    return rows
+
+
+MAX_LISTED = 10  # unreadable files named in apply's error
+
+
+def apply(final: Final, images: str | Path, out: str | Path, device: torch.device | None = None) -> Path:
+    """For every image of the folder ``images`` and its subfolders (:func:`image_files`), under ``out`` at its path
+    in ``images``: ``<stem>_mask.png`` (0/255: the segmentation at the threshold, the CAM mask for WSL, a CAM-family
+    map at its threshold), ``<stem>_cam.png`` (the predicted class's CAM, or the family member's map, scaled to
+    0-255), and one row of ``predictions.csv`` (image path, predicted class, a softmax score per class). Returns the
+    CSV's path. Files that cannot be read are left out; after the others are written, a :class:`DataError` lists
+    them."""
+    folder, out = Path(images), Path(out)
+    found = image_files(folder, skip=out)
+    files, unreadable = _readable(found)
+    rows = _predicted(final, folder, files, out, device) if files else []
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows([["image", "predicted", *final.class_names], *rows])
     table = store.atomic_write_text(out / "predictions.csv", text.getvalue())
